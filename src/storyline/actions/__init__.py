@@ -1,0 +1,20 @@
+"""Action types by their Tines class name; one module each."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from storyline.actions import event_transformation, http_request, trigger, webhook
+
+TYPES: dict[str, ModuleType] = {
+    module.TYPE: module for module in (webhook, trigger, event_transformation, http_request)
+}
+
+
+def action_type(type_name: str) -> ModuleType | None:
+    return TYPES.get(type_name)
+
+
+def is_pure(module: ModuleType) -> bool:
+    """Pure actions do no I/O: the worker runs them inside the transaction that records them."""
+    return getattr(module, "PURE", False)

@@ -1,0 +1,94 @@
+"""What every action type shares: the run context, the result, and option errors.
+
+An action type is a module in this package that defines ``TYPE`` (the Tines class
+name), ``DESCRIPTION``, ``validate(options) -> list[str]`` and ``run(ctx) -> Result``.
+``run`` is a plain function for actions that do no I/O ("pure": trigger, event
+transformation) so the worker may run them inside the transaction that records
+their input; it is ``async`` for actions that talk to the outside world.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from storyline.actions.state import ActionState
+    from storyline.egress.client import Egress
+    from storyline.templating import Scope
+
+
+def action_key(name: str) -> str:
+    """Tines reaches an action's output by this key: snake_case of its name."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+class ActionError(Exception):
+    """The action failed for a reason worth showing to the user (recorded, never a crash)."""
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """An action as the engine sees it: immutable, loaded from the store."""
+
+    id: int
+    story_id: int
+    guid: str
+    name: str
+    key: str
+    type: str
+    options: Mapping[str, Any]
+    story_name: str = ""
+    disabled: bool = False
+    schedule: Any = None
+
+
+@dataclass
+class Result:
+    """What one run of an action produced.
+
+    ``events`` are the action's outputs; the worker files each under the action's key
+    on top of the incoming event. ``defer_until`` asks to run the same job again at
+    that epoch time (delay, implode timeout) with ``state`` handed back in.
+    """
+
+    events: list[Any] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    defer_until: float | None = None
+    state: Any = None
+
+
+@dataclass
+class RunContext:
+    """Everything an action may use. It never reaches for globals, so tests build one by hand."""
+
+    action: ActionSpec
+    event: Mapping[str, Any]
+    story_run: str
+    scope: Scope
+    now: float
+    attempt: int = 1
+    job_state: Any = None
+    egress: Egress | None = None
+    state: ActionState | None = None
+    render: Callable[[Any], Any] = field(default=lambda value: value)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """The option rendered against the incoming event (Liquid and formulas)."""
+        if name not in self.action.options:
+            return default
+        return self.render(self.action.options[name])
+
+
+def truthy(value: Any) -> bool:
+    """Tines options carry booleans as strings ("true"/"false") as often as JSON booleans."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)

@@ -1,0 +1,131 @@
+"""The schema, as SQLAlchemy Core tables; Alembic migrations under ``migrations/`` create it.
+
+Times are epoch seconds (floats) so queue comparisons are plain and identical on
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for event volume.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+
+stories = sa.Table(
+    "stories",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("guid", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("schema_version", sa.Integer, nullable=True),
+    sa.Column("keep_events_for", sa.Integer, nullable=False),
+    sa.Column("send_to_story_enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("entry_agent_guid", sa.String(64), nullable=True),
+    sa.Column("exit_agent_guids", Json, nullable=True),
+    sa.Column("extra", Json, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("guid", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("options", Json, nullable=False),
+    sa.Column("schedule", Json, nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("extra", Json, nullable=True),
+    sa.Column("webhook_path", sa.String(255), nullable=True, unique=True),
+    sa.Column("webhook_secret", sa.String(255), nullable=True),
+    sa.UniqueConstraint("story_id", "guid", name="uq_actions_story_guid"),
+)
+
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("source_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("receiver_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
+)
+
+story_runs = sa.Table(
+    "story_runs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("guid", sa.String(36), nullable=False, unique=True),
+    sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("story_run", sa.String(36), nullable=False, index=True),
+    # The job that emitted it and its index among that job's events: a re-run job
+    # cannot write the same event twice.
+    sa.Column("job_id", sa.BigInteger, nullable=True),
+    sa.Column("idx", sa.Integer, nullable=False, default=0),
+    sa.Column("payload", Json, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+    sa.UniqueConstraint("job_id", "idx", name="uq_events_job_idx"),
+    sa.Index("ix_events_action", "action_id", "id"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", sa.BigInteger, nullable=True),
+    sa.Column("story_run", sa.String(36), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("run_after", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("worker", sa.String(64), nullable=True),
+    sa.Column("state", Json, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Index("ix_jobs_due", "status", "run_after"),
+)
+
+logs = sa.Table(
+    "logs",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("job_id", sa.BigInteger, nullable=True),
+    sa.Column("story_run", sa.String(36), nullable=True),
+    sa.Column("level", sa.String(8), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+)
+
+action_state = sa.Table(
+    "action_state",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("bucket", sa.String(255), nullable=False),
+    sa.Column("value", Json, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_action_state_bucket", "action_id", "bucket", "id"),
+)
