@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from storyline.templating import TemplateError
+
 if TYPE_CHECKING:
     from storyline.actions.state import ActionState
     from storyline.egress.client import Egress
@@ -84,7 +86,10 @@ class RunContext:
         """The option rendered against the incoming event (Liquid and formulas)."""
         if name not in self.action.options:
             return default
-        return self.render(self.action.options[name])
+        try:
+            return self.render(self.action.options[name])
+        except TemplateError as exc:
+            raise ActionError(f"option '{name}': {exc}") from exc
 
 
 def truthy(value: Any) -> bool:

@@ -1,0 +1,341 @@
+"""The storyline command line (see DESIGN.md, "Command-line contract")."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from storyline.config import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Tines-format stories, durably.")
+story_app = typer.Typer(no_args_is_help=True, help="Import, export, list and show stories.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(story_app, name="story")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: $STORYLINE_DATABASE_URL)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+
+
+def _settings(db: str | None = None, **overrides: Any) -> Settings:
+    return Settings.from_env(database_url=db, **overrides)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from storyline.store.db import make_engine, upgrade
+
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    upgrade(engine)
+    return engine
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    db: DbOption = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the bundled demo stories")] = False,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve webhooks only; run workers apart")] = False,
+) -> None:
+    """Serve webhooks, run the worker and the scheduler, in one process."""
+    import uvicorn
+
+    from storyline.web.app import create_app
+
+    public = None if _env_public_url() else f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    settings = _settings(db, public_url=public)
+    engine = _engine(settings)
+    if demo:
+        from storyline.stories import install_demo
+
+        with engine.begin() as conn:
+            for name in install_demo(conn):
+                console.print(f"demo story loaded: [bold]{name}[/bold]")
+    _print_urls(engine, settings)
+    engine.dispose()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings, worker=not no_worker),
+        host=host, port=port, log_level="warning", access_log=False, http="httptools", loop="uvloop",
+    )
+
+
+def _env_public_url() -> bool:
+    import os
+
+    return bool(os.environ.get("STORYLINE_PUBLIC_URL"))
+
+
+def _print_urls(engine: Any, settings: Settings) -> None:
+    from storyline.store.stories import list_stories
+
+    with engine.connect() as conn:
+        stories = list_stories(conn)
+    console.print(f"storyline on [bold]{settings.public_url}[/bold]  (database {settings.database_url})")
+    console.print(f"  health:   {settings.public_url}/healthz")
+    for story in stories:
+        for hook in story["webhooks"]:
+            console.print(f"  webhook:  {settings.public_url}{hook['url']}   [dim]({story['name']} / {hook['name']})[/dim]")
+
+
+@app.command()
+def worker(
+    db: DbOption = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once")] = None,
+) -> None:
+    """Run a worker only (scale out on PostgreSQL: start as many as you like)."""
+    from storyline.engine.service import Service
+
+    settings = _settings(db)
+
+    async def main() -> None:
+        service = Service(settings, worker=True, concurrency=concurrency)
+        await service.start()
+        err.print(f"worker {service.worker.name if service.worker else ''} running on {settings.database_url}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await service.stop()
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Create or migrate the schema."""
+    from storyline.store.db import current_revision
+
+    settings = _settings(db)
+    engine = _engine(settings)
+    console.print(f"database at revision {current_revision(engine)}: {settings.database_url}")
+
+
+@story_app.command("import")
+def story_import(
+    files: Annotated[list[Path], typer.Argument(help="Tines export JSON files")],
+    db: DbOption = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a story with the same guid")] = False,
+) -> None:
+    """Import Tines story exports."""
+    from storyline.store.stories import save_story
+    from storyline.tines.importer import StoryFormatError, load_file
+
+    engine = _engine(_settings(db))
+    failed = 0
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("importing", total=len(files))
+        for path in files:
+            try:
+                story, warnings = load_file(path)
+                with engine.begin() as conn:
+                    save_story(conn, story, replace=replace, now=time.time())
+            except (StoryFormatError, OSError, ValueError) as exc:
+                failed += 1
+                err.print(f"[red]error:[/red] {path}: {exc}")
+            else:
+                for warning in warnings:
+                    err.print(f"[yellow]warning:[/yellow] {path}: {warning}")
+                console.print(f"imported [bold]{story.name}[/bold] ({len(story.actions)} actions) from {path}")
+            progress.advance(task)
+    if failed:
+        raise typer.Exit(1)
+
+
+@story_app.command("list")
+def story_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List stories and their webhook URLs."""
+    from storyline.store.stories import list_stories
+
+    engine = _engine(_settings(db))
+    with engine.connect() as conn:
+        stories = list_stories(conn)
+    if as_json:
+        _print_json(stories)
+        return
+    table = Table("story", "actions", "webhooks")
+    for story in stories:
+        table.add_row(story["name"], str(story["actions"]), "\n".join(h["url"] for h in story["webhooks"]))
+    console.print(table)
+
+
+@story_app.command("show")
+def story_show(name: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show a story's actions, their keys, and webhook URLs."""
+    from storyline.store.stories import StoryNotFoundError, load_story
+
+    engine = _engine(_settings(db))
+    try:
+        with engine.connect() as conn:
+            story = load_story(conn, name)
+    except StoryNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    actions = []
+    for action in story.actions:
+        item: dict[str, Any] = {"name": action.name, "key": action.key, "type": action.type, "guid": action.guid}
+        if action.webhook_path is not None:
+            item["webhook_url"] = f"/webhook/{action.webhook_path}/{action.webhook_secret or ''}"
+        actions.append(item)
+    shown = {"name": story.name, "guid": story.guid, "actions": actions}
+    if as_json:
+        _print_json(shown)
+        return
+    console.print(f"[bold]{story.name}[/bold]  guid {story.guid}")
+    table = Table("action", "key", "type", "webhook URL")
+    for item in actions:
+        table.add_row(item["name"], item["key"], item["type"].removeprefix("Agents::"), item.get("webhook_url", ""))
+    console.print(table)
+
+
+@story_app.command("export")
+def story_export(
+    name: str,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout)")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a story as Tines JSON."""
+    from storyline.store.stories import StoryNotFoundError, load_story
+    from storyline.tines.exporter import export_story
+
+    engine = _engine(_settings(db))
+    try:
+        with engine.connect() as conn:
+            story = load_story(conn, name)
+    except StoryNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    text = orjson.dumps(export_story(story), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        err.print(f"wrote {output}")
+
+
+@app.command("run")
+def run_story(
+    story: Annotated[str, typer.Argument(help="A Tines export file, or the name of an imported story")],
+    input: Annotated[str, typer.Option("--input", help="JSON the entry webhook receives")] = "{}",
+    db: DbOption = None,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 60.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one story to completion in-process and print its events."""
+    from storyline.engine.oneshot import OneShotError, run_once
+
+    try:
+        body = orjson.loads(input)
+    except orjson.JSONDecodeError as exc:
+        raise _fail(f"--input is not valid JSON: {exc}") from None
+    try:
+        events = asyncio.run(run_once(story, body, _settings(db), timeout=timeout))
+    except OneShotError as exc:
+        raise _fail(str(exc)) from None
+    _show_events(events, as_json)
+
+
+def _show_events(events: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        _print_json(events)
+        return
+    table = Table("id", "time", "story", "action", "run", "payload", show_lines=False)
+    for event in events:
+        payload = event["payload"]
+        text = orjson.dumps(payload).decode()
+        table.add_row(
+            str(event["id"]), event["created_at"], event["story"], event["action"], event["story_run"][:8],
+            text if len(text) < 120 else text[:117] + "...",
+        )
+    console.print(table)
+
+
+@app.command()
+def events(
+    story: Annotated[str | None, typer.Option("--story", help="Story name")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="Action name or key")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Story run GUID (or its start)")] = None,
+    limit: Annotated[int, typer.Option(help="Newest N events")] = 100,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List events, newest last."""
+    from storyline.store.queries import list_events
+
+    engine = _engine(_settings(db))
+    with engine.connect() as conn:
+        rows = list_events(conn, story=story, action=action, run=run, limit=limit)
+    _show_events(rows, as_json)
+
+
+@app.command()
+def runs(
+    story: Annotated[str | None, typer.Option("--story", help="Story name")] = None,
+    limit: Annotated[int, typer.Option(help="Newest N runs")] = 50,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List story runs with their status."""
+    from storyline.store.queries import list_runs
+
+    engine = _engine(_settings(db))
+    with engine.connect() as conn:
+        rows = list_runs(conn, story=story, limit=limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("run", "story", "started", "events", "pending", "failed", "status")
+    for row in rows:
+        table.add_row(row["guid"], row["story"], row["started_at"], str(row["events"]), str(row["pending"]),
+                      str(row["failed"]), row["status"])
+    console.print(table)
+
+
+@app.command()
+def logs(
+    story: Annotated[str | None, typer.Option("--story", help="Story name")] = None,
+    level: Annotated[str | None, typer.Option(help="info, warning or error")] = None,
+    limit: Annotated[int, typer.Option(help="Newest N lines")] = 100,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Action logs: retries, failures with their errors."""
+    from storyline.store.queries import list_logs
+
+    engine = _engine(_settings(db))
+    with engine.connect() as conn:
+        rows = list_logs(conn, story=story, level=level, limit=limit)
+    if as_json:
+        _print_json(rows)
+        return
+    for row in rows:
+        colour = {"error": "red", "warning": "yellow"}.get(row["level"], "dim")
+        console.print(f"{row['created_at']} [{colour}]{row['level']:7}[/{colour}] {row['story']} / {row['action']}: "
+                      f"{row['message']}", markup=True, highlight=False)
+
+
+if __name__ == "__main__":
+    app()

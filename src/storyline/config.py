@@ -1,0 +1,65 @@
+"""Settings from the environment (and CLI flags, which override them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///./storyline.db"
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name}={raw!r} is not a number") from exc
+
+
+def _env_overrides() -> dict[str, str]:
+    raw = os.environ.get("STORYLINE_EGRESS_OVERRIDES", "")
+    overrides: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, sep, target = item.partition("=")
+        if not sep or not host or not target:
+            raise SystemExit(
+                f"STORYLINE_EGRESS_OVERRIDES entry {item!r} is not host=URL "
+                "(example: slack.com=http://127.0.0.1:9001)"
+            )
+        overrides[host.strip().lower()] = target.strip().rstrip("/")
+    return overrides
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = 2 * 1024 * 1024
+    egress_overrides: dict[str, str] = field(default_factory=dict)
+    egress_timeout: float = 30.0
+    max_response_bytes: int = 10 * 1024 * 1024
+    lease_seconds: float = 30.0
+    max_attempts: int = 5
+    retry_base_seconds: float = 2.0
+    worker_concurrency: int = 32
+    sqlite_synchronous: str = "FULL"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        settings = cls(
+            database_url=os.environ.get("STORYLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            public_url=(os.environ.get("STORYLINE_PUBLIC_URL") or cls.public_url).rstrip("/"),
+            max_body_bytes=int(_env_float("STORYLINE_MAX_BODY_BYTES", cls.max_body_bytes)),
+            egress_overrides=_env_overrides(),
+            egress_timeout=_env_float("STORYLINE_EGRESS_TIMEOUT", cls.egress_timeout),
+            max_response_bytes=int(_env_float("STORYLINE_MAX_RESPONSE_BYTES", cls.max_response_bytes)),
+            lease_seconds=_env_float("STORYLINE_LEASE_SECONDS", cls.lease_seconds),
+            max_attempts=int(_env_float("STORYLINE_MAX_ATTEMPTS", cls.max_attempts)),
+            retry_base_seconds=_env_float("STORYLINE_RETRY_BASE_SECONDS", cls.retry_base_seconds),
+            worker_concurrency=int(_env_float("STORYLINE_WORKER_CONCURRENCY", cls.worker_concurrency)),
+            sqlite_synchronous=(os.environ.get("STORYLINE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
+        )
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

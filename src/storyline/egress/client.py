@@ -1,0 +1,422 @@
+"""The one way storyline talks HTTP to the outside world.
+
+Every action that makes an HTTP call goes through one ``Egress`` so that connection
+pooling, timeouts, the response-size cap and **host overrides** are applied in one
+place. Overrides (``STORYLINE_EGRESS_OVERRIDES="slack.com=http://127.0.0.1:9001"``)
+let a whole story run unchanged against local fakes in tests, demos and staging:
+the story keeps saying ``https://slack.com/api/...`` and the request lands on the fake.
+
+This sits on the worker's hot path (thousands of requests per second against a
+loopback fake in the benchmark), so it shares one ``httpx.AsyncClient`` (keep-alive,
+HTTP/1.1), adds no per-request client and installs the override hooks only when
+there are overrides.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from collections.abc import Mapping
+from datetime import UTC
+from typing import Any, NamedTuple
+
+import httpx
+import orjson
+
+MiB = 1024 * 1024
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RESPONSE_BYTES = 10 * MiB
+DEFAULT_USER_AGENT = "storyline/0.1 (Tines-compatible security automation)"
+
+# The attribute an override hook leaves on a request so the response hook can put
+# the story's own URL back (see ``Egress._on_request``).
+_LOGICAL = "_storyline_logical"
+
+
+class EgressError(Exception):
+    """An HTTP exchange that produced no usable response.
+
+    ``retryable`` says whether trying again later may help (network trouble, timeouts)
+    or not (a malformed URL, an oversized response); ``host`` is the host the story
+    asked for, safe to show (never the query string, which often carries API keys).
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        super().__init__(message)
+        self.host = host
+
+
+class EgressTimeout(EgressError):
+    """The server did not answer in time (Tines reports these as status 0)."""
+
+    retryable = True
+
+
+class EgressConnectionError(EgressError):
+    """No connection or a broken one: refused, reset, DNS failure, protocol error."""
+
+    retryable = True
+
+
+class ResponseTooLarge(EgressError):
+    """The body exceeded ``max_response_bytes``; reading stopped there to protect memory."""
+
+
+class _Target(NamedTuple):
+    """Where an overridden host really goes, pre-split so rewriting is a single copy."""
+
+    base: str
+    scheme: str
+    host: str
+    port: int | None
+    prefix: bytes
+    netloc: str
+
+
+class EgressResponse:
+    """A fully read response: what actions need, nothing that keeps a connection open.
+
+    ``text`` and ``json`` are decoded on first use only; most callers need one of them.
+    """
+
+    __slots__ = ("_json", "_text", "body", "headers", "status", "url")
+
+    _UNSET: Any = object()
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, url: str) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+        self._text: str | None = None
+        self._json: Any = self._UNSET
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the charset the server declared (UTF-8 otherwise), never failing."""
+        if self._text is None:
+            charset = _charset(self.headers.get("content-type", "")) or "utf-8"
+            try:
+                self._text = self.body.decode(charset, errors="replace")
+            except LookupError:
+                self._text = self.body.decode("utf-8", errors="replace")
+        return self._text
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON, or ``None`` when it is not JSON."""
+        if self._json is self._UNSET:
+            try:
+                self._json = orjson.loads(self.body) if self.body else None
+            except orjson.JSONDecodeError:
+                self._json = None
+        return self._json
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the server labelled the body as JSON (``application/json``, ``+json``)."""
+        return "json" in self.headers.get("content-type", "").lower()
+
+    def __repr__(self) -> str:
+        return f"<EgressResponse {self.status} {self.url} {len(self.body)} bytes>"
+
+
+def _charset(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
+
+
+def parse_overrides(raw: str) -> dict[str, str]:
+    """Parse the ``STORYLINE_EGRESS_OVERRIDES`` format: ``host=URL,host:port=URL``.
+
+    Hosts are lower-cased (hosts are case-insensitive); base URLs lose a trailing
+    slash so a path prefix joins cleanly. Raises ``ValueError`` naming the bad entry,
+    because a silently ignored override sends test traffic to the real service.
+    """
+    overrides: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, sep, target = item.partition("=")
+        host, target = host.strip().lower(), target.strip()
+        if not sep or not host or not target:
+            raise ValueError(
+                f"egress override {item!r} is not host=URL (example: slack.com=http://127.0.0.1:9001)"
+            )
+        _parse_target(host, target)
+        overrides[host] = target.rstrip("/")
+    return overrides
+
+
+def _parse_target(host: str, base: str) -> _Target:
+    try:
+        url = httpx.URL(base)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"egress override for {host!r}: {base!r} is not a URL ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"egress override for {host!r}: {base!r} must be an http:// or https:// URL")
+    if url.query or url.fragment:
+        raise ValueError(f"egress override for {host!r}: {base!r} must not carry a query or fragment")
+    prefix = url.raw_path.rstrip(b"/")
+    return _Target(
+        base=str(url).rstrip("/"),
+        scheme=url.scheme,
+        host=url.host,
+        port=url.port,
+        prefix=prefix,
+        netloc=url.netloc.decode("ascii"),
+    )
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    ``now`` is the caller's clock (epoch seconds) so tests and the engine agree on
+    time. Returns ``None`` when the header is absent or unreadable, so the caller
+    falls back to its own backoff instead of retrying at once.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+class Egress:
+    """A shared HTTP client with host overrides, timeouts and a response-size cap.
+
+    Create one per process (the worker owns it), hand it to actions through
+    ``RunContext.egress`` and ``await aclose()`` on shutdown.
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        user_agent: str = DEFAULT_USER_AGENT,
+        *,
+        max_connections: int = 200,
+        max_keepalive_connections: int = 100,
+    ) -> None:
+        self.timeout = float(timeout)
+        self.max_response_bytes = int(max_response_bytes)
+        self.user_agent = user_agent
+        self.overrides: dict[str, str] = {}
+        self._targets: dict[str, _Target] = {}
+        for host, base in (overrides or {}).items():
+            key = host.strip().lower()
+            target = _parse_target(key, base.strip())
+            self._targets[key] = target
+            self.overrides[key] = target.base
+        self._limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            keepalive_expiry=30.0,
+        )
+        self._client = self._build_client(verify=True)
+        self._insecure_client: httpx.AsyncClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Egress:
+        """Build from ``storyline.config.Settings`` (egress_overrides, egress_timeout, max_response_bytes)."""
+        return cls(
+            overrides=settings.egress_overrides,
+            timeout=settings.egress_timeout,
+            max_response_bytes=settings.max_response_bytes,
+        )
+
+    def _build_client(self, *, verify: bool) -> httpx.AsyncClient:
+        hooks: dict[str, list[Any]] = {}
+        if self._targets:
+            hooks = {"request": [self._on_request], "response": [self._on_response]}
+        return httpx.AsyncClient(
+            http1=True,
+            http2=False,
+            verify=verify,
+            timeout=httpx.Timeout(self.timeout),
+            limits=self._limits,
+            headers={"User-Agent": self.user_agent},
+            event_hooks=hooks,
+        )
+
+    def _client_for(self, verify: bool) -> httpx.AsyncClient:
+        if verify:
+            return self._client
+        # A client's TLS settings are fixed at creation, so unverified requests
+        # (``disable_ssl_verification``) get their own client, built once.
+        if self._insecure_client is None:
+            self._insecure_client = self._build_client(verify=False)
+        return self._insecure_client
+
+    # -- host overrides ------------------------------------------------------------
+
+    def _target_for(self, url: httpx.URL) -> _Target | None:
+        targets = self._targets
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return targets.get(f"{url.host}:{port}") or targets.get(url.host)
+
+    def _rewrite(self, url: httpx.URL, target: _Target) -> httpx.URL:
+        return url.copy_with(
+            scheme=target.scheme, host=target.host, port=target.port, raw_path=target.prefix + url.raw_path
+        )
+
+    def resolve(self, url: str) -> str:
+        """The URL a request to ``url`` really goes to after overrides (for tests, logs, docs)."""
+        parsed = httpx.URL(url)
+        target = self._target_for(parsed)
+        return str(self._rewrite(parsed, target)) if target else str(parsed)
+
+    async def _on_request(self, request: httpx.Request) -> None:
+        # Runs for the first request and for every redirect hop, so a redirect to an
+        # overridden host is overridden too. Only the wire sees the target: the
+        # response hook restores the story's URL so redirects resolve, compare origins
+        # and report URLs as the story wrote them.
+        target = self._target_for(request.url)
+        if target is None:
+            return
+        setattr(request, _LOGICAL, (request.url, request.headers.get("host")))
+        request.url = self._rewrite(request.url, target)
+        request.headers["Host"] = target.netloc
+
+    async def _on_response(self, response: httpx.Response) -> None:
+        request = response.request
+        logical = getattr(request, _LOGICAL, None)
+        if logical is None:
+            return
+        delattr(request, _LOGICAL)
+        request.url, host = logical
+        if host is not None:
+            request.headers["Host"] = host
+
+    def _describe(self, url: str) -> tuple[str, str]:
+        """(host, "host (overridden to base)") for messages: never the query string."""
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            return "", repr(url[:80])
+        host = parsed.host
+        target = self._target_for(parsed) if self._targets else None
+        return host, f"{host} (overridden to {target.base})" if target else host
+
+    # -- requests ------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Any = None,
+        content: str | bytes | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        files: Any = None,
+        timeout: float | None = None,
+        verify: bool = True,
+        follow_redirects: bool = True,
+    ) -> EgressResponse:
+        """Send one request and read the whole response (up to ``max_response_bytes``).
+
+        ``timeout`` overrides the default for this request. Raises ``EgressTimeout``
+        or ``EgressConnectionError`` (retryable), ``ResponseTooLarge`` or
+        ``EgressError`` (not retryable); any HTTP status is a normal response.
+        """
+        client = self._client if verify else self._client_for(False)
+        try:
+            request = client.build_request(
+                method,
+                url,
+                headers=headers,
+                params=params,
+                content=content,
+                data=data,
+                json=json,
+                files=files,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
+            response = await client.send(request, stream=True, follow_redirects=follow_redirects)
+        except httpx.TimeoutException as exc:
+            host, where = self._describe(url)
+            limit = self.timeout if timeout is None else timeout
+            raise EgressTimeout(
+                f"{method.upper()} to {where} timed out after {limit:g}s ({type(exc).__name__})", host=host
+            ) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects) as exc:
+            host, where = self._describe(url)
+            raise EgressError(f"{method.upper()} to {where} failed: {exc}", host=host) from None
+        except httpx.TransportError as exc:
+            host, where = self._describe(url)
+            detail = str(exc) or type(exc).__name__
+            raise EgressConnectionError(
+                f"{method.upper()} to {where} failed: {detail}", host=host
+            ) from None
+
+        limit = self.max_response_bytes
+        try:
+            declared = response.headers.get("content-length")
+            if declared is not None and method.upper() != "HEAD" and declared.isdigit() and int(declared) > limit:
+                raise self._too_large(method, url, f"declares {declared} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large(method, url, f"exceeded {limit} bytes")
+                chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            host, where = self._describe(url)
+            raise EgressTimeout(
+                f"{method.upper()} to {where} timed out reading the body ({type(exc).__name__})", host=host
+            ) from None
+        except httpx.TransportError as exc:
+            host, where = self._describe(url)
+            raise EgressConnectionError(
+                f"{method.upper()} to {where} broke while reading the body: {exc or type(exc).__name__}",
+                host=host,
+            ) from None
+        finally:
+            await response.aclose()
+
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return EgressResponse(
+            response.status_code,
+            dict(response.headers.items()),
+            body,
+            str(response.url),
+        )
+
+    def _too_large(self, method: str, url: str, why: str) -> ResponseTooLarge:
+        host, where = self._describe(url)
+        return ResponseTooLarge(
+            f"response to {method.upper()} {where} refused: body {why}, "
+            f"over the limit of {self.max_response_bytes} bytes (max_response_bytes)",
+            host=host,
+        )
+
+    async def aclose(self) -> None:
+        """Close pooled connections; call once on shutdown."""
+        await self._client.aclose()
+        if self._insecure_client is not None:
+            await self._insecure_client.aclose()
+            self._insecure_client = None
+
+    async def __aenter__(self) -> Egress:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,72 @@
+"""``storyline run``: one story run, in-process, to completion.
+
+A file is run against a throwaway SQLite database so trying a story never
+touches the real one; a name is run against the configured database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from storyline.actions.base import ActionSpec
+from storyline.config import Settings
+from storyline.engine import queue
+from storyline.engine.service import Service
+from storyline.store.queries import list_events, pending_jobs
+
+
+class OneShotError(Exception):
+    pass
+
+
+def _entry(service: Service, story_name: str) -> ActionSpec:
+    catalog = service.catalogs.current
+    story_ids = [s.id for s in catalog.stories.values() if story_name in (s.name, s.guid)]
+    if not story_ids:
+        raise OneShotError(f"no story named {story_name!r}; `storyline story list` shows them")
+    webhooks = [a for a in catalog.webhooks.values() if a.story_id == story_ids[0]]
+    receivers = {r for targets in catalog.receivers.values() for r in targets}
+    entries = [a for a in webhooks if a.id not in receivers] or webhooks
+    if not entries:
+        raise OneShotError(f"story {story_name!r} has no webhook action to send --input to")
+    return sorted(entries, key=lambda a: a.id)[0]
+
+
+async def run_once(story: str, body: Any, settings: Settings, *, timeout: float = 60.0) -> list[dict[str, Any]]:
+    path = Path(story)
+    with tempfile.TemporaryDirectory(prefix="storyline-run-") as tmp:
+        if path.is_file():
+            from storyline.store.stories import save_story
+            from storyline.tines.importer import load_file
+
+            settings = dataclasses.replace(settings, database_url=f"sqlite:///{tmp}/run.db")
+            definition, _warnings = load_file(path)
+            story = definition.name
+            service = Service(settings)
+            from storyline.store.db import upgrade
+
+            upgrade(service.engine)
+            with service.engine.begin() as conn:
+                save_story(conn, definition, now=time.time())
+        else:
+            service = Service(settings)
+        await service.start()
+        try:
+            entry = _entry(service, story)
+            ingested = await service.db.write(queue.ingest, service.catalogs.current, entry, body, time.time())
+            service.wake()
+            deadline = time.monotonic() + timeout
+            while await service.db.read(pending_jobs, ingested.story_run):
+                if time.monotonic() > deadline:
+                    raise OneShotError(f"story run {ingested.story_run} still had work after {timeout:.0f}s")
+                await asyncio.sleep(0.02)
+            return await service.db.read(
+                lambda conn: list_events(conn, run=ingested.story_run, limit=100_000)
+            )
+        finally:
+            await service.stop()

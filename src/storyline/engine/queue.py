@@ -1,0 +1,353 @@
+"""The durable queue: every state change of a story run is one of these transactions.
+
+- ``ingest``: a webhook's entry event, its story run and the jobs of its receivers.
+- ``claim``: lease due jobs to a worker (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
+- ``complete``: a job's events, its receivers' jobs and its own completion. Actions
+  that do no I/O downstream of it run right here, inside the same transaction
+  (``Step``), so a chain of triggers and transforms costs one commit.
+- ``retry`` / ``fail`` / ``reap``: errors, backoff and leases of dead workers.
+
+Each function takes the caller's connection; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storyline.actions import action_type, is_pure
+from storyline.actions.base import ActionError, ActionSpec, Result
+from storyline.engine.catalog import Catalog
+from storyline.engine.runtime import Runtime
+from storyline.store import tables as t
+from storyline.store.state import SqlActionState
+
+log = logging.getLogger(__name__)
+
+# How many pure actions one job may run inline before handing the rest to new jobs;
+# bounds the transaction and breaks loops in stories whose links form a cycle.
+MAX_INLINE = 64
+NOTIFY_CHANNEL = "storyline_jobs"
+
+
+class LeaseLost(Exception):
+    """The job is no longer this worker's (its lease expired and someone else took it)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    action_id: int
+    event_id: int | None
+    story_run: str
+    attempts: int
+    state: Any
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Ingested:
+    event_id: int
+    story_run: str
+    jobs: int
+
+
+def new_run_guid() -> str:
+    return str(uuid.uuid4())
+
+
+def _notify(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+def _enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(t.jobs.insert(), rows)
+        _notify(conn)
+
+
+def _job_row(action_id: int, event_id: int | None, story_run: str, now: float, **extra: Any) -> dict[str, Any]:
+    row = {
+        "action_id": action_id,
+        "event_id": event_id,
+        "story_run": story_run,
+        "status": "queued",
+        "run_after": now,
+        "attempts": 0,
+        "state": None,
+        "created_at": now,
+    }
+    row.update(extra)
+    return row
+
+
+def _insert_event(
+    conn: Connection, catalog: Catalog, action: ActionSpec, story_run: str, payload: Mapping[str, Any],
+    now: float, job_id: int | None, idx: int,
+) -> int:
+    keep = catalog.story(action.story_id).keep_events_for
+    return conn.execute(
+        t.events.insert()
+        .values(
+            story_id=action.story_id,
+            action_id=action.id,
+            story_run=story_run,
+            job_id=job_id,
+            idx=idx,
+            payload=payload,
+            created_at=now,
+            expires_at=now + keep,
+        )
+        .returning(t.events.c.id)
+    ).scalar_one()
+
+
+def ingest(conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, now: float) -> Ingested:
+    """Record what a webhook received; durable once the caller commits."""
+    story_run = new_run_guid()
+    keep = catalog.story(action.story_id).keep_events_for
+    conn.execute(
+        t.story_runs.insert().values(
+            guid=story_run, story_id=action.story_id, created_at=now, expires_at=now + keep
+        )
+    )
+    event_id = _insert_event(conn, catalog, action, story_run, {action.key: body}, now, None, 0)
+    rows = [
+        _job_row(receiver.id, event_id, story_run, now)
+        for receiver in catalog.receivers_of(action.id)
+        if not receiver.disabled
+    ]
+    _enqueue(conn, rows)
+    return Ingested(event_id, story_run, len(rows))
+
+
+def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: float) -> list[Job]:
+    j = t.jobs.c
+    due = (
+        sa.select(j.id)
+        .where(j.status == "queued", j.run_after <= now)
+        .order_by(j.run_after, j.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = conn.execute(
+        t.jobs.update()
+        .where(j.id.in_(due.scalar_subquery()))
+        .values(status="running", worker=worker, lease_until=now + lease_seconds, attempts=j.attempts + 1)
+        .returning(j.id, j.action_id, j.event_id, j.story_run, j.attempts, j.state)
+    ).all()
+    if not rows:
+        return []
+    event_ids = {row.event_id for row in rows if row.event_id is not None}
+    payloads: dict[int, Any] = {}
+    if event_ids:
+        e = t.events.c
+        payloads = dict(conn.execute(sa.select(e.id, e.payload).where(e.id.in_(event_ids))).tuples().all())
+    return sorted(
+        (
+            Job(row.id, row.action_id, row.event_id, row.story_run, row.attempts, row.state,
+                payloads.get(row.event_id, {}) if row.event_id is not None else {})
+            for row in rows
+        ),
+        key=lambda job: job.id,
+    )
+
+
+def _release(conn: Connection, job: Job, owner: str, **values: Any) -> None:
+    j = t.jobs.c
+    result = conn.execute(
+        t.jobs.update()
+        .where(j.id == job.id, j.worker == owner, j.status == "running")
+        .values(lease_until=None, **values)
+    )
+    if result.rowcount != 1:
+        raise LeaseLost(f"job {job.id} is no longer leased to {owner}")
+
+
+def _log(conn: Connection, action_id: int, job_id: int | None, story_run: str | None, level: str,
+         message: str, now: float) -> None:
+    conn.execute(
+        t.logs.insert().values(
+            action_id=action_id, job_id=job_id, story_run=story_run, level=level, message=message, created_at=now
+        )
+    )
+
+
+class Step:
+    """Files one job's result and runs the pure actions downstream of it, in one transaction."""
+
+    def __init__(self, conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, now: float) -> None:
+        self.conn = conn
+        self.catalog = catalog
+        self.runtime = runtime
+        self.job = job
+        self.now = now
+        self._idx = 0
+        self._inline = 0
+        self._jobs: list[dict[str, Any]] = []
+
+    def file(self, action: ActionSpec, incoming: Mapping[str, Any], result: Result) -> None:
+        for message in result.logs:
+            _log(self.conn, action.id, self.job.id, self.job.story_run, "info", message, self.now)
+        for output in result.events:
+            payload = {**incoming, action.key: output}
+            event_id = _insert_event(
+                self.conn, self.catalog, action, self.job.story_run, payload, self.now, self.job.id, self._idx
+            )
+            self._idx += 1
+            for receiver in self.catalog.receivers_of(action.id):
+                if not receiver.disabled:
+                    self._dispatch(receiver, event_id, payload)
+
+    def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
+        module = action_type(action.type)
+        if module is None or not is_pure(module) or self._inline >= MAX_INLINE:
+            self._jobs.append(_job_row(action.id, event_id, self.job.story_run, self.now))
+            return
+        self._inline += 1
+        ctx = self.runtime.context(
+            action, payload, self.job.story_run, self.now,
+            state=SqlActionState(self.conn, action.id, self.now),
+        )
+        try:
+            result = module.run(ctx)
+        except Exception:
+            # Let the queue retry it and record the failure the usual way.
+            self._jobs.append(_job_row(action.id, event_id, self.job.story_run, self.now))
+            return
+        if result.defer_until is not None:
+            self._jobs.append(
+                _job_row(action.id, event_id, self.job.story_run, self.now,
+                         run_after=result.defer_until, state=result.state)
+            )
+        self.file(action, payload, result)
+
+    def flush(self) -> None:
+        _enqueue(self.conn, self._jobs)
+        self._jobs = []
+
+
+def run_pure(conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, worker: str, now: float) -> None:
+    """Run a pure action's job start to finish inside the writer's transaction."""
+    action = catalog.actions[job.action_id]
+    module = action_type(action.type)
+    assert module is not None
+    ctx = runtime.context(
+        action, job.payload, job.story_run, now,
+        attempt=job.attempts, job_state=job.state, state=SqlActionState(conn, action.id, now),
+    )
+    complete(conn, catalog, runtime, job, worker, module.run(ctx), now)
+
+
+def complete(
+    conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, worker: str, result: Result, now: float
+) -> None:
+    action = catalog.actions[job.action_id]
+    if result.defer_until is not None and not result.events:
+        # Not done yet (delay, implode timeout): the same job runs again later.
+        _release(conn, job, worker, status="queued", run_after=result.defer_until, state=result.state,
+                 attempts=job.attempts - 1, worker=None)
+        return
+    _release(conn, job, worker, status="done", finished_at=now, state=None, error=None)
+    step = Step(conn, catalog, runtime, job, now)
+    step.file(action, job.payload, result)
+    step.flush()
+
+
+def backoff(settings_base: float, attempts: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    return settings_base * (2 ** (attempts - 1))
+
+
+def retry_or_fail(
+    conn: Connection, job: Job, worker: str, error: BaseException, now: float, *, max_attempts: int,
+    base_seconds: float,
+) -> str:
+    """Put the job back with backoff, or record it failed when attempts are spent or the error is final."""
+    message = _describe(error)
+    retryable = not isinstance(error, ActionError) or error.retryable
+    if retryable and job.attempts < max_attempts:
+        retry_after = error.retry_after if isinstance(error, ActionError) else None
+        delay = backoff(base_seconds, job.attempts, retry_after)
+        _release(conn, job, worker, status="queued", run_after=now + delay, error=message, worker=None)
+        _log(conn, job.action_id, job.id, job.story_run, "warning",
+             f"attempt {job.attempts} failed, retrying in {delay:.1f}s: {message}", now)
+        return "retry"
+    _release(conn, job, worker, status="failed", finished_at=now, error=message)
+    _log(conn, job.action_id, job.id, job.story_run, "error",
+         f"failed after {job.attempts} attempt(s): {message}", now)
+    return "failed"
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ActionError):
+        return str(error)
+    frame = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
+    where = f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def extend_leases(conn: Connection, job_ids: list[int], worker: str, until: float) -> None:
+    if job_ids:
+        j = t.jobs.c
+        conn.execute(
+            t.jobs.update()
+            .where(j.id.in_(job_ids), j.worker == worker, j.status == "running")
+            .values(lease_until=until)
+        )
+
+
+def reap(conn: Connection, now: float, max_attempts: int) -> int:
+    """Give the jobs of dead workers (expired leases) back to the queue, or fail poison jobs."""
+    j = t.jobs.c
+    expired = sa.and_(j.status == "running", j.lease_until < now)
+    failed = conn.execute(
+        t.jobs.update()
+        .where(expired, j.attempts >= max_attempts)
+        .values(status="failed", finished_at=now, lease_until=None,
+                error="the worker running this job stopped (lease expired) too many times")
+    ).rowcount
+    requeued = conn.execute(
+        t.jobs.update().where(expired).values(status="queued", lease_until=None, worker=None)
+    ).rowcount
+    if requeued:
+        _notify(conn)
+    return failed + requeued
+
+
+def next_due(conn: Connection) -> float | None:
+    j = t.jobs.c
+    return conn.execute(sa.select(sa.func.min(j.run_after)).where(j.status == "queued")).scalar()
+
+
+def purge(conn: Connection, now: float) -> int:
+    """Retention: drop expired events and runs, and finished jobs and logs older than their story keeps."""
+    removed = conn.execute(t.events.delete().where(t.events.c.expires_at < now)).rowcount
+    removed += conn.execute(t.story_runs.delete().where(t.story_runs.c.expires_at < now)).rowcount
+    keep = (
+        sa.select(t.stories.c.keep_events_for)
+        .join(t.actions, t.actions.c.story_id == t.stories.c.id)
+        .where(t.actions.c.id == t.jobs.c.action_id)
+        .scalar_subquery()
+    )
+    removed += conn.execute(
+        t.jobs.delete().where(t.jobs.c.status.in_(("done", "failed")), t.jobs.c.finished_at + keep < now)
+    ).rowcount
+    log_keep = (
+        sa.select(t.stories.c.keep_events_for)
+        .join(t.actions, t.actions.c.story_id == t.stories.c.id)
+        .where(t.actions.c.id == t.logs.c.action_id)
+        .scalar_subquery()
+    )
+    removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + log_keep < now)).rowcount
+    return removed

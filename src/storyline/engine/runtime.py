@@ -1,0 +1,78 @@
+"""What actions get from the outside world: rendering, scope, egress, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from storyline.actions.base import ActionSpec, RunContext
+from storyline.actions.state import ActionState
+from storyline.config import Settings
+from storyline.egress.client import Egress
+from storyline.templating import TemplateError, render_value
+
+
+@dataclass
+class RunScope:
+    """The template roots beyond the event, for one action run."""
+
+    story_run: str
+    action: ActionSpec
+    credentials: Mapping[str, str]
+    resources: Mapping[str, Any]
+    public_url: str
+
+    def credential(self, name: str) -> str:
+        if name not in self.credentials:
+            raise TemplateError(f"credential '{name}' is not defined (storyline credential set {name} ...)")
+        return self.credentials[name]
+
+    def resource(self, name: str) -> Any:
+        if name not in self.resources:
+            raise TemplateError(f"resource '{name}' is not defined (storyline resource set {name} VALUE)")
+        return self.resources[name]
+
+    def prompt_url(self, status: str) -> str:
+        raise TemplateError("prompts are not supported by this version of storyline")
+
+    def meta(self) -> Mapping[str, Any]:
+        return {
+            "story": {"name": self.action.story_name, "id": self.action.story_id},
+            "action": {"name": self.action.name, "key": self.action.key, "id": self.action.id},
+            "story_run": {"id": self.story_run},
+        }
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    egress: Egress | None = None
+    credentials: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    def context(
+        self,
+        action: ActionSpec,
+        event: Mapping[str, Any],
+        story_run: str,
+        now: float,
+        *,
+        attempt: int = 1,
+        job_state: Any = None,
+        state: ActionState | None = None,
+    ) -> RunContext:
+        scope = RunScope(story_run, action, self.credentials, self.resources, self.settings.public_url)
+        render: Callable[[Any], Any] = lambda value: render_value(value, event, scope)  # noqa: E731
+        return RunContext(
+            action=action,
+            event=event,
+            story_run=story_run,
+            scope=scope,
+            now=now,
+            attempt=attempt,
+            job_state=job_state,
+            egress=self.egress,
+            state=state,
+            render=render,
+        )

@@ -1,0 +1,65 @@
+"""One storyline process: database, catalog, egress, and optionally a worker and housekeeping.
+
+``serve`` runs all of it next to the web app; ``worker`` runs it without the web
+app; ``run`` drives it in-process until a story run finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from storyline.config import Settings
+from storyline.egress.client import Egress
+from storyline.engine.catalog import CatalogCache
+from storyline.engine.database import Database
+from storyline.engine.runtime import Runtime
+from storyline.engine.worker import Worker, housekeeping
+from storyline.store.db import make_engine, upgrade
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, settings: Settings, *, worker: bool = True, concurrency: int | None = None) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+        self.db = Database(self.engine)
+        self.catalogs = CatalogCache()
+        self.egress: Egress | None = None
+        self.runtime = Runtime(settings)
+        self.worker: Worker | None = None
+        self._want_worker = worker
+        self._concurrency = concurrency
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[object]] = []
+
+    async def start(self) -> None:
+        upgrade(self.engine)
+        self.db.start()
+        self.egress = Egress(
+            overrides=self.settings.egress_overrides,
+            timeout=self.settings.egress_timeout,
+            max_response_bytes=self.settings.max_response_bytes,
+        )
+        self.runtime.egress = self.egress
+        await self.db.read(lambda conn: self.catalogs.refresh(conn, force=True))
+        if self._want_worker:
+            self.worker = Worker(self.db, self.runtime, self.catalogs, self.settings, concurrency=self._concurrency)
+            self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
+            self._tasks.append(asyncio.create_task(housekeeping(self.db, self._stop)))
+
+    def wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.egress is not None:
+            await self.egress.aclose()
+        self.db.stop()
+        self.engine.dispose()

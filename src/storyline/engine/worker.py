@@ -1,0 +1,179 @@
+"""The worker: claims due jobs, runs their actions, files the results.
+
+Pure actions (trigger, transform) run inside the writer's transaction; actions
+with I/O run on the event loop between two transactions (claim, then complete),
+so a crash between them leaves a leased job that the reaper hands back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from storyline.actions import action_type, is_pure
+from storyline.actions.base import ActionError
+from storyline.config import Settings
+from storyline.engine import queue
+from storyline.engine.catalog import CatalogCache
+from storyline.engine.database import Database
+from storyline.engine.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self, db: Database, runtime: Runtime, catalogs: CatalogCache, settings: Settings,
+        *, concurrency: int | None = None, name: str | None = None,
+    ) -> None:
+        self.db = db
+        self.runtime = runtime
+        self.catalogs = catalogs
+        self.settings = settings
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self.completed = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        helpers = [
+            asyncio.create_task(self._heartbeat(stop)),
+            asyncio.create_task(self._reaper(stop)),
+        ]
+        if not self.db.sqlite:
+            helpers.append(asyncio.create_task(self._listen(stop)))
+        try:
+            while not stop.is_set():
+                free = self.concurrency - len(self._inflight)
+                jobs: list[queue.Job] = []
+                if free > 0:
+                    self._wake.clear()
+                    jobs = await self._claim(min(free, 64))
+                    for job in jobs:
+                        task = asyncio.create_task(self._process(job))
+                        self._inflight[job.id] = task
+                        task.add_done_callback(lambda _t, job_id=job.id: self._done(job_id))
+                if not jobs or free <= 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
+        finally:
+            for task in helpers:
+                task.cancel()
+            if self._inflight:
+                await asyncio.wait(list(self._inflight.values()), timeout=self.settings.lease_seconds)
+            for task in helpers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _done(self, job_id: int) -> None:
+        self._inflight.pop(job_id, None)
+        self._wake.set()
+
+    async def _idle_wait(self) -> float:
+        if len(self._inflight) >= self.concurrency:
+            return 1.0
+        due = await self.db.read(queue.next_due)
+        if due is None:
+            return 1.0
+        return min(1.0, max(0.005, due - time.time()))
+
+    async def _claim(self, limit: int) -> list[queue.Job]:
+        if self.catalogs.due():
+            await self.db.read(self.catalogs.refresh)
+        jobs = await self.db.write(queue.claim, self.name, limit, self.settings.lease_seconds, time.time())
+        if any(job.action_id not in self.catalogs.current.actions for job in jobs):
+            await self.db.read(lambda conn: self.catalogs.refresh(conn, force=True))
+        return jobs
+
+    async def _process(self, job: queue.Job) -> None:
+        catalog = self.catalogs.current
+        action = catalog.actions.get(job.action_id)
+        try:
+            if action is None:
+                raise ActionError(f"action {job.action_id} no longer exists")
+            module = action_type(action.type)
+            if module is None or not hasattr(module, "run"):
+                raise ActionError(f"action type {action.type} cannot run in storyline")
+            if is_pure(module):
+                await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time())
+            else:
+                ctx = self.runtime.context(
+                    action, job.payload, job.story_run, time.time(), attempt=job.attempts, job_state=job.state
+                )
+                result = await module.run(ctx)
+                await self.db.write(queue.complete, catalog, self.runtime, job, self.name, result, time.time())
+            self.completed += 1
+        except queue.LeaseLost:
+            log.warning("job %s was taken over by another worker; dropping this run's result", job.id)
+        except Exception as exc:
+            if not isinstance(exc, ActionError):
+                log.exception("action %s failed unexpectedly", action.name if action else job.action_id)
+            with contextlib.suppress(queue.LeaseLost):
+                await self.db.write(
+                    queue.retry_or_fail, job, self.name, exc, time.time(),
+                    max_attempts=self.settings.max_attempts, base_seconds=self.settings.retry_base_seconds,
+                )
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        interval = self.settings.lease_seconds / 3
+        while not stop.is_set():
+            await asyncio.sleep(interval)
+            if self._inflight:
+                until = time.time() + self.settings.lease_seconds
+                await self.db.write(queue.extend_leases, list(self._inflight), self.name, until)
+
+    async def _reaper(self, stop: asyncio.Event) -> None:
+        interval = max(0.5, self.settings.lease_seconds / 2)
+        while not stop.is_set():
+            if await self.db.write(queue.reap, time.time(), self.settings.max_attempts):
+                self.wake()
+            await asyncio.sleep(interval)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """PostgreSQL LISTEN in a thread: other processes' new jobs wake this worker at once."""
+        loop = asyncio.get_running_loop()
+        halt = threading.Event()
+
+        def listen() -> None:
+            import psycopg
+
+            url = self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            while not halt.is_set():
+                try:
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+                        while not halt.is_set():
+                            for _ in conn.notifies(timeout=1.0, stop_after=1):
+                                loop.call_soon_threadsafe(self._wake.set)
+                except Exception:
+                    log.warning("LISTEN connection lost; retrying", exc_info=True)
+                    halt.wait(1.0)
+
+        thread = threading.Thread(target=listen, name="storyline-listen", daemon=True)
+        thread.start()
+        try:
+            await stop.wait()
+        finally:
+            halt.set()
+
+
+async def housekeeping(db: Database, stop: asyncio.Event, interval: float = 60.0) -> Any:
+    """Retention: purge expired events, runs, finished jobs and logs, once a minute."""
+    while not stop.is_set():
+        try:
+            await db.write(queue.purge, time.time())
+        except Exception:
+            log.exception("retention purge failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

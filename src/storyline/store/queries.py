@@ -1,0 +1,101 @@
+"""Read-side queries for the CLI and the API: events, runs, logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storyline.store import tables as t
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _story_filter(query: sa.Select[Any], story: str | None) -> sa.Select[Any]:
+    if story:
+        query = query.where(sa.or_(t.stories.c.name == story, t.stories.c.guid == story))
+    return query
+
+
+def list_events(
+    conn: Connection, *, story: str | None = None, action: str | None = None, run: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    e, a, s = t.events.c, t.actions.c, t.stories.c
+    query = (
+        sa.select(e.id, s.name.label("story"), a.name.label("action"), e.story_run, e.created_at, e.payload)
+        .join(t.actions, a.id == e.action_id)
+        .join(t.stories, s.id == e.story_id)
+    )
+    query = _story_filter(query, story)
+    if action:
+        query = query.where(sa.or_(a.name == action, a.key == action))
+    if run:
+        query = query.where(e.story_run.startswith(run))
+    rows = conn.execute(query.order_by(e.id.desc()).limit(limit)).mappings().all()
+    return [{**row, "created_at": iso(row["created_at"])} for row in reversed(rows)]
+
+
+def list_runs(conn: Connection, *, story: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    r, s, e, j = t.story_runs.c, t.stories.c, t.events.c, t.jobs.c
+    events = sa.select(sa.func.count()).where(e.story_run == r.guid).scalar_subquery()
+    pending = (
+        sa.select(sa.func.count()).where(j.story_run == r.guid, j.status.in_(("queued", "running"))).scalar_subquery()
+    )
+    failed = sa.select(sa.func.count()).where(j.story_run == r.guid, j.status == "failed").scalar_subquery()
+    last = sa.select(sa.func.max(e.created_at)).where(e.story_run == r.guid).scalar_subquery()
+    query = sa.select(
+        r.guid, s.name.label("story"), r.created_at, events.label("events"), pending.label("pending"),
+        failed.label("failed"), last.label("last_event_at"),
+    ).join(t.stories, s.id == r.story_id)
+    query = _story_filter(query, story)
+    rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
+    result = []
+    for row in reversed(rows):
+        status = "running" if row["pending"] else ("failed" if row["failed"] else "done")
+        result.append(
+            {
+                "guid": row["guid"],
+                "story": row["story"],
+                "started_at": iso(row["created_at"]),
+                "last_event_at": iso(row["last_event_at"]),
+                "events": row["events"],
+                "pending": row["pending"],
+                "failed": row["failed"],
+                "status": status,
+            }
+        )
+    return result
+
+
+def list_logs(
+    conn: Connection, *, story: str | None = None, level: str | None = None, run: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    lg, a, s = t.logs.c, t.actions.c, t.stories.c
+    query = (
+        sa.select(lg.id, lg.level, lg.message, lg.created_at, lg.story_run, a.name.label("action"),
+                  s.name.label("story"))
+        .join(t.actions, a.id == lg.action_id)
+        .join(t.stories, s.id == a.story_id)
+    )
+    query = _story_filter(query, story)
+    if level:
+        query = query.where(lg.level == level)
+    if run:
+        query = query.where(lg.story_run.startswith(run))
+    rows = conn.execute(query.order_by(lg.id.desc()).limit(limit)).mappings().all()
+    return [{**row, "created_at": iso(row["created_at"])} for row in reversed(rows)]
+
+
+def pending_jobs(conn: Connection, story_run: str) -> int:
+    j = t.jobs.c
+    return conn.execute(
+        sa.select(sa.func.count()).where(j.story_run == story_run, j.status.in_(("queued", "running")))
+    ).scalar_one()

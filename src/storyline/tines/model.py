@@ -1,0 +1,145 @@
+"""A Tines story as plain data: what the importer produces, the store saves and the exporter writes.
+
+The model keeps only what storyline needs as typed fields and carries every other key
+verbatim in ``extra`` (story level and action level), so an exported story has
+everything the imported one had: diagram layout, notes, forms, embedded sub-stories,
+and keys of schema versions newer than this code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+WEBHOOK_TYPE = "Agents::WebhookAgent"
+
+#: Tines' default event retention ("Keep events and logs": 7 days), in seconds.
+DEFAULT_KEEP_EVENTS_FOR = 7 * 24 * 3600
+
+#: The schema version written for stories that never had one (stories we build by hand).
+DEFAULT_SCHEMA_VERSION = 4
+
+
+def _action_key(name: str) -> str:
+    """The action's key, from ``storyline.actions.base`` when it imports.
+
+    The actions package imports every action module at import time; while one of them
+    is missing or broken, importing the package fails, and a story must still load.
+    The fallback is the same documented Tines rule (tines-format.md §4.3).
+    """
+    try:
+        from storyline.actions.base import action_key
+    except ImportError:
+        return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return action_key(name)
+
+
+@dataclass
+class ActionDef:
+    """One Tines agent (action).
+
+    ``options`` are kept exactly as imported (templates unrendered). ``schedule`` is the
+    agent's raw schedule (Huginn strings like ``"every_1h"`` in old exports, a list of
+    ``{cron, timezone}`` in new ones). ``keep_events_for`` is the legacy per-agent
+    retention in seconds (``None`` when the agent has none; ``0`` means "the story's
+    default"). ``extra`` holds every other agent key verbatim (description, monitoring,
+    width, ...).
+    """
+
+    type: str
+    name: str
+    guid: str
+    options: dict[str, Any] = field(default_factory=dict)
+    schedule: Any = None
+    disabled: bool = False
+    key: str = ""
+    keep_events_for: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: The agent carried a ``schedule`` key even when it was null. Tines writes
+    #: ``"schedule": null`` on some agents and omits it on others; keeping the difference
+    #: makes an export reproduce the imported agent exactly.
+    schedule_present: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = _action_key(self.name)
+
+    @property
+    def is_webhook(self) -> bool:
+        return self.type == WEBHOOK_TYPE
+
+    @property
+    def webhook_path(self) -> str | None:
+        """The ``<path>`` of ``/webhook/<path>/<secret>``, for webhook actions only.
+
+        Newer exports carry ``options.path``; old ones have none, and Tines addressed
+        those webhooks by the action's guid, which is stable across exports.
+        """
+        if not self.is_webhook:
+            return None
+        path = self.options.get("path")
+        if isinstance(path, str) and path.strip():
+            return path.strip()
+        return self.guid
+
+    @property
+    def webhook_secret(self) -> str | None:
+        """The ``<secret>`` of ``/webhook/<path>/<secret>`` (``options.secret``), webhooks only."""
+        if not self.is_webhook:
+            return None
+        secret = self.options.get("secret")
+        if secret is None or secret == "":
+            return None
+        return str(secret)
+
+
+@dataclass
+class StoryDef:
+    """One Tines story: its actions in export order and its links as index pairs.
+
+    ``links`` are ``(source, receiver)`` indexes into ``actions``, as in the export,
+    because an action's position is its identity inside one export. ``keep_events_for``
+    is the story-level retention in seconds. ``exit_agent_guids`` also receives the
+    legacy singular ``exit_agent_guid``. ``extra`` holds every other top-level key
+    verbatim (``diagram_layout``, ``diagram_notes``, ``form``, ``control_links``,
+    ``send_to_stories``, ``slug``, ...). ``schema_version`` is the one imported
+    (``None`` for a story that had none).
+    """
+
+    name: str
+    guid: str
+    description: str | None = None
+    schema_version: int | None = None
+    keep_events_for: int = DEFAULT_KEEP_EVENTS_FOR
+    send_to_story_enabled: bool = False
+    entry_agent_guid: str | None = None
+    exit_agent_guids: list[str] = field(default_factory=list)
+    actions: list[ActionDef] = field(default_factory=list)
+    links: list[tuple[int, int]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def action(self, name_key_or_guid: str) -> ActionDef:
+        """The action with this guid, name or key (first in export order); KeyError otherwise."""
+        for candidate in self.actions:
+            if name_key_or_guid in (candidate.guid, candidate.name, candidate.key):
+                return candidate
+        raise KeyError(f"story {self.name!r} has no action {name_key_or_guid!r}")
+
+    def receivers(self, index: int) -> list[int]:
+        """Indexes of the actions that receive the events of action ``index``, in link order."""
+        return [receiver for source, receiver in self.links if source == index]
+
+    def sources(self, index: int) -> list[int]:
+        """Indexes of the actions whose events action ``index`` receives, in link order."""
+        return [source for source, receiver in self.links if receiver == index]
+
+    def retention_for(self, action: ActionDef) -> int:
+        """Seconds to keep this action's events: its own legacy value, else the story's.
+
+        Legacy exports put ``keep_events_for`` on each agent, ``0`` for "the story
+        default" (585 of 880 agents in tines/stories); newer ones only at story level.
+        """
+        if action.keep_events_for:
+            return action.keep_events_for
+        return self.keep_events_for

@@ -1,0 +1,108 @@
+"""POST /webhook/<path>/<secret>: verify, record durably, then answer.
+
+The answer is sent only after the entry event and its jobs are committed, so an
+acknowledged request is never lost.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from storyline.actions import webhook
+from storyline.engine import queue
+from storyline.engine.runtime import RunScope
+from storyline.engine.service import Service
+from storyline.templating import TemplateError, render_text
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def routes(service: Service) -> list[Route]:
+    settings = service.settings
+
+    async def receive(request: Request) -> Response:
+        path = request.path_params["path"]
+        catalogs = service.catalogs
+        if catalogs.due():
+            await service.db.read(catalogs.refresh)
+        action = catalogs.current.webhooks.get(path)
+        if action is None:
+            return _error(404, f"no webhook at /webhook/{path}; `storyline story list` shows the URLs")
+        secret = request.path_params.get("secret") or _bearer(request)
+        expected = str(action.options.get("secret") or "")
+        if not hmac.compare_digest(secret.encode(), expected.encode()):
+            return _error(401, "wrong webhook secret")
+        if action.disabled:
+            return _error(403, f"webhook '{action.name}' is disabled")
+        if request.method.lower() not in webhook.verbs(action.options):
+            return _error(405, f"this webhook accepts {', '.join(webhook.verbs(action.options)).upper()}")
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+        except TooLarge:
+            return _error(413, f"request body is larger than the {settings.max_body_bytes} byte limit")
+        except ClientDisconnect:
+            return Response(status_code=400)
+        try:
+            parsed = webhook.parse_body(request.headers.get("content-type", ""), body)
+        except webhook.BadRequest as exc:
+            return _error(400, str(exc))
+        fields = webhook.payload(action.options, parsed, request.query_params, request.headers)
+        ingested = await service.db.write(queue.ingest, catalogs.current, action, fields, time.time())
+        service.wake()
+        return _respond(action, fields, ingested.story_run, settings.public_url)
+
+    return [
+        Route("/webhook/{path}/{secret}", receive, methods=[v.upper() for v in webhook.VERBS]),
+        Route("/webhook/{path}", receive, methods=[v.upper() for v in webhook.VERBS]),
+    ]
+
+
+def _bearer(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+
+def _respond(action: Any, fields: dict[str, Any], story_run: str, public_url: str) -> Response:
+    options = action.options
+    headers = {str(k): str(v) for k, v in (options.get("response_headers") or {}).items()}
+    template = options.get("response")
+    if template in (None, ""):
+        return Response("Ok", status_code=webhook.response_code(options), headers=headers,
+                        media_type="text/plain")
+    scope = RunScope(story_run, action, {}, {}, public_url)
+    try:
+        text = render_text(str(template), {**fields, action.key: fields}, scope)
+    except TemplateError as exc:
+        log.warning("webhook %s: option 'response' failed to render: %s", action.name, exc)
+        return _error(500, f"the request was recorded, but option 'response' failed to render: {exc}")
+    media = "application/json" if text.lstrip().startswith(("{", "[")) else "text/plain"
+    return Response(text, status_code=webhook.response_code(options), headers=headers, media_type=media)
