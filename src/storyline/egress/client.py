@@ -332,17 +332,20 @@ class Egress:
     ) -> EgressResponse:
         """Send one request and read the whole response (up to ``max_response_bytes``).
 
+        ``params`` are merged into the URL's query (same-named keys replaced).
         ``timeout`` overrides the default for this request. Raises ``EgressTimeout``
         or ``EgressConnectionError`` (retryable), ``ResponseTooLarge`` or
         ``EgressError`` (not retryable); any HTTP status is a normal response.
         """
         client = self._client if verify else self._client_for(False)
         try:
+            # httpx 0.28 lets ``params`` replace the URL's whole query; stories expect
+            # them added to it (``?domain=`` in the URL plus a payload), so merge here.
+            target: str | httpx.URL = httpx.URL(url).copy_merge_params(params) if params else url
             request = client.build_request(
                 method,
-                url,
+                target,
                 headers=headers,
-                params=params,
                 content=content,
                 data=data,
                 json=json,
@@ -362,14 +365,17 @@ class Egress:
         except httpx.TransportError as exc:
             host, where = self._describe(url)
             detail = str(exc) or type(exc).__name__
-            raise EgressConnectionError(
-                f"{method.upper()} to {where} failed: {detail}", host=host
-            ) from None
+            raise EgressConnectionError(f"{method.upper()} to {where} failed: {detail}", host=host) from None
 
         limit = self.max_response_bytes
         try:
             declared = response.headers.get("content-length")
-            if declared is not None and method.upper() != "HEAD" and declared.isdigit() and int(declared) > limit:
+            if (
+                declared is not None
+                and method.upper() != "HEAD"
+                and declared.isdigit()
+                and int(declared) > limit
+            ):
                 raise self._too_large(method, url, f"declares {declared} bytes")
             chunks: list[bytes] = []
             size = 0

@@ -122,7 +122,7 @@ def _derived_guid(*parts: str) -> str:
     Stable, not random: importing the same file twice with --replace must match the
     same actions, so their ids, queued jobs and events survive.
     """
-    return hashlib.md5(":".join(("storyline",) + parts).encode(), usedforsecurity=False).hexdigest()
+    return hashlib.md5(":".join(("storyline", *parts)).encode(), usedforsecurity=False).hexdigest()
 
 
 def _int_field(value: Any, what: str, problems: list[str]) -> int | None:
@@ -134,32 +134,44 @@ def _int_field(value: Any, what: str, problems: list[str]) -> int | None:
     return None
 
 
-def _validate_options(action: ActionDef, label: str, problems: list[str], warnings: list[str]) -> None:
-    module = _action_types().get(action.type)
-    if module is None:
-        if action.type in TINES_TYPES:
-            warnings.append(
-                f"{label}: storyline cannot run {action.type} actions yet; "
-                "the action is imported and exported unchanged but will not run"
+def _check_types(
+    actions: list[ActionDef],
+    story_label: str,
+    problems: list[str],
+    warnings: list[str],
+    validate_options: bool,
+) -> None:
+    """Warn once per type storyline cannot run; collect each action module's option problems."""
+    cannot_run: dict[str, list[str]] = defaultdict(list)
+    for action in actions:
+        module = _action_types().get(action.type)
+        if module is None:
+            cannot_run[action.type].append(action.name)
+            continue
+        validate = getattr(module, "validate", None)
+        if not validate_options or validate is None:
+            continue
+        label = f"{story_label}, action {action.name!r} ({action.type})"
+        try:
+            messages = validate(action.options)
+        except Exception as exc:  # a validator bug must not hide which action tripped it
+            problems.append(
+                f"{label}: checking its options failed ({type(exc).__name__}: {exc}); "
+                "this is a storyline bug, please report it with the story"
             )
-        else:
-            warnings.append(
-                f"{label}: unknown action type {action.type!r}; "
-                "the action is imported and exported unchanged but will not run"
-            )
-        return
-    validate = getattr(module, "validate", None)
-    if validate is None:
-        return
-    try:
-        messages = validate(action.options)
-    except Exception as exc:  # a validator bug must not hide which action tripped it
-        problems.append(
-            f"{label}: checking its options failed ({type(exc).__name__}: {exc}); "
-            "this is a storyline bug, please report it with the story"
+            continue
+        problems.extend(f"{label}: {message}" for message in messages)
+    for type_name, names in cannot_run.items():
+        what = (
+            f"storyline cannot run {type_name} actions yet"
+            if type_name in TINES_TYPES
+            else f"unknown action type {type_name!r}"
         )
-        return
-    problems.extend(f"{label}: {message}" for message in messages)
+        listed = ", ".join(repr(name) for name in names)
+        warnings.append(
+            f"{story_label}: {what} ({listed}); "
+            f"{'it is' if len(names) == 1 else 'they are'} imported and exported unchanged but will not run"
+        )
 
 
 def parse_story(
@@ -214,27 +226,27 @@ def parse_story(
                 f"({NEWEST_KNOWN_SCHEMA}); unknown keys are kept for export but not used"
             )
 
-    keep_events_for = DEFAULT_KEEP_EVENTS_FOR
+    keep_events_for = DEFAULT_KEEP_EVENTS_FOR  # story-level since schema 6; per agent before
     if data.get("keep_events_for") is not None:
-        keep_events_for = (
-            _int_field(data["keep_events_for"], f"{story_label}: 'keep_events_for'", problems)
-            or DEFAULT_KEEP_EVENTS_FOR
+        seconds = _int_field(data["keep_events_for"], f"{story_label}: 'keep_events_for'", problems)
+        keep_events_for = seconds if seconds is not None else DEFAULT_KEEP_EVENTS_FOR
+
+    parsed = [_parse_agent(agent, index, story_label, guid, problems) for index, agent in enumerate(agents)]
+    # An agent that could not be read leaves a hole, so link indexes still line up
+    # with agents[] and every other problem is still reported.
+    actions = [action for action in parsed if action is not None]
+    unnamed = sum(1 for agent in agents if isinstance(agent, dict) and not agent.get("guid"))
+    if unnamed:
+        warnings.append(
+            f"{story_label}: {unnamed} action(s) have no 'guid'; using guids derived from the story "
+            "guid, position and name (stable across re-imports of this file)"
         )
 
-    actions: list[ActionDef] = []
-    for index, agent in enumerate(agents):
-        action = _parse_agent(agent, index, story_label, guid, problems)
-        if action is not None:
-            actions.append(action)
-    if len(actions) != len(agents):
-        # Link indexes refer to agents[]; with an agent missing they cannot be mapped.
-        raise _error(where, name, problems)
-
-    _check_duplicates(actions, story_label, problems, warnings)
-    links = _parse_links(data.get("links"), len(actions), story_label, problems)
+    _check_duplicates(parsed, story_label, problems, warnings)
+    links = _parse_links(data.get("links"), len(agents), story_label, problems)
 
     guids = {action.guid for action in actions}
-    entry = data.get("entry_agent_guid") or None
+    entry = str(data["entry_agent_guid"]) if data.get("entry_agent_guid") else None
     if entry is not None and entry not in guids:
         warnings.append(f"{story_label}: entry_agent_guid {entry!r} is not one of the story's actions")
     exits = _exit_guids(data, story_label, warnings)
@@ -250,12 +262,10 @@ def parse_story(
             "sub-story's own export file"
         )
 
-    if validate_options:
-        for action in actions:
-            _validate_options(action, f"{story_label}, action {action.name!r} ({action.type})", problems, warnings)
+    _check_types(actions, story_label, problems, warnings, validate_options)
 
     if problems:
-        raise _error(where, name, problems)
+        raise _error(source, name, problems)
 
     story = StoryDef(
         name=name,
@@ -273,9 +283,9 @@ def parse_story(
     return story, warnings
 
 
-def _error(where: str, name: str, problems: list[str]) -> StoryFormatError:
+def _error(source: str, name: str, problems: list[str]) -> StoryFormatError:
     count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    head = f"cannot import {where}" + (f" (story {name!r})" if where != f"story {name!r}" else "")
+    head = f"cannot import {source} (story {name!r})" if source else f"cannot import story {name!r}"
     return StoryFormatError(f"{head}: {count}\n" + "\n".join(f"  - {p}" for p in problems), problems)
 
 
@@ -288,16 +298,14 @@ def _parse_agent(
         return None
     type_ = agent.get("type")
     name = agent.get("name")
-    ok = True
-    if not isinstance(type_, str) or not type_.strip():
+    has_type = isinstance(type_, str) and bool(type_.strip())
+    has_name = isinstance(name, str) and bool(name.strip())
+    if not has_type:
         problems.append(f"{label}: no 'type'; every action needs one, such as \"Agents::WebhookAgent\"")
-        ok = False
-    if not isinstance(name, str) or not name.strip():
+    if not has_name:
         problems.append(f"{label}: no 'name'; every action needs a name (templates reach it by its key)")
-        ok = False
-    if not ok:
+    if not (isinstance(type_, str) and isinstance(name, str) and has_type and has_name):
         return None
-    assert isinstance(type_, str) and isinstance(name, str)
     label = f"{story_label}, action {name!r} ({type_})"
 
     options = agent.get("options")
@@ -336,12 +344,16 @@ def _parse_agent(
 
 
 def _check_duplicates(
-    actions: list[ActionDef], story_label: str, problems: list[str], warnings: list[str]
+    actions: list[ActionDef | None], story_label: str, problems: list[str], warnings: list[str]
 ) -> None:
     by_guid: dict[str, list[int]] = defaultdict(list)
     by_key: dict[str, list[int]] = defaultdict(list)
     by_path: dict[str, list[int]] = defaultdict(list)
+    named: dict[int, ActionDef] = {}
     for index, action in enumerate(actions):
+        if action is None:
+            continue
+        named[index] = action
         by_guid[action.guid].append(index)
         by_key[action.key].append(index)
         if action.webhook_path is not None:
@@ -354,7 +366,7 @@ def _check_duplicates(
             )
     for key, indexes in by_key.items():
         if len(indexes) > 1 and key:
-            names = ", ".join(repr(actions[i].name) for i in indexes)
+            names = ", ".join(repr(named[i].name) for i in indexes)
             warnings.append(
                 f"{story_label}: actions {names} (agents {_list(indexes)}) share the key {key!r}; "
                 "templates referencing it get whichever of them is upstream of the event — "
@@ -362,7 +374,7 @@ def _check_duplicates(
             )
     for path, indexes in by_path.items():
         if len(indexes) > 1:
-            names = ", ".join(repr(actions[i].name) for i in indexes)
+            names = ", ".join(repr(named[i].name) for i in indexes)
             problems.append(
                 f"{story_label}: webhooks {names} share the path {path!r}; "
                 "give each a different options.path"
@@ -409,7 +421,7 @@ def _parse_links(raw: Any, count: int, story_label: str, problems: list[str]) ->
 def _exit_guids(data: dict[str, Any], story_label: str, warnings: list[str]) -> list[str]:
     """``exit_agent_guids`` (sv3+) wins over the legacy singular ``exit_agent_guid`` (sv1)."""
     plural = data.get("exit_agent_guids")
-    singular = data.get("exit_agent_guid") or None
+    singular = str(data["exit_agent_guid"]) if data.get("exit_agent_guid") else None
     if isinstance(plural, list):
         exits = [str(g) for g in plural if g]
         if singular is not None and singular not in exits:

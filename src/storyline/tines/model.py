@@ -56,14 +56,16 @@ class ActionDef:
     key: str = ""
     keep_events_for: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    #: The agent carried a ``schedule`` key even when it was null. Tines writes
-    #: ``"schedule": null`` on some agents and omits it on others; keeping the difference
-    #: makes an export reproduce the imported agent exactly.
+    #: The export carries a ``schedule`` key (always, when ``schedule`` is not None).
+    #: Tines writes ``"schedule": null`` on some agents and omits the key on others;
+    #: keeping the difference makes an export reproduce the imported agent exactly.
     schedule_present: bool = False
 
     def __post_init__(self) -> None:
         if not self.key:
             self.key = _action_key(self.name)
+        if self.schedule is not None:
+            self.schedule_present = True
 
     @property
     def is_webhook(self) -> bool:

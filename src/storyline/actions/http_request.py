@@ -1,0 +1,410 @@
+"""HTTP Request (``Agents::HTTPRequestAgent``): call an API and emit its answer.
+
+Options follow Tines (docs.tines.io era and current docs, checked against the public
+story corpus): ``url``, ``method``, ``content_type``, ``payload``, ``headers``,
+``basic_auth``, ``timeout``, ``user_agent``, ``disable_ssl_verification``,
+``fail_on_status``, ``retry_on_status``, ``log_error_on_status``,
+``disable_redirect_follow``. The emitted event is
+``{"body": <JSON or text>, "headers": {<lower-case>: value}, "status": <int>}``.
+
+Status handling, in order:
+
+* 429 is always retried, honouring ``Retry-After``; so is any status listed in
+  ``retry_on_status`` (the engine counts attempts and records the error at the limit).
+* ``fail_on_status`` turns any other non-2xx answer into a failed action.
+* Otherwise the response is emitted whatever its status (Tines emits 4xx/5xx events so
+  stories can branch on ``.status``); ``log_error_on_status`` only adds an error log.
+* No answer at all (timeout, refused connection; Tines' "status 0") is retried.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from storyline.actions.base import ActionError, Result, RunContext, truthy
+from storyline.egress.client import EgressError, EgressResponse, retry_after_seconds
+
+TYPE = "Agents::HTTPRequestAgent"
+DESCRIPTION = "Send an HTTP request and emit the response status, headers and body."
+PURE = False
+
+METHODS = ("get", "post", "put", "patch", "delete", "head")
+DEFAULT_METHOD = "post"
+"""Older Tines docs make ``post`` the default. Every HTTP action in the public corpus
+(194 of 194) names its method, so the default only matters for hand-written stories."""
+
+QUERY_METHODS = frozenset({"get", "delete", "head"})
+"""Methods whose ``payload`` becomes query parameters rather than a body."""
+
+CONTENT_TYPES: dict[str, str] = {
+    "json": "application/json; charset=utf-8",
+    "application_json": "application/json; charset=utf-8",
+    "form": "application/x-www-form-urlencoded",
+    "xml": "text/xml; charset=utf-8",
+    "data": "multipart/form-data",
+    "text": "text/plain; charset=utf-8",
+}
+
+_STATUS_PATTERN = re.compile(r"^[1-5](\d\d|xx|\dx)$", re.IGNORECASE)
+
+
+def _is_template(value: Any) -> bool:
+    """Options are validated before rendering; templated ones can only be checked at run time."""
+    return isinstance(value, str) and (
+        "{{" in value or "{%" in value or "<<" in value or value.lstrip().startswith("=")
+    )
+
+
+def _content_type_option(options: Mapping[str, Any]) -> Any:
+    # One Tines story in the corpus spells it "content-type".
+    value = options.get("content_type")
+    return options.get("content-type") if value in (None, "") else value
+
+
+def validate(options: Mapping[str, Any]) -> list[str]:
+    """Problems with the options as written, each naming the option."""
+    problems: list[str] = []
+
+    url = options.get("url")
+    if not isinstance(url, str) or not url.strip():
+        problems.append("url: is required (the full address, e.g. https://api.example.com/v1/items)")
+    elif not _is_template(url) and not re.match(r"^\s*https?://", url, re.IGNORECASE):
+        problems.append(f"url: must start with http:// or https:// (got {url[:60]!r})")
+
+    method = options.get("method")
+    if (
+        method not in (None, "")
+        and not _is_template(method)
+        and (not isinstance(method, str) or method.strip().lower() not in METHODS)
+    ):
+        problems.append(f"method: must be one of {', '.join(METHODS)} (got {method!r})")
+
+    content_type = _content_type_option(options)
+    if content_type not in (None, "") and not _is_template(content_type):
+        if not isinstance(content_type, str):
+            problems.append(f"content_type: must be a name or a MIME type (got {content_type!r})")
+        elif "/" not in content_type and content_type.strip().lower() not in CONTENT_TYPES:
+            names = ", ".join(sorted(CONTENT_TYPES))
+            problems.append(
+                f"content_type: must be one of {names} or a full MIME type (got {content_type!r})"
+            )
+
+    timeout = options.get("timeout")
+    if timeout not in (None, "") and not _is_template(timeout):
+        seconds = _number(timeout)
+        if seconds is None or seconds <= 0:
+            problems.append(f"timeout: must be a positive number of seconds (got {timeout!r})")
+
+    headers = options.get("headers")
+    if (
+        headers not in (None, "")
+        and not isinstance(_maybe_json(headers), Mapping)
+        and not _is_template(headers)
+    ):
+        problems.append("headers: must be an object of header names to values")
+
+    auth = options.get("basic_auth")
+    if auth not in (None, "", []) and not _is_template(auth):
+        if isinstance(auth, str):
+            if ":" not in auth:
+                problems.append('basic_auth: must be "user:password" or ["user", "password"]')
+        elif not (isinstance(auth, list | tuple) and len(auth) == 2):
+            problems.append('basic_auth: must be "user:password" or ["user", "password"]')
+
+    for name in ("retry_on_status", "log_error_on_status"):
+        value = options.get(name)
+        if value in (None, "", []) or _is_template(value):
+            continue
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        bad = [item for item in items if not _is_template(item) and not _status_matcher_ok(item)]
+        if bad:
+            problems.append(f"{name}: must list HTTP status codes such as 429 or 5xx (bad: {bad!r})")
+    return problems
+
+
+def _status_matcher_ok(item: Any) -> bool:
+    return (isinstance(item, int) and not isinstance(item, bool)) or bool(
+        _STATUS_PATTERN.match(str(item).strip())
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _statuses(value: Any) -> tuple[frozenset[int], tuple[str, ...]]:
+    """Exact codes and wildcard prefixes ("5xx" -> "5", "50x" -> "50") from an option."""
+    if value in (None, "", []):
+        return frozenset(), ()
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    exact: set[int] = set()
+    prefixes: list[str] = []
+    for item in items:
+        text = str(item).strip().lower()
+        if text.isdigit():
+            exact.add(int(text))
+        elif _STATUS_PATTERN.match(text):
+            prefixes.append(text.rstrip("x"))
+    return frozenset(exact), tuple(prefixes)
+
+
+def _status_in(status: int, matchers: tuple[frozenset[int], tuple[str, ...]]) -> bool:
+    exact, prefixes = matchers
+    return status in exact or (bool(prefixes) and str(status).startswith(prefixes))
+
+
+def _maybe_json(value: Any) -> Any:
+    """A rendered option that should be an object may arrive as its JSON text."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _text(value: Any) -> str:
+    """How a non-string payload value travels in a query string or form field."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+
+
+def _fields(payload: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    """Flatten an object payload for a query string or form: lists repeat the key."""
+    out: dict[str, str | list[str]] = {}
+    for key, value in payload.items():
+        if isinstance(value, list | tuple):
+            out[str(key)] = [_text(item) for item in value]
+        else:
+            out[str(key)] = _text(value)
+    return out
+
+
+def _json_bytes(payload: Any) -> bytes:
+    if isinstance(payload, str):
+        return payload.encode()
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS, default=str)
+
+
+def _to_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    # Binary file contents reach us as text from templates (base64_decode);
+    # surrogateescape keeps undecodable bytes as they were.
+    return _text(value).encode("utf-8", errors="surrogateescape")
+
+
+def _multipart(
+    payload: Mapping[str, Any],
+) -> list[tuple[str, tuple[str | None, bytes] | tuple[str, bytes, str]]]:
+    """``data`` payloads: ``{"file": {"contents": ..., "filename": ...}}`` entries are files, the rest fields."""
+    parts: list[tuple[str, Any]] = []
+    for key, value in payload.items():
+        if isinstance(value, Mapping) and "contents" in value:
+            filename = str(value.get("filename") or key)
+            mime = str(value.get("content_type") or "application/octet-stream")
+            parts.append((str(key), (filename, _to_bytes(value["contents"]), mime)))
+        elif isinstance(value, list | tuple):
+            parts.extend((str(key), (None, _to_bytes(item))) for item in value)
+        else:
+            # (None, value) is a plain form field; httpx then still sends multipart,
+            # which the receiving API expects even when there is no file.
+            parts.append((str(key), (None, _to_bytes(value))))
+    return parts
+
+
+def _basic_auth(value: Any) -> str | None:
+    value = _maybe_json(value)
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        user, _, password = value.partition(":")
+    elif isinstance(value, list | tuple) and len(value) == 2:
+        user, password = ("" if part is None else str(part) for part in value)
+    elif value in (None, [], ()):
+        return None
+    else:
+        raise ActionError('basic_auth: must be "user:password" or ["user", "password"]')
+    if not user and not password:
+        return None
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url[:60]
+    except ValueError:
+        return url[:60]
+
+
+def _output_body(method: str, response: EgressResponse) -> Any:
+    """JSON when the server says so or the body looks like a JSON object/array; text otherwise."""
+    if method == "head" or not response.body:
+        return ""
+    if response.is_json or response.text.lstrip()[:1] in ("{", "["):
+        parsed = response.json
+        if parsed is not None or response.body.strip() == b"null":
+            return parsed
+    return response.text
+
+
+def _snippet(response: EgressResponse, limit: int = 200) -> str:
+    text = " ".join(response.text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+async def run(ctx: RunContext) -> Result:
+    """Send the request described by the rendered options and emit the response."""
+    egress = ctx.egress
+    if egress is None:
+        raise ActionError("http request: no egress client configured for this worker")
+
+    url = ctx.option("url")
+    if not isinstance(url, str) or not url.strip():
+        raise ActionError(f"url: is empty after rendering (got {url!r})")
+    url = url.strip()
+    host = _host(url)
+
+    method_option = ctx.option("method")
+    method = str(method_option).strip().lower() if method_option not in (None, "") else DEFAULT_METHOD
+    if method not in METHODS:
+        raise ActionError(f"method: must be one of {', '.join(METHODS)} (got {method_option!r})")
+
+    headers: dict[str, str] = {}
+    raw_headers = _maybe_json(ctx.option("headers"))
+    if isinstance(raw_headers, Mapping):
+        headers = {str(k): _text(v) for k, v in raw_headers.items() if v is not None}
+    elif raw_headers not in (None, ""):
+        raise ActionError("headers: must be an object of header names to values")
+    lower = {name.lower() for name in headers}
+
+    authorization = _basic_auth(ctx.option("basic_auth"))
+    if authorization is not None:
+        # The dedicated option is more specific than a header typed by hand.
+        for name in [n for n in headers if n.lower() == "authorization"]:
+            del headers[name]
+        headers["Authorization"] = authorization
+
+    user_agent = ctx.option("user_agent")
+    if user_agent and "user-agent" not in lower:
+        headers["User-Agent"] = str(user_agent)
+
+    timeout: float | None = None
+    timeout_option = ctx.option("timeout")
+    if timeout_option not in (None, ""):
+        timeout = _number(timeout_option)
+        if timeout is None or timeout <= 0:
+            raise ActionError(f"timeout: must be a positive number of seconds (got {timeout_option!r})")
+
+    payload = ctx.option("payload")
+    params: Any = None
+    content: bytes | None = None
+    data: dict[str, Any] | None = None
+    files: Any = None
+
+    if method in QUERY_METHODS:
+        payload = _maybe_json(payload)
+        if isinstance(payload, Mapping):
+            # Payload keys replace same-named keys already in the URL's query.
+            params = _fields(payload) or None
+        elif isinstance(payload, str) and payload.strip():
+            params = httpx.QueryParams(payload.strip().lstrip("?"))
+    elif payload is not None:
+        ct_option = ctx.option("content_type")
+        if ct_option in (None, ""):
+            ct_option = ctx.option("content-type")
+        ct = str(ct_option).strip() if ct_option not in (None, "") else "json"
+        kind = ct.lower()
+        if "/" in kind:
+            mime = ct
+            kind = (
+                "json"
+                if "json" in kind
+                else "form"
+                if "x-www-form-urlencoded" in kind
+                else "data"
+                if kind.startswith("multipart/form-data")
+                else "raw"
+            )
+        elif kind in CONTENT_TYPES:
+            mime = CONTENT_TYPES[kind]
+        else:
+            names = ", ".join(sorted(CONTENT_TYPES))
+            raise ActionError(f"content_type: must be one of {names} or a full MIME type (got {ct_option!r})")
+
+        if kind in ("json", "application_json"):
+            content = _json_bytes(payload)
+        elif kind == "form":
+            payload = _maybe_json(payload)
+            if isinstance(payload, Mapping):
+                data = _fields(payload)
+            else:
+                content = _to_bytes(payload)
+        elif kind == "data":
+            payload = _maybe_json(payload)
+            if isinstance(payload, Mapping):
+                files = _multipart(payload)
+                mime = ""  # httpx writes multipart/form-data with its boundary
+            else:
+                content = _to_bytes(payload)
+        elif kind == "xml" and not isinstance(payload, str):
+            raise ActionError("payload: must be XML text when content_type is xml")
+        else:  # xml, text, other MIME types: strings as written, structures as JSON
+            content = _json_bytes(payload)
+        if mime and "content-type" not in lower:
+            headers["Content-Type"] = mime
+
+    try:
+        response = await egress.request(
+            method.upper(),
+            url,
+            headers=headers,
+            params=params,
+            content=content,
+            data=data,
+            files=files,
+            timeout=timeout,
+            verify=not truthy(ctx.option("disable_ssl_verification")),
+            follow_redirects=not truthy(ctx.option("disable_redirect_follow")),
+        )
+    except EgressError as exc:
+        raise ActionError(str(exc), retryable=exc.retryable) from None
+
+    status = response.status
+    if status == 429 or _status_in(status, _statuses(ctx.option("retry_on_status"))):
+        wait = retry_after_seconds(response.headers.get("retry-after"), ctx.now)
+        when = f"after {wait:g}s (Retry-After)" if wait is not None else "with backoff"
+        raise ActionError(
+            f"HTTP {status} from {host}: retrying {when} (attempt {ctx.attempt})",
+            retryable=True,
+            retry_after=wait,
+        )
+    if not 200 <= status < 300 and truthy(ctx.option("fail_on_status")):
+        raise ActionError(f"HTTP {status} from {host} (fail_on_status): {_snippet(response)}")
+
+    logs: list[str] = []
+    if _status_in(status, _statuses(ctx.option("log_error_on_status"))):
+        logs.append(f"error: HTTP {status} from {host}: {_snippet(response)}")
+
+    output = {"body": _output_body(method, response), "headers": response.headers, "status": status}
+    return Result(events=[output], logs=logs)

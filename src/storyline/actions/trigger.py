@@ -1,0 +1,407 @@
+"""Condition (formerly Trigger): let an event through only when its rules match.
+
+Tines inherited this action from Huginn's ``TriggerAgent`` and kept its rule vocabulary
+(``regex``, ``!regex``, ``field==value`` ... ``field>value``), adding ``in`` / ``not in``,
+``must_match`` and a "no match" branch (``emit_no_match``). Semantics follow Huginn's
+implementation, which is what old stories were written against, with these choices:
+
+* ``path`` is a *template* that yields the left-hand value (``"{{.lookup.body.count}}"``,
+  ``"<<receive.type>>"``); it is rendered against the incoming event, and so is ``value``.
+* ``value`` may be a list: the rule matches when any element matches (Huginn and Tines
+  docs). For negated types that means "at least one element does not match".
+* ``regex`` / ``!regex``: case-insensitive ``re.search`` on the left value as text. Tines
+  runs on Ruby, whose ``^``/``$`` match at every line, so patterns are compiled with
+  ``re.MULTILINE``; a few Ruby-only spellings are translated (see ``compile_regex``).
+* ``field==value`` / ``field!=value``: compare as text the way Ruby's ``to_s`` prints
+  values (``true``, ``""`` for null, JSON for lists and objects); a JSON number on either
+  side also equals a numerically equal other side (``201`` == ``"201.0"``).
+* ``field<value`` ... ``field>=value``: both sides as numbers. Blank (null or empty text)
+  counts as 0, as Ruby's ``to_f`` does; real stories rely on it (a loop counter that has
+  not run yet is ``""`` and must compare ``< 10``). Any other non-numeric text makes the
+  rule not match, where Ruby would have silently read it as 0.
+* ``in`` / ``not in``: *the path contains the value* (Tines docs: "the value specified is
+  contained in a field at a defined path"; the UI now calls them "contains" / "does not
+  contain"). A list path (or the JSON text of one) means membership, other text means
+  substring, an object means key.
+  Real exports use both directions this allows: ``path: RESOURCE.known_good_domains``
+  (a list) with ``value: <domain>``, and ``path: <email>`` with ``value: RESOURCE.vip_list``
+  (a list value, so any VIP that is the email, or inside it, matches).
+
+The newer UI rule kinds (formula is true/false, is null) have no JSON spelling in any
+public export, so ``validate`` reports them as unknown rather than guessing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from storyline.actions.base import ActionError, Result, RunContext, truthy
+from storyline.templating import TemplateError
+
+TYPE = "Agents::TriggerAgent"
+DESCRIPTION = "Emit the incoming event only when its rules match (Tines' Condition, formerly Trigger)."
+PURE = True
+
+RULE_TYPES = (
+    "regex",
+    "!regex",
+    "field==value",
+    "field!=value",
+    "field<value",
+    "field<=value",
+    "field>value",
+    "field>=value",
+    "in",
+    "not in",
+)
+REGEX_TYPES = ("regex", "!regex")
+NUMERIC_TYPES = ("field<value", "field<=value", "field>value", "field>=value")
+
+_TEMPLATE_MARKERS = ("{{", "{%", "<<")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+# ---------------------------------------------------------------------------
+# helpers shared with event_transformation (both are "pure" actions over rules and regexes)
+# ---------------------------------------------------------------------------
+
+
+def is_templated(value: Any) -> bool:
+    """True when an option string is rendered at run time, so it cannot be checked up front.
+
+    Liquid (``{{``/``{%``), formula pills (``<<``) and whole-field formulas (leading ``=``).
+    """
+    if not isinstance(value, str):
+        return False
+    return any(marker in value for marker in _TEMPLATE_MARKERS) or value.lstrip().startswith("=")
+
+
+def ruby_text(value: Any) -> str:
+    """A value as text the way Tines (Ruby) prints it, so comparisons match Tines' results.
+
+    ``None`` is ``""`` and booleans are lower case; lists and objects become JSON.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return f"{value:.1f}"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def to_number(value: Any) -> float | None:
+    """A number for numeric rules and options, or None when the value is not numeric.
+
+    Blank text and null are 0 (Ruby ``"".to_f``); booleans and other text are not numbers.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return None if math.isnan(value) else float(value)
+    if value is None:
+        return 0.0
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return 0.0
+        if _NUMBER.fullmatch(text):
+            return float(text)
+    return None
+
+
+def _translate_ruby(pattern: str) -> tuple[str, bool]:
+    """Rewrite the Ruby-only regex spellings seen in Tines stories into Python's.
+
+    ``(?<name>...)`` -> ``(?P<name>...)``, ``\\z`` -> ``\\Z``, ``\\h`` -> hex digit, and a
+    leading ``(?-i)`` (Huginn's documented way to ask for case-sensitive matching), which
+    is returned as a flag because Python has no global "turn off" syntax.
+    """
+    case_sensitive = False
+    if pattern.startswith("(?-i)"):
+        pattern = pattern[5:]
+        case_sensitive = True
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt == "z" and not in_class:
+                out.append(r"\Z")
+            elif nxt == "h":
+                out.append("0-9a-fA-F" if in_class else "[0-9a-fA-F]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if char == "]":
+                in_class = False
+        elif char == "[":
+            in_class = True
+            out.append(char)
+            i += 1
+            # a ']' right after '[' or '[^' is literal
+            if pattern[i : i + 1] == "^":
+                out.append("^")
+                i += 1
+            if pattern[i : i + 1] == "]":
+                out.append("]")
+                i += 1
+            continue
+        elif pattern.startswith("(?<", i) and pattern[i + 3 : i + 4] not in ("=", "!"):
+            out.append("(?P<")
+            i += 3
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out), case_sensitive
+
+
+@functools.lru_cache(maxsize=512)
+def compile_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    """Compile a pattern written for Tines (Ruby): multi-line anchors, Ruby spellings translated.
+
+    Raises ``re.error``; callers turn that into a message naming the option.
+    """
+    translated, case_sensitive = _translate_ruby(pattern)
+    flags = re.MULTILINE
+    if ignore_case and not case_sensitive:
+        flags |= re.IGNORECASE
+    return re.compile(translated, flags)
+
+
+def regex_problem(pattern: Any, where: str) -> str | None:
+    """A sentence naming ``where`` if a literal pattern is not a valid regex; None if fine or templated."""
+    if is_templated(pattern):
+        return None
+    if not isinstance(pattern, str):
+        return f"option '{where}' must be a regular expression (text), got {type(pattern).__name__}"
+    try:
+        compile_regex(pattern, True)
+    except re.error as exc:
+        return f"option '{where}' is not a valid regular expression: {exc}"
+    return None
+
+
+def render_option(ctx: RunContext, value: Any, where: str) -> Any:
+    """Render one piece of an option; a template failure becomes an ActionError naming it."""
+    try:
+        return ctx.render(value)
+    except TemplateError as exc:
+        raise ActionError(f"option '{where}': {exc}") from exc
+
+
+# ---------------------------------------------------------------------------
+# rules (also the "common options" rules/must_match of other action types)
+# ---------------------------------------------------------------------------
+
+
+def validate_rules(options: Mapping[str, Any], *, required: bool = True) -> list[str]:
+    """Problems with ``rules`` and ``must_match``, each a sentence naming the option."""
+    problems: list[str] = []
+    rules = options.get("rules")
+    if rules is None:
+        if required:
+            problems.append("option 'rules' is required: a list of {type, path, value} rules")
+        return problems
+    if not isinstance(rules, list) or (required and not rules):
+        problems.append("option 'rules' must be a non-empty list of {type, path, value} rules")
+        return problems
+    for index, rule in enumerate(rules):
+        where = f"rules[{index}]"
+        if not isinstance(rule, Mapping):
+            problems.append(f"option '{where}' must be an object with type, path and value")
+            continue
+        kind = rule.get("type")
+        if kind not in RULE_TYPES:
+            problems.append(f"option '{where}.type' must be one of {', '.join(RULE_TYPES)} (got {kind!r})")
+        if "path" not in rule:
+            problems.append(f"option '{where}.path' is required (a template yielding the value to test)")
+        if "value" not in rule:
+            problems.append(f"option '{where}.value' is required")
+            continue
+        values = rule["value"] if isinstance(rule["value"], list) else [rule["value"]]
+        for n, value in enumerate(values):
+            at = f"{where}.value" if not isinstance(rule["value"], list) else f"{where}.value[{n}]"
+            if kind in REGEX_TYPES:
+                problem = regex_problem(value, at)
+                if problem:
+                    problems.append(problem)
+            elif kind in NUMERIC_TYPES and not is_templated(value) and to_number(value) is None:
+                problems.append(f"option '{at}' must be a number for a {kind} rule (got {value!r})")
+    must_match = options.get("must_match")
+    if must_match not in (None, "") and not is_templated(must_match):
+        number = to_number(must_match)
+        if number is None or not number.is_integer() or number < 1:
+            problems.append(f"option 'must_match' must be a positive whole number (got {must_match!r})")
+        elif number > len(rules):
+            problems.append(
+                f"option 'must_match' is {int(number)} but there are only {len(rules)} rules, so it can never match"
+            )
+    return problems
+
+
+def _loose_equal(left: Any, right: Any) -> bool:
+    """Equality for ``field==value`` and membership: Ruby text, or numbers numerically."""
+    if ruby_text(left) == ruby_text(right):
+        return True
+    if isinstance(left, bool) or isinstance(right, bool):
+        return False
+    if isinstance(left, int | float) or isinstance(right, int | float):
+        a, b = to_number(left), to_number(right)
+        if (isinstance(left, str) and not left.strip()) or (isinstance(right, str) and not right.strip()):
+            return False  # blank is 0 only for ordering, never equal to a number
+        return a is not None and b is not None and a == b
+    return False
+
+
+def _contains(container: Any, value: Any) -> bool:
+    """``in``: the rendered path contains the value (list member, substring, or object key).
+
+    A list rendered without ``| as_object`` arrives as its JSON text; it is read back as the
+    list, so membership does not degrade into substring matches inside the JSON.
+    """
+    if container is None:
+        return False
+    if isinstance(container, str) and container.lstrip().startswith("["):
+        with contextlib.suppress(ValueError):
+            container = json.loads(container)
+    if isinstance(container, list):
+        return any(_loose_equal(item, value) for item in container)
+    if isinstance(container, Mapping):
+        return ruby_text(value) in container
+    return ruby_text(value) in ruby_text(container)
+
+
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "field<value": lambda a, b: a < b,
+    "field<=value": lambda a, b: a <= b,
+    "field>value": lambda a, b: a > b,
+    "field>=value": lambda a, b: a >= b,
+}
+
+
+def _regex_search(pattern: Any, text: str, index: int) -> bool:
+    source = ruby_text(pattern)
+    try:
+        compiled = compile_regex(source, True)
+    except re.error as exc:
+        raise ActionError(
+            f"rule {index}: pattern {source!r} is not a valid regular expression: {exc}"
+        ) from exc
+    return compiled.search(text) is not None
+
+
+def rule_matches(kind: str, left: Any, value: Any, index: int) -> bool:
+    """Whether one rendered rule matches; ``value`` may be a list (any element matching suffices)."""
+    values: Sequence[Any] = value if isinstance(value, list) else [value]
+    for candidate in values:
+        if kind == "regex":
+            hit = _regex_search(candidate, ruby_text(left), index)
+        elif kind == "!regex":
+            hit = not _regex_search(candidate, ruby_text(left), index)
+        elif kind == "field==value":
+            hit = _loose_equal(left, candidate)
+        elif kind == "field!=value":
+            hit = not _loose_equal(left, candidate)
+        elif kind in _COMPARE:
+            a, b = to_number(left), to_number(candidate)
+            hit = a is not None and b is not None and _COMPARE[kind](a, b)
+        elif kind == "in":
+            hit = _contains(left, candidate)
+        elif kind == "not in":
+            hit = not _contains(left, candidate)
+        else:
+            raise ActionError(
+                f"rule {index}: unknown rule type {kind!r}; expected one of {', '.join(RULE_TYPES)}"
+            )
+        if hit:
+            return True
+    return False
+
+
+def _render_rule_value(ctx: RunContext, kind: str, value: Any, where: str) -> Any:
+    """Render a rule's value; a literal regex is used exactly as written (no template pass)."""
+    if kind not in REGEX_TYPES:
+        return render_option(ctx, value, where)
+    if isinstance(value, list):
+        return [
+            render_option(ctx, item, f"{where}[{n}]") if is_templated(item) else item
+            for n, item in enumerate(value)
+        ]
+    return render_option(ctx, value, where) if is_templated(value) else value
+
+
+def evaluate_rules(ctx: RunContext) -> tuple[bool, list[str]]:
+    """Render and test ``rules`` / ``must_match`` against the incoming event.
+
+    Returns whether enough rules matched, and log lines saying which did. Each rule is
+    rendered on its own so a template error names the rule.
+    """
+    raw_rules = ctx.action.options.get("rules") or []
+    if not isinstance(raw_rules, list):
+        raise ActionError("option 'rules' must be a list of {type, path, value} rules")
+    results: list[bool] = []
+    for index, rule in enumerate(raw_rules):
+        if not isinstance(rule, Mapping):
+            raise ActionError(f"option 'rules[{index}]' must be an object with type, path and value")
+        kind = rule.get("type")
+        if kind not in RULE_TYPES:
+            raise ActionError(
+                f"option 'rules[{index}].type' must be one of {', '.join(RULE_TYPES)} (got {kind!r})"
+            )
+        left = render_option(ctx, rule.get("path"), f"rules[{index}].path")
+        value = _render_rule_value(ctx, str(kind), rule.get("value"), f"rules[{index}].value")
+        results.append(rule_matches(str(kind), left, value, index))
+    must_match_option = ctx.option("must_match")
+    if must_match_option in (None, ""):
+        needed = len(results)
+    else:
+        number = to_number(must_match_option)
+        if number is None or not number.is_integer() or number < 1:
+            raise ActionError(
+                f"option 'must_match' must be a positive whole number (got {must_match_option!r})"
+            )
+        needed = int(number)
+    matched = sum(results)
+    summary = ", ".join(f"{i}:{'yes' if hit else 'no'}" for i, hit in enumerate(results))
+    logs = [f"{matched} of {len(results)} rules matched ({summary}); {needed} needed"]
+    return matched >= needed, logs
+
+
+# ---------------------------------------------------------------------------
+# the action
+# ---------------------------------------------------------------------------
+
+
+def validate(options: Mapping[str, Any]) -> list[str]:
+    """Problems that would stop this trigger from ever running as intended, before it runs."""
+    problems = validate_rules(options)
+    emit = options.get("emit_no_match")
+    boolean = isinstance(emit, bool) or (isinstance(emit, str) and emit.strip().lower() in ("true", "false"))
+    if emit not in (None, "") and not is_templated(emit) and not boolean:
+        problems.append(f"option 'emit_no_match' must be true or false (got {emit!r})")
+    return problems
+
+
+def run(ctx: RunContext) -> Result:
+    """Emit ``{"rule_matched": true}`` on a match; ``false`` only when ``emit_no_match`` asks for it."""
+    matched, logs = evaluate_rules(ctx)
+    if matched:
+        return Result(events=[{"rule_matched": True}], logs=logs)
+    if truthy(ctx.option("emit_no_match", False)):
+        return Result(events=[{"rule_matched": False}], logs=logs)
+    return Result(events=[], logs=[*logs, "no match: nothing emitted"])

@@ -1,0 +1,487 @@
+"""Tines' Liquid filters beyond the standard set, registered on the shared environment.
+
+Every filter here is lenient about missing input (an undefined path or ``nil`` gives an
+empty result rather than an error), because Tines renders missing paths as nothing and
+real stories rely on that. Malformed input that the author controls (bad JSON passed to
+``json_parse``, a bad regular expression) raises, so the action fails with a reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import datetime as dt
+import email
+import email.policy
+import hashlib
+import hmac
+import io
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from email.message import EmailMessage
+from functools import lru_cache
+from typing import Any
+
+from dateutil import parser as date_parser
+from liquid import Environment
+from liquid.exceptions import FilterError
+
+from . import jsonpath as jsonpath_module
+from .values import is_missing, to_json, to_text
+
+
+class BinaryText(str):
+    """Text decoded from base64 that remembers its original bytes.
+
+    Ruby strings are byte strings, so ``base64_decode | eml_parse`` is lossless in Tines;
+    carrying the bytes keeps it lossless here even when they are not valid UTF-8.
+    """
+
+    __slots__ = ("raw",)
+    raw: bytes
+
+    def __new__(cls, raw: bytes) -> BinaryText:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        obj = super().__new__(cls, text)
+        obj.raw = raw
+        return obj
+
+
+def _text(value: Any) -> str:
+    return "" if is_missing(value) else to_text(value)
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, BinaryText):
+        return value.raw
+    if isinstance(value, bytes):
+        return value
+    return _text(value).encode("utf-8")
+
+
+def dig(obj: Any, path: Any) -> Any:
+    """Follow a dotted path (``a.b.0.c``) through dicts and lists; ``None`` when absent."""
+    if is_missing(path):
+        return None
+    parts = path.split(".") if isinstance(path, str) else [path]
+    for part in parts:
+        if isinstance(obj, Mapping):
+            if part in obj:
+                obj = obj[part]
+                continue
+            return None
+        if isinstance(obj, Sequence) and not isinstance(obj, str):
+            try:
+                obj = obj[int(part)]
+                continue
+            except (ValueError, TypeError, IndexError):
+                return None
+        return None
+    return obj
+
+
+def _as_list(value: Any) -> list[Any]:
+    if is_missing(value):
+        return []
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+# -- JSON ------------------------------------------------------------------------------
+
+
+def as_object(value: Any) -> Any:
+    """Mark a value as an object; as the whole template it yields the value itself.
+
+    A string holding a JSON object or array is parsed, since ``as_object`` is how stories
+    pass JSON text received from webhooks on as structured data.
+    """
+    if is_missing(value):
+        return None
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+            try:
+                return json.loads(stripped)
+            except ValueError:
+                return value
+    return value
+
+
+def json_parse(value: Any) -> Any:
+    """Parse JSON text; objects pass through (``as_object | parse_json`` is seen in exports)."""
+    if is_missing(value):
+        return None
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as err:
+        raise FilterError(f"json_parse: invalid JSON ({err})", token=None) from err
+
+
+def to_json_filter(value: Any) -> str:
+    """Serialise to compact JSON (``null`` for a missing path)."""
+    return to_json(None if is_missing(value) else value)
+
+
+def neat_json(value: Any) -> str:
+    """Serialise to indented JSON for human-readable messages (Ruby's neat_json)."""
+    return to_json(None if is_missing(value) else value, indent=2)
+
+
+def where(seq: Any, key: Any, value: Any = None) -> list[Any]:
+    """Items whose ``key`` (a dotted path) equals ``value``, or is truthy when no value given."""
+    items = _as_list(seq)
+    if value is None or is_missing(value):
+        return [i for i in items if dig(i, key) not in (None, False)]
+    return [i for i in items if _loose_equal(dig(i, key), value)]
+
+
+def _loose_equal(left: Any, right: Any) -> bool:
+    """Equality that lets webhook text match a number or boolean written in the template."""
+    if left is None or right is None:
+        return left is right
+    if isinstance(left, str) != isinstance(right, str):
+        return to_text(left) == to_text(right)
+    if isinstance(left, bool) != isinstance(right, bool):
+        return False
+    return bool(left == right)
+
+
+def get(obj: Any, key: Any) -> Any:
+    """Value at ``key`` (dotted path or index).
+
+    On an array and a non-numeric key the first element is used, which is what the
+    ``where: ... | get: "id"`` idiom in real exports expects.
+    """
+    if is_missing(obj):
+        return None
+    if isinstance(obj, (list, tuple)) and not (isinstance(key, int) or str(key).lstrip("-").isdigit()):
+        if not obj:
+            return None
+        obj = obj[0]
+    return dig(obj, key)
+
+
+def map_filter(seq: Any, key: Any) -> list[Any]:
+    """The ``key`` (dotted path) of every item."""
+    return [dig(i, key) for i in _as_list(seq)]
+
+
+def jsonpath(obj: Any, path: Any) -> list[Any]:
+    """Values selected by a JSONPath (``$.a[*].b``, ``$..x``, ``*.name``); always a list."""
+    if is_missing(obj) or is_missing(path):
+        return []
+    return jsonpath_module.query(obj, str(path))
+
+
+# -- hashing and encoding --------------------------------------------------------------
+
+
+def _hmac(algorithm: str, *, b64: bool = False) -> Callable[[Any, Any], str]:
+    def _filter(value: Any, key: Any = "") -> str:
+        mac = hmac.new(_bytes(key), _bytes(value), algorithm)
+        return base64.b64encode(mac.digest()).decode("ascii") if b64 else mac.hexdigest()
+
+    _filter.__doc__ = f"HMAC-{algorithm.upper()} of the input with the given key."
+    return _filter
+
+
+def _digest(algorithm: str, *, b64: bool = False) -> Callable[[Any], str]:
+    def _filter(value: Any) -> str:
+        h = hashlib.new(algorithm, _bytes(value))
+        return base64.b64encode(h.digest()).decode("ascii") if b64 else h.hexdigest()
+
+    _filter.__doc__ = f"{algorithm.upper()} digest of the input."
+    return _filter
+
+
+def _pad(text: str) -> str:
+    text = "".join(text.split())
+    return text + "=" * (-len(text) % 4)
+
+
+def base64_encode(value: Any) -> str:
+    """Standard base64 of the input's bytes."""
+    return base64.b64encode(_bytes(value)).decode("ascii")
+
+
+def base64_decode(value: Any) -> str:
+    """Decode standard base64 (padding optional); keeps the raw bytes for ``eml_parse``."""
+    if is_missing(value):
+        return ""
+    try:
+        return BinaryText(base64.b64decode(_pad(_text(value))))
+    except (binascii.Error, ValueError) as err:
+        raise FilterError("base64_decode: invalid base64", token=None) from err
+
+
+def base64url_encode(value: Any) -> str:
+    """URL-safe base64 of the input's bytes."""
+    return base64.urlsafe_b64encode(_bytes(value)).decode("ascii")
+
+
+def base64url_decode(value: Any) -> str:
+    """Decode URL-safe base64 (Gmail's ``raw`` messages); padding optional."""
+    if is_missing(value):
+        return ""
+    try:
+        return BinaryText(base64.urlsafe_b64decode(_pad(_text(value))))
+    except (binascii.Error, ValueError) as err:
+        raise FilterError("base64url_decode: invalid base64", token=None) from err
+
+
+# -- text ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str, flags: int) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as err:
+        raise FilterError(f"invalid regular expression {pattern!r}: {err}", token=None) from err
+
+
+def _flags(spec: Any) -> int:
+    flags = 0
+    text = "" if is_missing(spec) else str(spec)
+    if "i" in text:
+        flags |= re.IGNORECASE
+    if "m" in text:
+        flags |= re.MULTILINE | re.DOTALL
+    if "x" in text:
+        flags |= re.VERBOSE
+    return flags
+
+
+def regex_replace(value: Any, pattern: Any, replacement: Any = "", flags: Any = None) -> str:
+    """Replace every match of a regular expression; ``\\1`` refers to groups."""
+    if is_missing(pattern):
+        return _text(value)
+    rx = _regex(str(pattern), _flags(flags))
+    repl = _text(replacement)
+
+    def _sub(m: re.Match[str]) -> str:
+        try:
+            return m.expand(repl)
+        except (re.error, IndexError):
+            return repl
+
+    return rx.sub(_sub, _text(value))
+
+
+def regex_extract(value: Any, pattern: Any, group: Any = 0) -> Any:
+    """First match of a regular expression (or the given group), ``nil`` when none."""
+    if is_missing(pattern):
+        return None
+    m = _regex(str(pattern), 0).search(_text(value))
+    if m is None:
+        return None
+    try:
+        return m.group(int(group) if not is_missing(group) else 0)
+    except (IndexError, ValueError):
+        return None
+
+
+def csv_parse(value: Any) -> list[list[str]]:
+    """Parse CSV text into an array of rows (arrays of strings)."""
+    if is_missing(value):
+        return []
+    return [row for row in csv.reader(io.StringIO(_text(value))) if row]
+
+
+# -- dates -----------------------------------------------------------------------------
+
+_RUBY_DIRECTIVE = re.compile(r"%(-?)(\d*)([sLN])")
+
+
+def _to_datetime(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("now", "today"):
+            return dt.datetime.now(dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(float(text), dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+        try:
+            parsed = date_parser.parse(text)
+        except (ValueError, OverflowError):
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return None
+
+
+def date(value: Any, fmt: Any = None) -> Any:
+    """Format a date (``"now"``, epoch seconds, or date text) with strftime, in UTC.
+
+    Ruby directives Python lacks are handled: ``%s`` (epoch seconds), ``%L`` (milliseconds)
+    and ``%N`` / ``%3N`` (fractional seconds). Unparseable input is returned unchanged,
+    as Liquid does.
+    """
+    if is_missing(value):
+        return ""
+    when = _to_datetime(value)
+    if when is None:
+        return value
+    if is_missing(fmt) or fmt == "":
+        return when.isoformat()
+
+    def _ruby(m: re.Match[str]) -> str:
+        width = m.group(2)
+        kind = m.group(3)
+        if kind == "s":
+            return str(int(when.timestamp()))
+        if kind == "L":
+            return f"{when.microsecond // 1000:03d}"
+        digits = int(width) if width else 9
+        return f"{when.microsecond:06d}{'0' * 3}"[:digits]
+
+    text = _RUBY_DIRECTIVE.sub(_ruby, str(fmt))
+    try:
+        return when.strftime(text)
+    except ValueError as err:
+        raise FilterError(f"date: bad format {fmt!r}: {err}", token=None) from err
+
+
+# -- email -----------------------------------------------------------------------------
+
+
+def _address_list(msg: EmailMessage, header: str) -> Any:
+    values = msg.get_all(header) or []
+    out = []
+    for value in values:
+        try:
+            out.extend(addr.addr_spec for addr in value.addresses)
+        except AttributeError:
+            out.append(str(value))
+    return out
+
+
+def eml_parse(value: Any) -> Any:
+    """Parse an RFC 822 message into the shape Tines' Receive Email action emits.
+
+    Keys: ``message_id``, ``subject``, ``from``, ``to``, ``cc``, ``date``, ``headers``,
+    ``body`` (HTML when present, else text), ``text_body``, ``html_body`` and
+    ``attachments`` (``filename``, ``content_type``, ``sizeinbytes``, ``md5``, ``sha1``,
+    ``sha256``, ``base64encodedcontents``).
+    """
+    if is_missing(value):
+        return None
+    raw = _bytes(value)
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    text_body = html_body = None
+    attachments: list[dict[str, Any]] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        disposition = part.get_content_disposition()
+        ctype = part.get_content_type()
+        if disposition == "attachment" or (disposition == "inline" and part.get_filename()) or (
+            ctype == "message/rfc822"
+        ):
+            payload = part.get_payload(decode=True)
+            if payload is None:
+                inner = part.get_payload()
+                payload = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+            attachments.append(
+                {
+                    "filename": part.get_filename() or "",
+                    "content_type": ctype,
+                    "sizeinbytes": len(payload),
+                    "md5": hashlib.md5(payload).hexdigest(),
+                    "sha1": hashlib.sha1(payload).hexdigest(),
+                    "sha256": hashlib.sha256(payload).hexdigest(),
+                    "base64encodedcontents": base64.b64encode(payload).decode("ascii"),
+                }
+            )
+            continue
+        if ctype == "text/plain" and text_body is None:
+            text_body = part.get_content()
+        elif ctype == "text/html" and html_body is None:
+            html_body = part.get_content()
+    headers: dict[str, Any] = {}
+    for name, header_value in msg.items():
+        text = str(header_value)
+        if name in headers:
+            existing = headers[name]
+            headers[name] = [*existing, text] if isinstance(existing, list) else [existing, text]
+        else:
+            headers[name] = text
+    return {
+        "message_id": str(msg.get("Message-ID", "") or ""),
+        "subject": str(msg.get("Subject", "") or ""),
+        "from": ", ".join(_address_list(msg, "From")),
+        "to": _address_list(msg, "To"),
+        "cc": _address_list(msg, "Cc"),
+        "date": str(msg.get("Date", "") or ""),
+        "headers": headers,
+        "body": html_body if html_body is not None else (text_body or ""),
+        "text_body": text_body or "",
+        "html_body": html_body or "",
+        "attachments": attachments,
+    }
+
+
+def register(env: Environment) -> None:
+    """Add Tines' filters to ``env`` (overriding standard ones whose semantics differ)."""
+    filters: dict[str, Callable[..., Any]] = {
+        "as_object": as_object,
+        "json_parse": json_parse,
+        "parse_json": json_parse,
+        "to_json": to_json_filter,
+        "json": to_json_filter,
+        "jsonify": to_json_filter,
+        "neat_json": neat_json,
+        "pretty_json": neat_json,
+        "where": where,
+        "get": get,
+        "map": map_filter,
+        "jsonpath": jsonpath,
+        "hmac_sha1": _hmac("sha1"),
+        "hmac_sha256": _hmac("sha256"),
+        "hmac_sha512": _hmac("sha512"),
+        "hmac_sha1_base64": _hmac("sha1", b64=True),
+        "hmac_sha256_base64": _hmac("sha256", b64=True),
+        "md5": _digest("md5"),
+        "md5_base64": _digest("md5", b64=True),
+        "sha1": _digest("sha1"),
+        "sha256": _digest("sha256"),
+        "sha512": _digest("sha512"),
+        "base64_encode": base64_encode,
+        "base64_decode": base64_decode,
+        "base64url_encode": base64url_encode,
+        "base64url_decode": base64url_decode,
+        "base64_url_safe_encode": base64url_encode,
+        "base64_url_safe_decode": base64url_decode,
+        "regex_replace": regex_replace,
+        "regex_extract": regex_extract,
+        "csv_parse": csv_parse,
+        "date": date,
+        "eml_parse": eml_parse,
+    }
+    for name, func in filters.items():
+        env.add_filter(name, func)

@@ -1,0 +1,73 @@
+"""An in-process storyline (database, worker, egress) for integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+
+from storyline.config import Settings
+from storyline.engine import queue
+from storyline.engine.service import Service
+from storyline.store import tables as t
+from storyline.store.queries import list_events
+from storyline.store.stories import save_story
+from storyline.tines.importer import parse_story
+
+
+class Harness:
+    def __init__(self, database_url: str, *, worker: bool = True, **settings: Any) -> None:
+        defaults = {"lease_seconds": 5.0, "retry_base_seconds": 0.05, "sqlite_synchronous": "NORMAL"}
+        self.settings = replace(Settings(database_url=database_url), **{**defaults, **settings})
+        self.service = Service(self.settings, worker=worker)
+
+    async def __aenter__(self) -> Harness:
+        await self.service.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.service.stop()
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self.service.engine
+
+    async def load(self, data: dict[str, Any]) -> None:
+        story, _warnings = parse_story(data)
+        await self.service.db.write(lambda conn: save_story(conn, story, now=time.time()))
+        await self.service.db.read(lambda conn: self.service.catalogs.refresh(conn, force=True))
+
+    def action(self, name: str) -> Any:
+        return next(a for a in self.service.catalogs.current.actions.values() if name in (a.name, a.key))
+
+    async def ingest(self, webhook: str, body: Any) -> queue.Ingested:
+        action = self.action(webhook)
+        ingested = await self.service.db.write(
+            queue.ingest, self.service.catalogs.current, action, body, time.time()
+        )
+        self.service.wake()
+        return ingested
+
+    async def drain(self, timeout: float = 20.0) -> None:
+        """Wait until no job is queued or running."""
+        deadline = time.monotonic() + timeout
+        while await self.service.db.read(_busy):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"jobs still pending after {timeout}s: {self.jobs()}")
+            await asyncio.sleep(0.02)
+
+    def events(self, **filters: Any) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return list_events(conn, limit=100_000, **filters)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(sa.select(t.jobs).order_by(t.jobs.c.id)).mappings()]
+
+
+def _busy(conn: sa.Connection) -> int:
+    j = t.jobs.c
+    return conn.execute(sa.select(sa.func.count()).where(j.status.in_(("queued", "running")))).scalar_one()

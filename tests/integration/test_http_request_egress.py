@@ -1,0 +1,185 @@
+"""The egress layer under the HTTP Request action, against a real local server.
+
+Covers what the action relies on: overrides on every hop, the Host header, pooled
+keep-alive connections, the response-size cap and the error types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from tests.fakes.httpbin import FakeHttpbin
+from tests.fakes.slack import FakeSlack
+
+from storyline.egress.client import (
+    Egress,
+    EgressConnectionError,
+    EgressError,
+    EgressTimeout,
+    ResponseTooLarge,
+)
+
+BIN = "https://httpbin.example"
+
+
+@pytest.fixture(scope="module")
+def bin_server() -> Iterator[FakeHttpbin]:
+    with FakeHttpbin() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def slack_server() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+def httpbin(bin_server: FakeHttpbin) -> Iterator[FakeHttpbin]:
+    bin_server.reset()
+    yield bin_server
+    bin_server.reset()
+
+
+@pytest.fixture
+async def egress(bin_server: FakeHttpbin, slack_server: FakeSlack) -> AsyncIterator[Egress]:
+    overrides = {
+        "httpbin.example": bin_server.url,
+        "other.example": bin_server.url,
+        "prefixed.example": f"{bin_server.url}/anything/base",
+        "slack.com": slack_server.url,
+    }
+    async with Egress(overrides, timeout=5) as client:
+        yield client
+
+
+async def test_override_keeps_path_and_query_and_sets_host(httpbin: FakeHttpbin, egress: Egress) -> None:
+    response = await egress.request("GET", f"{BIN}/anything/a/b?x=1&y=two%20words")
+    assert response.status == 200
+    assert response.json["path"] == "/anything/a/b"
+    assert response.json["args"] == {"x": "1", "y": "two words"}
+    assert httpbin.calls[-1].headers["host"] == httpbin.netloc
+    # The story's URL is reported, not the fake's.
+    assert response.url == f"{BIN}/anything/a/b?x=1&y=two%20words"
+
+
+async def test_override_base_path_is_prepended(httpbin: FakeHttpbin, egress: Egress) -> None:
+    response = await egress.request("POST", "https://prefixed.example/api/v1?q=1", content=b"hi")
+    assert response.json["path"] == "/anything/base/api/v1"
+    assert response.json["args"] == {"q": "1"} and response.json["data"] == "hi"
+
+
+async def test_params_are_merged_into_the_url_query(egress: Egress) -> None:
+    response = await egress.request("GET", f"{BIN}/anything?a=1&b=2", params={"b": "3", "c": ["4", "5"]})
+    assert response.json["multi_args"] == {"a": ["1"], "b": ["3"], "c": ["4", "5"]}
+
+
+async def test_redirects_reapply_overrides(
+    httpbin: FakeHttpbin, slack_server: FakeSlack, egress: Egress
+) -> None:
+    # An absolute redirect to another overridden host lands on that host's fake.
+    response = await egress.request(
+        "GET",
+        f"{BIN}/redirect-to?url=https://slack.com/api/users.lookupByEmail%3Femail%3Dx%40y.z",
+    )
+    assert response.status == 200 and response.json == {"ok": False, "error": "not_authed"}
+    assert response.url.startswith("https://slack.com/api/users.lookupByEmail?email=x")
+    assert slack_server.calls[-1].path == "/api/users.lookupByEmail"
+    slack_server.reset()
+    # A relative redirect resolves against the story's URL and is overridden again.
+    response = await egress.request("GET", f"{BIN}/redirect-to?url=/anything/next")
+    assert response.json["path"] == "/anything/next" and response.url == f"{BIN}/anything/next"
+
+
+async def test_redirect_origin_is_judged_on_the_story_urls(httpbin: FakeHttpbin, egress: Egress) -> None:
+    headers = {"Authorization": "Bearer t0ken"}
+    same = await egress.request("GET", f"{BIN}/redirect-to?url={BIN}/anything/same", headers=headers)
+    assert same.json["headers"]["authorization"] == "Bearer t0ken"
+    other = await egress.request(
+        "GET", f"{BIN}/redirect-to?url=https://other.example/anything/other", headers=headers
+    )
+    assert other.json["path"] == "/anything/other"
+    assert "authorization" not in other.json["headers"]
+
+
+async def test_redirects_can_be_left_unfollowed(egress: Egress) -> None:
+    response = await egress.request(
+        "GET", f"{BIN}/redirect-to?url=/x&status_code=301", follow_redirects=False
+    )
+    assert response.status == 301 and response.headers["location"] == "/x"
+
+
+async def test_too_many_redirects_is_not_retryable(egress: Egress) -> None:
+    with pytest.raises(EgressError) as info:
+        await egress.request("GET", f"{BIN}/redirect-loop")
+    assert not info.value.retryable and info.value.host == "httpbin.example"
+
+
+async def test_connections_are_pooled_and_kept_alive(httpbin: FakeHttpbin, egress: Egress) -> None:
+    for _ in range(5):
+        await egress.request("GET", f"{BIN}/anything")
+    assert len({call.client for call in httpbin.calls}) == 1
+    # Unverified TLS needs its own client; it is built once and pooled too.
+    httpbin.reset()
+    for _ in range(3):
+        await egress.request("GET", f"{BIN}/anything", verify=False)
+    assert len({call.client for call in httpbin.calls}) == 1
+
+
+async def test_many_concurrent_requests(httpbin: FakeHttpbin, egress: Egress) -> None:
+    responses = await asyncio.gather(
+        *(egress.request("GET", f"{BIN}/anything", params={"i": str(i)}) for i in range(200))
+    )
+    assert sorted(int(r.json["args"]["i"]) for r in responses) == list(range(200))
+
+
+async def test_headers_are_lower_cased(egress: Egress) -> None:
+    response = await egress.request("GET", f"{BIN}/status/200?retry_after=3")
+    assert response.headers["retry-after"] == "3"
+    assert all(name == name.lower() for name in response.headers)
+
+
+async def test_default_user_agent_and_caller_headers(egress: Egress) -> None:
+    response = await egress.request("GET", f"{BIN}/anything")
+    assert response.json["headers"]["user-agent"].startswith("storyline/")
+    response = await egress.request("GET", f"{BIN}/anything", headers={"User-Agent": "custom"})
+    assert response.json["headers"]["user-agent"] == "custom"
+
+
+async def test_response_cap_by_length_and_by_stream(bin_server: FakeHttpbin) -> None:
+    async with Egress({"httpbin.example": bin_server.url}, max_response_bytes=100_000) as egress:
+        assert len((await egress.request("GET", f"{BIN}/bytes/100000")).body) == 100_000
+        assert len((await egress.request("GET", f"{BIN}/stream-bytes/100000")).body) == 100_000
+        for path in ("/bytes/100001", "/stream-bytes/1000000"):
+            with pytest.raises(ResponseTooLarge, match="100000 bytes") as info:
+                await egress.request("GET", f"{BIN}{path}")
+            assert not info.value.retryable
+        # The pool survives a refused body.
+        assert (await egress.request("GET", f"{BIN}/text")).text == "plain words"
+
+
+async def test_timeouts_default_and_per_request(httpbin: FakeHttpbin, bin_server: FakeHttpbin) -> None:
+    async with Egress({"httpbin.example": bin_server.url}, timeout=0.2) as egress:
+        httpbin.hang(5)
+        with pytest.raises(EgressTimeout, match=r"httpbin\.example .*timed out after 0\.2s") as info:
+            await egress.request("GET", f"{BIN}/anything?apikey=secret")
+        assert info.value.retryable and "secret" not in str(info.value)
+        httpbin.hang(0.5)
+        response = await egress.request("GET", f"{BIN}/anything", timeout=3)
+        assert response.status == 504  # the hang's answer, once it ends
+
+
+async def test_connection_refused_is_retryable(egress: Egress) -> None:
+    async with Egress({"down.example": "http://127.0.0.1:9"}) as down:
+        with pytest.raises(EgressConnectionError, match=r"down\.example") as info:
+            await down.request("GET", "https://down.example/x?token=abc")
+    assert info.value.retryable and info.value.host == "down.example" and "abc" not in str(info.value)
+
+
+async def test_unusable_urls_are_not_retryable(egress: Egress) -> None:
+    for url in ("ftp://example.com/file", "example.com/no-scheme"):
+        with pytest.raises(EgressError) as info:
+            await egress.request("GET", url)
+        assert not info.value.retryable

@@ -1,0 +1,148 @@
+"""The durable queue's invariants, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from storyline.actions.base import ActionError
+from storyline.engine import queue
+from storyline.store import tables as t
+from tests.builders import TRANSFORM, TRIGGER, WEBHOOK, agent, slash_command_story, story
+from tests.harness import Harness
+
+COMMAND = {"user_name": "alice", "command": "/analyzedomain", "channel_id": "C1",
+           "text": "evil-example.com and login.bad-site.net"}
+
+
+def count(engine: sa.Engine, table: sa.Table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+async def test_a_chain_of_pure_actions_runs_to_completion(database_url: str) -> None:
+    async with Harness(database_url) as h:
+        await h.load(slash_command_story())
+        ingested = await h.ingest("Receive commands", COMMAND)
+        await h.drain()
+        events = h.events(run=ingested.story_run)
+        assert [e["action"] for e in events] == [
+            "Receive commands", "Is analyze domain", "Extract domains", "Explode domains", "Explode domains"]
+        last = events[-1]["payload"]
+        assert last["receive_commands"]["user_name"] == "alice"
+        assert last["is_analyze_domain"] == {"rule_matched": True}
+        assert {e["payload"]["explode_domains"]["domain"] for e in events[-2:]} == {
+            "evil-example.com", "login.bad-site.net"}
+
+
+async def test_the_entry_event_and_its_jobs_are_committed_by_ingest(database_url: str) -> None:
+    async with Harness(database_url, worker=False) as h:
+        await h.load(slash_command_story())
+        ingested = await h.ingest("Receive commands", COMMAND)
+        # A second connection (another process, say) sees both once ingest returned.
+        with sa.create_engine(h.engine.url).connect() as other:
+            events = other.execute(sa.select(t.events.c.id)).scalars().all()
+            jobs = other.execute(sa.select(t.jobs.c.event_id, t.jobs.c.status)).all()
+        assert events == [ingested.event_id]
+        assert jobs == [(ingested.event_id, "queued")]
+
+
+async def test_a_job_that_cannot_file_its_result_leaves_no_trace(database_url: str) -> None:
+    """Events, downstream jobs and completion commit together, or not at all."""
+    async with Harness(database_url, worker=False) as h:
+        await h.load(slash_command_story())
+        await h.ingest("Receive commands", COMMAND)
+        [job] = await h.service.db.write(queue.claim, "w1", 10, 30.0, time.time())
+        catalog = h.service.catalogs.current
+        # A receiver that is not in the database: inserting its job violates a foreign key
+        # after the job's events were written, so the whole transaction must roll back.
+        trigger = catalog.actions[job.action_id]
+        catalog.receivers[trigger.id] = [*catalog.receivers.get(trigger.id, []), 999_999]
+        catalog.actions[999_999] = type(trigger)(**{**trigger.__dict__, "id": 999_999, "type": "Agents::HTTPRequestAgent"})
+        with pytest.raises(sa.exc.IntegrityError):
+            await h.service.db.write(queue.run_pure, catalog, h.service.runtime, job, "w1", time.time())
+        assert count(h.engine, t.events) == 1  # only the webhook's
+        assert [(j["status"], j["worker"]) for j in h.jobs()] == [("running", "w1")]
+
+
+async def test_expired_leases_are_reclaimed_and_the_old_owner_cannot_finish(database_url: str) -> None:
+    async with Harness(database_url, worker=False) as h:
+        await h.load(slash_command_story())
+        await h.ingest("Receive commands", COMMAND)
+        db = h.service.db
+        [job] = await db.write(queue.claim, "dead-worker", 10, 0.05, time.time())
+        assert await db.write(queue.claim, "w2", 10, 30.0, time.time()) == []
+        time.sleep(0.1)
+        assert await db.write(queue.reap, time.time(), 5) == 1
+        [again] = await db.write(queue.claim, "w2", 10, 30.0, time.time())
+        assert again.id == job.id and again.attempts == 2
+        catalog = h.service.catalogs.current
+        with pytest.raises(queue.LeaseLost):
+            await db.write(queue.run_pure, catalog, h.service.runtime, job, "dead-worker", time.time())
+        await db.write(queue.run_pure, catalog, h.service.runtime, again, "w2", time.time())
+        assert h.jobs()[0]["status"] == "done"
+
+
+async def test_failing_actions_retry_with_backoff_then_are_recorded_failed(database_url: str) -> None:
+    async with Harness(database_url, worker=False, max_attempts=3) as h:
+        await h.load(slash_command_story())
+        await h.ingest("Receive commands", COMMAND)
+        db = h.service.db
+        outcomes = []
+        for _ in range(3):
+            await db.write(lambda conn: conn.execute(t.jobs.update().values(run_after=0)))
+            [job] = await db.write(queue.claim, "w1", 10, 30.0, time.time())
+            error = ActionError("upstream said 503", retryable=True)
+            outcomes.append(
+                await db.write(queue.retry_or_fail, job, "w1", error, time.time(), max_attempts=3, base_seconds=1.0)
+            )
+        assert outcomes == ["retry", "retry", "failed"]
+        [job] = h.jobs()
+        assert job["status"] == "failed" and "503" in job["error"]
+        with h.engine.connect() as conn:
+            levels = conn.execute(sa.select(t.logs.c.level, t.logs.c.message).order_by(t.logs.c.id)).all()
+        assert [level for level, _ in levels] == ["warning", "warning", "error"]
+        assert "retrying in 1.0s" in levels[0][1] and "retrying in 2.0s" in levels[1][1]
+        assert "failed after 3 attempt(s): upstream said 503" in levels[2][1]
+
+
+async def test_a_final_error_fails_at_once(database_url: str) -> None:
+    async with Harness(database_url, worker=False) as h:
+        await h.load(slash_command_story())
+        await h.ingest("Receive commands", COMMAND)
+        [job] = await h.service.db.write(queue.claim, "w1", 10, 30.0, time.time())
+        outcome = await h.service.db.write(
+            queue.retry_or_fail, job, "w1", ActionError("bad option"), time.time(), max_attempts=5, base_seconds=1
+        )
+        assert outcome == "failed"
+
+
+async def test_a_broken_template_is_a_failed_action_and_others_still_run(database_url: str) -> None:
+    bad = story("Broken", [
+        agent(WEBHOOK, "Hook", path="broken", secret="s", verbs="post"),
+        agent(TRANSFORM, "Bad template", mode="message_only", payload={"x": "{{ .hook.a | nosuchfilter: }}"}),
+        agent(TRIGGER, "Fine", rules=[{"type": "regex", "path": "{{.hook.a}}", "value": "."}]),
+    ], [(0, 1), (0, 2)])
+    async with Harness(database_url, max_attempts=2) as h:
+        await h.load(bad)
+        ingested = await h.ingest("Hook", {"a": "1"})
+        await h.drain()
+        assert [e["action"] for e in h.events(run=ingested.story_run)] == ["Hook", "Fine"]
+        failed = [j for j in h.jobs() if j["status"] == "failed"]
+        assert len(failed) == 1 and "payload" in failed[0]["error"]
+
+
+async def test_retention_purges_expired_events_and_finished_jobs(database_url: str) -> None:
+    data = slash_command_story()
+    data["keep_events_for"] = 60
+    async with Harness(database_url) as h:
+        await h.load(data)
+        await h.ingest("Receive commands", COMMAND)
+        await h.drain()
+        assert count(h.engine, t.events) == 5
+        assert await h.service.db.write(queue.purge, time.time()) == 0
+        removed = await h.service.db.write(queue.purge, time.time() + 61)
+        assert removed >= 5 + 1 + 1  # events, the run, the finished job
+        assert count(h.engine, t.events) == 0 and count(h.engine, t.jobs) == 0
