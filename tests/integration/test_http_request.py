@@ -14,13 +14,13 @@ from email.utils import formatdate
 from typing import Any
 
 import pytest
-from tests.fakes.httpbin import FakeHttpbin
-from tests.fakes.slack import FakeSlack
-from tests.fakes.virustotal import FakeVirusTotal
 
 from storyline.actions import http_request
 from storyline.actions.base import ActionError, ActionSpec, Result, RunContext
 from storyline.egress.client import Egress
+from tests.fakes.httpbin import FakeHttpbin
+from tests.fakes.slack import FakeSlack
+from tests.fakes.virustotal import FakeVirusTotal
 
 VT = "https://www.virustotal.com"
 BIN = "https://httpbin.example"

@@ -10,8 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from tests.fakes.httpbin import FakeHttpbin
-from tests.fakes.slack import FakeSlack
 
 from storyline.egress.client import (
     Egress,
@@ -20,6 +18,8 @@ from storyline.egress.client import (
     EgressTimeout,
     ResponseTooLarge,
 )
+from tests.fakes.httpbin import FakeHttpbin
+from tests.fakes.slack import FakeSlack
 
 BIN = "https://httpbin.example"
 

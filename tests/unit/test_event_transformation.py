@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.unit.memory_state import MemoryState
 
 from storyline.actions import event_transformation as et
 from storyline.actions.base import ActionError, ActionSpec, Result, RunContext
 from storyline.templating import TemplateError
+from tests.unit.memory_state import MemoryState
 
 STORIES = Path(__file__).resolve().parents[3] / "shared" / "tines-stories"
 NOW = 1_700_000_000.0  # a minute boundary is at a multiple of 60: 1_700_000_040.0

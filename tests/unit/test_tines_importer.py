@@ -270,7 +270,8 @@ def test_missing_guids_are_derived_stably(fake_types: dict[str, Any]) -> None:
     second, _ = parse_story(copy.deepcopy(data))
     assert len(first.guid) == 32 and first.guid == second.guid
     assert first.actions[0].guid == second.actions[0].guid and len(first.actions[0].guid) == 32
-    assert any("no 'guid'" in w for w in warnings)
+    assert any("story 'Hand written': no 'guid'" in w for w in warnings)
+    assert any("1 action(s) have no 'guid'" in w for w in warnings)
 
 
 # --------------------------------------------------------------------------- webhooks

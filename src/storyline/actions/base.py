@@ -81,23 +81,16 @@ class RunContext:
     egress: Egress | None = None
     state: ActionState | None = None
     render: Callable[[Any], Any] = field(default=lambda value: value)
-    render_event: Callable[[Any, Mapping[str, Any]], Any] | None = None
+    render_event: Callable[[Any, Mapping[str, Any]], Any] = field(default=lambda value, event: value)
 
     def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
         """Render against the incoming event plus extra top-level names, e.g. ``LOOP``.
 
         ``render`` is bound to the incoming event, but a message-only loop renders its
-        payload once per element with a different ``LOOP``. ``render_event(value, event)``
-        renders against any event; when unset, ``templating.render_value`` with this
-        context's scope is used.
+        payload once per element with a different ``LOOP``.
         """
-        event = {**self.event, **extra}
         try:
-            if self.render_event is not None:
-                return self.render_event(value, event)
-            from storyline.templating import render_value
-
-            return render_value(value, event, self.scope)
+            return self.render_event(value, {**self.event, **extra})
         except TemplateError as exc:
             raise ActionError(str(exc)) from exc
 

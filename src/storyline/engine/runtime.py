@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +63,10 @@ class Runtime:
         state: ActionState | None = None,
     ) -> RunContext:
         scope = RunScope(story_run, action, self.credentials, self.resources, self.settings.public_url)
-        render: Callable[[Any], Any] = lambda value: render_value(value, event, scope)  # noqa: E731
+
+        def render_event(value: Any, event: Mapping[str, Any]) -> Any:
+            return render_value(value, event, scope)
+
         return RunContext(
             action=action,
             event=event,
@@ -74,5 +77,6 @@ class Runtime:
             job_state=job_state,
             egress=self.egress,
             state=state,
-            render=render,
+            render=lambda value: render_event(value, event),
+            render_event=render_event,
         )

@@ -8,6 +8,7 @@ The result is always a list of matches, like Ruby's ``JsonPath.on``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -93,10 +94,8 @@ def _apply(step: Step, node: Any, out: list[Any]) -> None:
             _apply(("index", int(arg)), node, out)
     elif kind == "index":
         if isinstance(node, Sequence) and not isinstance(node, str):
-            try:
+            with contextlib.suppress(IndexError):
                 out.append(node[arg])
-            except IndexError:
-                pass
     elif kind == "wild":
         out.extend(_children(node))
     elif kind == "recurse":

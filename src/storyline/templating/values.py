@@ -20,6 +20,7 @@ from liquid import Undefined
 
 from .base import Scope
 
+
 def is_missing(value: object) -> bool:
     """True for ``None`` and Liquid's ``Undefined`` (a missing path), the two "nothing" values."""
     return value is None or isinstance(value, Undefined)

@@ -6,7 +6,6 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision = "0001"
 down_revision = None
@@ -26,20 +25,13 @@ def upgrade() -> None:
         sa.Column("keep_events_for", sa.Integer(), nullable=False),
         sa.Column("send_to_story_enabled", sa.Boolean(), nullable=False),
         sa.Column("entry_agent_guid", sa.String(length=64), nullable=True),
-        sa.Column(
-            "exit_agent_guids",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
-        sa.Column(
-            "extra",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("exit_agent_guids", sa.JSON(), nullable=True),
+        sa.Column("extra", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("guid"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "actions",
@@ -50,28 +42,17 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("type", sa.String(length=128), nullable=False),
-        sa.Column(
-            "options",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column(
-            "schedule",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("schedule", sa.JSON(), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column(
-            "extra",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("extra", sa.JSON(), nullable=True),
         sa.Column("webhook_path", sa.String(length=255), nullable=True),
         sa.Column("webhook_secret", sa.String(length=255), nullable=True),
         sa.ForeignKeyConstraint(["story_id"], ["stories.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("story_id", "guid", name="uq_actions_story_guid"),
         sa.UniqueConstraint("webhook_path"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "story_runs",
@@ -92,11 +73,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("action_id", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.String(length=255), nullable=False),
-        sa.Column(
-            "value",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("value", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(["action_id"], ["actions.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -112,11 +89,7 @@ def upgrade() -> None:
         sa.Column("story_run", sa.String(length=36), nullable=False),
         sa.Column("job_id", sa.BigInteger(), nullable=True),
         sa.Column("idx", sa.Integer(), nullable=False),
-        sa.Column(
-            "payload",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
+        sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("expires_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(["action_id"], ["actions.id"], ondelete="CASCADE"),
@@ -140,11 +113,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("lease_until", sa.Float(), nullable=True),
         sa.Column("worker", sa.String(length=64), nullable=True),
-        sa.Column(
-            "state",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("state", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("finished_at", sa.Float(), nullable=True),

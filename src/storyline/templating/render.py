@@ -1,0 +1,224 @@
+"""Rendering action options: the engine's single entry point into templating.
+
+``render_value`` is on the hot path (every option of every action run), so:
+
+* strings with no ``{{``, ``{%``, ``<<`` and no leading ``=`` are returned untouched;
+* each distinct template source is rewritten and parsed once (``lru_cache``), including
+  templates that fail to parse, whose error is cached too;
+* the reserved roots are created once per ``render_value`` call and reach the scope
+  lazily, so a credential is fetched only when a template names it, and once per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from io import StringIO
+from typing import Any
+
+from liquid import Environment, RenderContext
+from liquid.builtin.expressions import FilteredExpression
+from liquid.builtin.output import OutputNode
+from liquid.exceptions import LiquidError
+from liquid.expression import Expression
+from liquid.template import BoundTemplate
+
+from . import filters, tags
+from . import formula as formula_module
+from .base import Scope, TemplateError
+from .preprocess import rewrite
+from .values import Names, make_roots, to_json_value, to_text
+
+
+class TinesEnvironment(Environment):
+    """python-liquid configured for Tines' dialect.
+
+    ``shorthand_indexes`` accepts ``items.0.name`` as well as ``items[0].name``. Missing
+    variables use the default lenient ``Undefined`` (render as nothing), as in Tines.
+    Unknown filters raise, so a filter we lack is reported rather than silently dropped.
+    """
+
+    shorthand_indexes = True
+
+
+def _make_environment() -> TinesEnvironment:
+    env = TinesEnvironment(strict_filters=True)
+    tags.register(env)
+    filters.register(env)
+    return env
+
+
+ENV = _make_environment()
+
+
+def describe(err: LiquidError, *, prefix: str = "Liquid error") -> str:
+    """One-line message naming the problem, line and column (1-based)."""
+    message = err.message if err.args else err.__class__.__name__
+    location = err.context()
+    if location is None:
+        return f"{prefix}: {message}"
+    line, col, _prev, current, _next = location
+    snippet = current.strip()
+    if len(snippet) > 80:
+        snippet = snippet[:77] + "..."
+    return f"{prefix}: {message} (line {line}, column {col + 1}: {snippet!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class _Liquid:
+    template: BoundTemplate
+    object_expr: Expression | None
+    """Set when the whole template is ``{{ expr | ... | as_object }}``: render natively."""
+
+
+def _whole_object_expression(template: BoundTemplate) -> Expression | None:
+    outputs = []
+    for node in template.nodes:
+        if isinstance(node, OutputNode):
+            outputs.append(node)
+        elif not getattr(node, "blank", False) or getattr(node, "text", None) is None:
+            # Anything but an output statement or whitespace text disqualifies.
+            return None
+    if len(outputs) != 1:
+        return None
+    expr = outputs[0].expression
+    if isinstance(expr, FilteredExpression) and expr.filters and expr.filters[-1].name == "as_object":
+        return expr
+    return None
+
+
+@lru_cache(maxsize=8192)
+def _compile_liquid(source: str) -> _Liquid | TemplateError:
+    try:
+        template = ENV.from_string(rewrite(source, tags.WIDGET_TAG_NAMES))
+    except LiquidError as err:
+        return TemplateError(describe(err, prefix="Liquid syntax error"))
+    return _Liquid(template, _whole_object_expression(template))
+
+
+def compile_liquid(source: str) -> _Liquid:
+    """Parse (once) a Liquid source in Tines' dialect; raises TemplateError on bad syntax."""
+    compiled = _compile_liquid(source)
+    if isinstance(compiled, TemplateError):
+        raise TemplateError(str(compiled))
+    return compiled
+
+
+@dataclass(frozen=True, slots=True)
+class _Mixed:
+    """A string with both Liquid and pills: pills become ``{{ <pills>[i] }}`` placeholders."""
+
+    liquid_source: str
+    pills: tuple[tuple[str, int], ...]
+
+
+@lru_cache(maxsize=4096)
+def _split_mixed(source: str) -> tuple[tuple[str | tuple[str, int], ...], bool]:
+    parts = tuple(formula_module.split_pills(source))
+    has_liquid = any(isinstance(p, str) and ("{{" in p or "{%" in p) for p in parts)
+    return parts, has_liquid
+
+
+class _Render:
+    """State shared by every string rendered in one ``render_value`` call."""
+
+    __slots__ = ("_names", "event", "scope")
+
+    def __init__(self, event: Mapping[str, Any], scope: Scope) -> None:
+        self.event = event
+        self.scope = scope
+        self._names: Names | None = None
+
+    @property
+    def names(self) -> Names:
+        if self._names is None:
+            roots = make_roots(self.scope)
+            roots[tags.SCOPE_KEY] = self.scope
+            self._names = Names(roots, self.event)
+        return self._names
+
+    # -- Liquid ------------------------------------------------------------------------
+
+    def _context(self, template: BoundTemplate, extra: Mapping[str, Any] | None = None) -> RenderContext:
+        names: Mapping[str, Any] = self.names
+        if extra:
+            names = Names(extra, names)
+        return RenderContext(template, globals=names)
+
+    def liquid(self, source: str, *, native: bool, extra: Mapping[str, Any] | None = None) -> Any:
+        compiled = compile_liquid(source)
+        ctx = self._context(compiled.template, extra)
+        try:
+            if native and compiled.object_expr is not None:
+                return to_json_value(compiled.object_expr.evaluate(ctx))
+            buf = StringIO()
+            compiled.template.render_with_context(ctx, buf)
+            return buf.getvalue()
+        except LiquidError as err:
+            raise TemplateError(describe(err)) from None
+
+    # -- formulas ----------------------------------------------------------------------
+
+    def formula(self, expression: str, offset: int) -> Any:
+        try:
+            return formula_module.evaluate(expression, self.names, self.scope)
+        except TemplateError as err:
+            raise TemplateError(f"{err} (pill at character {offset + 1})") from None
+
+    def pills(self, source: str) -> str:
+        parts, has_liquid = _split_mixed(source)
+        if has_liquid:
+            placeholders: list[str] = []
+            values: list[Any] = []
+            for part in parts:
+                if isinstance(part, str):
+                    placeholders.append(part)
+                else:
+                    values.append(self.formula(*part))
+                    placeholders.append(f"{{{{ pill_{len(values) - 1} }}}}")
+            extra = {f"pill_{i}": v for i, v in enumerate(values)}
+            return self.liquid("".join(placeholders), native=False, extra=extra)
+        return "".join(p if isinstance(p, str) else to_text(self.formula(*p)) for p in parts)
+
+    # -- dispatch ----------------------------------------------------------------------
+
+    def string(self, value: str, *, native: bool) -> Any:
+        if "{{" not in value and "{%" not in value and "<<" not in value and value[:1] != "=":
+            return value
+        if value[:1] == "=" and value[1:2] != "=":
+            result = formula_module.evaluate(value[1:], self.names, self.scope)
+            return to_json_value(result) if native else to_text(result)
+        if "<<" in value and ">>" in value:
+            return self.pills(value)
+        if "{{" not in value and "{%" not in value:
+            return value
+        return self.liquid(value, native=native)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.string(value, native=True)
+        if isinstance(value, dict):
+            return {
+                (self.string(k, native=False) if isinstance(k, str) else k): self.value(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
+
+
+def render_value(value: Any, event: Mapping[str, Any], scope: Scope) -> Any:
+    """Render an action option: every string inside dicts (keys too) and lists.
+
+    Strings become strings, except a whole-value ``{{ ... | as_object }}`` or ``=formula``,
+    which yield the native JSON value (object, array, number, boolean, null). Other JSON
+    types pass through. Raises :class:`TemplateError` for a template that does not parse
+    or fails to render; errors raised by ``scope`` propagate unchanged.
+    """
+    return _Render(event, scope).value(value)
+
+
+def render_text(source: str, event: Mapping[str, Any], scope: Scope) -> str:
+    """Render a template to text (webhook responses): objects print as JSON, never natively."""
+    return to_text(_Render(event, scope).string(source, native=False))

@@ -1,0 +1,85 @@
+"""Real storyline processes for end-to-end tests: started, probed, killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+STORYLINE = [sys.executable, "-m", "storyline.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*STORYLINE, *args], capture_output=True, text=True, env=env, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"storyline {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def cli_json(*args: str, env: dict[str, str] | None = None) -> Any:
+    return json.loads(cli(*args, "--json", env=env).stdout)
+
+
+class Process:
+    """A storyline command running in the background, its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("ab")
+        self.proc = subprocess.Popen([*STORYLINE, *args], env=env, stdout=self._out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no flush; what a power cut or OOM killer does to a process."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self._out.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._out.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def serve(port: int, env: dict[str, str], log: Path, *extra: str) -> Process:
+    process = Process(["serve", "--port", str(port), *extra], env, log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.proc.poll() is not None:
+            raise AssertionError(f"storyline serve exited:\n{process.output()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.stop()
+    raise AssertionError(f"storyline serve did not become healthy:\n{process.output()}")
+
+
+def environment(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_")}
+    env.update({"STORYLINE_DATABASE_URL": database_url, "STORYLINE_SQLITE_SYNCHRONOUS": "NORMAL", **extra})
+    return env
