@@ -30,18 +30,19 @@ EXPECTED_PER_RUN = {
 }
 
 
-def _flood(url: str, count: int, stop: threading.Event) -> list[int]:
-    """POST ``count`` commands from 8 threads; returns the status of each (0: not accepted)."""
-    def post(_: int) -> int:
+def _flood(url: str, count: int, stop: threading.Event, statuses: list[int]) -> None:
+    """POST ``count`` commands from 8 threads, appending each status (0: not accepted)."""
+    def post(_: int) -> None:
         if stop.is_set():
-            return 0
+            return
         try:
-            return httpx.post(url, content=FORM, timeout=10,
-                              headers={"content-type": "application/x-www-form-urlencoded"}).status_code
+            status = httpx.post(url, content=FORM, timeout=10,
+                                headers={"content-type": "application/x-www-form-urlencoded"}).status_code
         except httpx.HTTPError:
-            return 0
+            status = 0
+        statuses.append(status)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        return list(pool.map(post, range(count)))
+        list(pool.map(post, range(count)))
 
 
 def _settled(engine: sa.Engine) -> bool:
@@ -73,20 +74,25 @@ def test_sigkill_mid_flood_then_restart_completes_every_accepted_request_exactly
         server = serve(port, env, tmp_path / "serve-1.log")
         stop = threading.Event()
         statuses: list[int] = []
-        flood = threading.Thread(target=lambda: statuses.extend(_flood(url, 400, stop)))
+        flood = threading.Thread(target=_flood, args=(url, 1000, stop, statuses))
         flood.start()
         deadline = time.monotonic() + 30
-        while len(vt.calls) < 40 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        while (statuses.count(200) < 100 or len(vt.calls) < 20) and time.monotonic() < deadline:
+            time.sleep(0.005)
         server.kill()
         stop.set()
         flood.join(timeout=60)
         accepted = sum(1 for s in statuses if s == 200)
-        assert accepted >= 40, f"only {accepted} requests were accepted before the kill"
+        assert accepted >= 100, f"only {accepted} requests were accepted before the kill"
+
+        engine = make_engine(database_url)
+        with engine.connect() as conn:
+            interrupted = conn.execute(
+                sa.select(sa.func.count()).where(t.jobs.c.status == "running")).scalar_one()
+        assert interrupted > 0, "the kill should land while actions are running"
 
         server = serve(port, env, tmp_path / "serve-2.log")
         try:
-            engine = make_engine(database_url)
             deadline = time.monotonic() + 90
             while not _settled(engine):
                 assert time.monotonic() < deadline, "the backlog did not drain after the restart"

@@ -10,6 +10,7 @@ An operation that fails rolls back only its savepoint.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import threading
@@ -50,10 +51,12 @@ class Database:
         self._threads.clear()
         self._readers.shutdown(wait=True)
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` in a write transaction; returns after the commit."""
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` in a write transaction; returns after the commit."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
+        if kwargs:
+            fn = functools.partial(fn, **kwargs)
         self._ops.put((fn, args, future, loop))
         return await future
 

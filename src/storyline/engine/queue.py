@@ -151,7 +151,7 @@ def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: 
     payloads: dict[int, Any] = {}
     if event_ids:
         e = t.events.c
-        payloads = dict(conn.execute(sa.select(e.id, e.payload).where(e.id.in_(event_ids))).tuples().all())
+        payloads = {row.id: row.payload for row in conn.execute(sa.select(e.id, e.payload).where(e.id.in_(event_ids)))}
     return sorted(
         (
             Job(row.id, row.action_id, row.event_id, row.story_run, row.attempts, row.state,

@@ -3,27 +3,16 @@
 The engine calls ``render_value(value, event, scope)`` on an action's options; every
 string inside is rendered against the incoming event (all upstream outputs by key)
 plus the ``CREDENTIAL``, ``RESOURCE``, ``META`` and ``STORY`` roots.
+
+Modules: ``render`` (entry points, caching), ``preprocess`` (leading dots and other
+Tines leniencies rewritten to standard Liquid), ``tags`` (``{% credential %}``,
+``{% prompt %}``, ...), ``filters`` (``as_object``, ``where``, ``jsonpath``, ...),
+``formula`` (``<<pills>>`` and ``=expr``), ``values`` (text/JSON conversion, lazy roots).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from .base import Scope, StaticScope, TemplateError
+from .render import render_text, render_value
 
-
-class TemplateError(ValueError):
-    """A template that does not parse or render; the message says where."""
-
-
-class Scope(Protocol):
-    """What a template may reach beyond the event; supplied by the runtime."""
-
-    story_run: str
-
-    def credential(self, name: str) -> str: ...
-
-    def resource(self, name: str) -> Any: ...
-
-    def prompt_url(self, status: str) -> str: ...
-
-    def meta(self) -> Mapping[str, Any]: ...
+__all__ = ["Scope", "StaticScope", "TemplateError", "render_text", "render_value"]

@@ -1,12 +1,13 @@
-"""The two names every other templating module shares: the error type and the Scope protocol.
+"""The names every templating module shares: the error type and the Scope protocol.
 
 They live here rather than in ``__init__`` so the submodules can import them without a
-circular import; ``storyline.templating`` re-exports both.
+circular import; ``storyline.templating`` re-exports them, with ``StaticScope``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -26,3 +27,36 @@ class Scope(Protocol):
     def prompt_url(self, status: str) -> str: ...
 
     def meta(self) -> Mapping[str, Any]: ...
+
+
+@dataclass
+class StaticScope:
+    """A Scope with fixed values: for tests, ``storyline tines check`` and offline renders.
+
+    Unknown credentials and resources raise :class:`TemplateError`, as the engine's scope
+    does, so a template naming a secret that is not configured fails loudly.
+    """
+
+    story_run: str = "00000000-0000-4000-8000-000000000000"
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    meta_data: Mapping[str, Any] = field(default_factory=dict)
+    prompt_base: str = "http://127.0.0.1:8000/prompt"
+
+    def credential(self, name: str) -> str:
+        try:
+            return self.credentials[name]
+        except KeyError:
+            raise TemplateError(f"credential '{name}' is not defined") from None
+
+    def resource(self, name: str) -> Any:
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise TemplateError(f"resource '{name}' is not defined") from None
+
+    def prompt_url(self, status: str) -> str:
+        return f"{self.prompt_base}?run={self.story_run}&status={status}"
+
+    def meta(self) -> Mapping[str, Any]:
+        return self.meta_data

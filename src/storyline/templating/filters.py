@@ -29,6 +29,7 @@ from liquid import Environment
 from liquid.exceptions import FilterError
 
 from . import jsonpath as jsonpath_module
+from .base import TemplateError
 from .values import is_missing, to_json, to_text
 
 
@@ -68,6 +69,8 @@ def dig(obj: Any, path: Any) -> Any:
     """Follow a dotted path (``a.b.0.c``) through dicts and lists; ``None`` when absent."""
     if is_missing(path):
         return None
+    if isinstance(obj, Mapping) and path in obj:
+        return obj[path]  # a key that itself contains dots
     parts = path.split(".") if isinstance(path, str) else [path]
     for part in parts:
         if isinstance(obj, Mapping):
@@ -183,7 +186,10 @@ def jsonpath(obj: Any, path: Any) -> list[Any]:
     """Values selected by a JSONPath (``$.a[*].b``, ``$..x``, ``*.name``); always a list."""
     if is_missing(obj) or is_missing(path):
         return []
-    return jsonpath_module.query(obj, str(path))
+    try:
+        return jsonpath_module.query(obj, str(path))
+    except TemplateError as err:
+        raise FilterError(str(err), token=None) from None
 
 
 # -- hashing and encoding --------------------------------------------------------------
@@ -245,16 +251,39 @@ def base64url_decode(value: Any) -> str:
 # -- text ------------------------------------------------------------------------------
 
 
+_RUBY_SYNTAX = re.compile(r"(\\\\)|\\([zZ])|\(\?<([A-Za-z_]\w*)>")
+_RUBY_ESCAPES = {"z": r"\Z", "Z": r"(?=\n?\Z)"}
+
+
+def ruby_regex(pattern: str) -> str:
+    r"""Translate the Ruby regex syntax Python lacks: ``\z``, ``\Z`` and ``(?<name>...)``.
+
+    Stories were written against Ruby's engine; everything else they use is common to both.
+    """
+    if "\\" not in pattern and "(?<" not in pattern:
+        return pattern
+
+    def _sub(m: re.Match[str]) -> str:
+        if m.group(1):
+            return m.group(1)
+        if m.group(2):
+            return _RUBY_ESCAPES[m.group(2)]
+        return f"(?P<{m.group(3)}>"
+
+    return _RUBY_SYNTAX.sub(_sub, pattern)
+
+
 @lru_cache(maxsize=256)
 def _regex(pattern: str, flags: int) -> re.Pattern[str]:
     try:
-        return re.compile(pattern, flags)
+        return re.compile(ruby_regex(pattern), flags)
     except re.error as err:
         raise FilterError(f"invalid regular expression {pattern!r}: {err}", token=None) from err
 
 
 def _flags(spec: Any) -> int:
-    flags = 0
+    # Ruby's ^ and $ always match at line breaks.
+    flags = re.MULTILINE
     text = "" if is_missing(spec) else str(spec)
     if "i" in text:
         flags |= re.IGNORECASE
@@ -285,7 +314,7 @@ def regex_extract(value: Any, pattern: Any, group: Any = 0) -> Any:
     """First match of a regular expression (or the given group), ``nil`` when none."""
     if is_missing(pattern):
         return None
-    m = _regex(str(pattern), 0).search(_text(value))
+    m = _regex(str(pattern), re.MULTILINE).search(_text(value))
     if m is None:
         return None
     try:
@@ -400,8 +429,10 @@ def eml_parse(value: Any) -> Any:
             continue
         disposition = part.get_content_disposition()
         ctype = part.get_content_type()
-        if disposition == "attachment" or (disposition == "inline" and part.get_filename()) or (
-            ctype == "message/rfc822"
+        if (
+            disposition == "attachment"
+            or (disposition == "inline" and part.get_filename())
+            or (ctype == "message/rfc822")
         ):
             payload = part.get_payload(decode=True)
             if payload is None:
@@ -446,8 +477,46 @@ def eml_parse(value: Any) -> Any:
     }
 
 
+def join(items: Any, separator: Any = " ") -> str:
+    """Join items as text; objects inside print as JSON and nils as nothing."""
+    sep = "" if is_missing(separator) else to_text(separator)
+    return sep.join(_text(i) for i in _as_list(items))
+
+
+# Standard filters that turn their input into text with Python's ``str()``; objects and
+# booleans must print as Tines prints them (JSON, ``true``) instead.
+_TEXT_INPUT_FILTERS = (
+    "append", "prepend", "capitalize", "downcase", "upcase", "escape", "escape_once",
+    "lstrip", "rstrip", "strip", "newline_to_br", "remove", "remove_first", "remove_last",
+    "replace", "replace_first", "replace_last", "split", "strip_html", "strip_newlines",
+    "truncate", "truncatewords", "url_encode", "url_decode", "squish",
+)  # fmt: skip
+
+
+def _textify(value: Any) -> Any:
+    if isinstance(value, (Mapping, list, tuple, bool)):
+        return to_text(value)
+    return value
+
+
+def _with_text_input(func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(_textify(value), *(_textify(a) for a in args), **kwargs)
+
+    # Keep python-liquid's markers (with_context / with_environment) working.
+    for marker in ("with_context", "with_environment"):
+        if getattr(func, marker, False):
+            setattr(wrapper, marker, True)
+    wrapper.__doc__ = func.__doc__
+    wrapper.__name__ = getattr(func, "__name__", "filter")
+    return wrapper
+
+
 def register(env: Environment) -> None:
     """Add Tines' filters to ``env`` (overriding standard ones whose semantics differ)."""
+    for name in _TEXT_INPUT_FILTERS:
+        if name in env.filters:
+            env.add_filter(name, _with_text_input(env.filters[name]))
     filters: dict[str, Callable[..., Any]] = {
         "as_object": as_object,
         "json_parse": json_parse,
@@ -460,6 +529,7 @@ def register(env: Environment) -> None:
         "where": where,
         "get": get,
         "map": map_filter,
+        "join": join,
         "jsonpath": jsonpath,
         "hmac_sha1": _hmac("sha1"),
         "hmac_sha256": _hmac("sha256"),

@@ -90,8 +90,18 @@ def tokenize(source: str) -> list[Token]:
     return tokens
 
 
-def _error(source: str, pos: int, message: str) -> TemplateError:
-    return TemplateError(f"formula error at position {pos + 1}: {message} in {source!r}")
+class FormulaError(TemplateError):
+    """A formula that does not parse or evaluate; ``position`` is 0-based in the expression."""
+
+    def __init__(self, source: str, position: int, detail: str) -> None:
+        super().__init__(f"formula error at position {position + 1}: {detail} in {source!r}")
+        self.source = source
+        self.position = position
+        self.detail = detail
+
+
+def _error(source: str, pos: int, message: str) -> FormulaError:
+    return FormulaError(source, pos, message)
 
 
 # --------------------------------------------------------------------------- runtime
@@ -295,7 +305,9 @@ def _compare(op: str, a: Any, b: Any) -> bool:
         return _equal(a, b)
     if op == "!=":
         return not _equal(a, b)
-    if (isinstance(a, (int, float)) and isinstance(b, str)) or (isinstance(a, str) and isinstance(b, (int, float))):
+    if (isinstance(a, (int, float)) and isinstance(b, str)) or (
+        isinstance(a, str) and isinstance(b, (int, float))
+    ):
         try:
             a, b = float(a), float(b)
         except ValueError:
@@ -596,8 +608,12 @@ def _replace(ctx: Context, text: Any, old: Any, new: Any = "") -> str:
 
 
 def _is_blank(ctx: Context, value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {} or (
-        isinstance(value, str) and not value.strip()
+    return (
+        value is None
+        or value == ""
+        or value == []
+        or value == {}
+        or (isinstance(value, str) and not value.strip())
     )
 
 
@@ -694,7 +710,7 @@ class _Parser:
             raise self.error(f"expected '{op}'")
         return self.advance()
 
-    def error(self, message: str, tok: Token | None = None) -> TemplateError:
+    def error(self, message: str, tok: Token | None = None) -> FormulaError:
         tok = tok or self.tok
         found = "end of formula" if tok.kind == "eof" else repr(tok.value)
         return _error(self.source, tok.pos, f"{message}, found {found}")

@@ -2,69 +2,135 @@
 
 Tines writes event paths with a leading dot (``{{.action.field}}``, ``{% if .x.y %}``,
 ``| where: "k", .other.value``); the dot means "the event root", which is exactly where
-Liquid looks up a bare name, so the dot is replaced by a space. Replacing (not deleting)
-keeps every character at its original offset, so syntax errors point at the right line
-and column of the author's text.
+Liquid looks up a bare name, so the dot is replaced by a space. Replacing rather than
+deleting keeps every character at its original offset, so syntax errors point at the
+author's line and column.
 
-Also tolerated, because real exports rely on Ruby Liquid's lax parser:
+Tines parses Liquid with Ruby Liquid's lax parser, and published stories rely on it.
+These are tolerated too (each seen in a real export):
 
-* non-breaking spaces inside markup (pasted from rich text) count as spaces;
-* a filter argument written without its colon (``| regex_replace '\\n', ''``).
+* non-breaking spaces inside markup count as spaces;
+* a doubled leading dot (``{{ ..action.field }}``) is a leading dot;
+* a filter argument written without its colon (``| regex_replace '\\n', ''``);
+* backslash-escaped quotes inside markup (``where:\\"name\\",\\"Received\\"``) are quotes;
+* an output nested in a tag (``{% if a == {{.b}} %}``) is the bare expression ``.b``;
+* ``path[*].key`` spreads over an array (see ``render.TinesContext``);
+* a filter in an ``if``/``elsif``/``unless`` condition is ignored up to the next
+  ``and``/``or``, exactly as Ruby's lax parser does (it tests the unfiltered value).
 
 String literals, ``{% raw %}`` and ``{% comment %}`` blocks and the custom widget tags
-(whose arguments are plain text) are left alone.
+(whose arguments are plain text) are left alone. Only the last three leniencies can
+shift columns, and no rewrite adds or removes a newline, so line numbers always hold.
 """
 
 from __future__ import annotations
 
 import re
 
-_MARKUP = re.compile(
+MARKUP = re.compile(
     r"\{\{(?P<out>.*?)\}\}"
     r"|\{%-?\s*(?P<name>#|\w+)(?P<expr>.*?)%\}",
     re.DOTALL,
 )
 _STRING = re.compile(r"'[^']*'|\"[^\"]*\"", re.DOTALL)
-_PATH_START = re.compile(r"(?<=[\s(\[,:|=<>!])\.(?=[A-Za-z_])")
-_LEADING_DOT = re.compile(r"-?(\.)(?=[A-Za-z_])")  # also after "{{-"
+_PATH_START = re.compile(r"(?<=[\s(\[,:|=<>!])\.\.?(?=[A-Za-z_])")
+_LEADING_DOT = re.compile(r"-?(\.\.?)(?=[A-Za-z_])")  # also right after "{{-"
 _FILTER_NO_COLON = re.compile(r"\|\s*\w+(\s+)$")
+_NESTED_OUTPUT = re.compile(r"\{\{-?|-?\}\}")
+_SPREAD = re.compile(r"\[\s*\*\s*\]")
+_CONDITION_FILTER = re.compile(r"\|.*?(?=\s(?:and|or)\s|$)", re.DOTALL)
 
 _SKIP_BLOCKS = {"raw": "endraw", "comment": "endcomment"}
+_CONDITION_TAGS = frozenset({"if", "elsif", "unless"})
+
+SPREAD_KEY = "*"
+"""The key ``[*]`` is rewritten to; the render context spreads it over arrays."""
 
 
-def _rewrite_code(code: str, *, at_start: bool, followed_by_string: bool) -> str:
+def _blank(m: re.Match[str]) -> str:
+    return " " * len(m.group())
+
+
+def _rewrite_code(code: str, *, at_start: bool, followed_by_string: bool, in_tag: bool) -> str:
     code = code.replace("\xa0", " ")
-    code = _PATH_START.sub(" ", code)
+    if in_tag and ("{{" in code or "}}" in code):
+        code = _NESTED_OUTPUT.sub(_blank, code)
+    code = _PATH_START.sub(_blank, code)
     lead = _LEADING_DOT.match(code) if at_start else None
     if lead:
-        code = code[: lead.start(1)] + " " + code[lead.end(1) :]
+        code = code[: lead.start(1)] + " " * len(lead.group(1)) + code[lead.end(1) :]
     if followed_by_string:
         m = _FILTER_NO_COLON.search(code)
         if m:
             code = code[: m.start(1)] + ":" + code[m.start(1) + 1 :]
+    if "[" in code:
+        code = _SPREAD.sub(f"['{SPREAD_KEY}']", code)
     return code
 
 
-def rewrite_expression(expr: str) -> str:
-    """Rewrite one tag or output expression; the result has the same length."""
-    if "." not in expr and "\xa0" not in expr and "|" not in expr:
-        return expr
-    out: list[str] = []
+def _segments(expr: str) -> list[tuple[bool, str]]:
+    """Split an expression into (is_string_literal, text) runs."""
+    out: list[tuple[bool, str]] = []
     pos = 0
     for m in _STRING.finditer(expr):
-        out.append(_rewrite_code(expr[pos : m.start()], at_start=pos == 0, followed_by_string=True))
-        out.append(m.group())
+        if m.start() > pos:
+            out.append((False, expr[pos : m.start()]))
+        out.append((True, m.group()))
         pos = m.end()
-    out.append(_rewrite_code(expr[pos:], at_start=pos == 0, followed_by_string=False))
+    if pos < len(expr):
+        out.append((False, expr[pos:]))
+    return out
+
+
+def _drop_condition_filters(expr: str) -> str:
+    """Blank out ``| filter ...`` up to the next ``and``/``or`` (outside string literals)."""
+    # Work on a copy with string contents masked so '|' or 'and' inside quotes are ignored.
+    masked = "".join(
+        text if not is_str else text[0] + "_" * (len(text) - 2) + text[-1] for is_str, text in _segments(expr)
+    )
+    if "|" not in masked:
+        return expr
+    chars = list(expr)
+    for m in _CONDITION_FILTER.finditer(masked):
+        for i in range(m.start(), m.end()):
+            chars[i] = " "
+    return "".join(chars)
+
+
+def rewrite_expression(expr: str, tag: str | None = None) -> str:
+    """Rewrite one output expression (``tag=None``) or the expression of tag ``tag``."""
+    if '\\"' in expr:
+        # Shift left, then pad, so text after this expression keeps its offset.
+        fixed = expr.replace('\\"', '"')
+        expr = fixed + " " * (len(expr) - len(fixed))
+    if tag in _CONDITION_TAGS and "|" in expr:
+        expr = _drop_condition_filters(expr)
+    if "." not in expr and "\xa0" not in expr and "|" not in expr and "{{" not in expr and "[" not in expr:
+        return expr
+    segments = _segments(expr)
+    out: list[str] = []
+    for i, (is_str, text) in enumerate(segments):
+        if is_str:
+            out.append(text)
+            continue
+        nxt = segments[i + 1] if i + 1 < len(segments) else None
+        out.append(
+            _rewrite_code(
+                text,
+                at_start=i == 0,
+                followed_by_string=nxt is not None and nxt[0],
+                in_tag=tag is not None,
+            )
+        )
     return "".join(out)
 
 
 def rewrite(source: str, widget_tags: frozenset[str] = frozenset()) -> str:
-    """Return ``source`` as standard Liquid; offsets of all characters are unchanged."""
+    """Return ``source`` as standard Liquid (see the module docstring for what changes)."""
     parts: list[str] = []
     pos = 0
     skip_until: str | None = None
-    for m in _MARKUP.finditer(source):
+    for m in MARKUP.finditer(source):
         name = m.group("name")
         if skip_until is not None:
             if name == skip_until:
@@ -80,8 +146,9 @@ def rewrite(source: str, widget_tags: frozenset[str] = frozenset()) -> str:
         else:
             group = "out"
         start, end = m.span(group)
-        new = rewrite_expression(source[start:end])
-        if new != source[start:end]:
+        old = source[start:end]
+        new = rewrite_expression(old, name)
+        if new != old:
             parts.append(source[pos:start])
             parts.append(new)
             pos = end

@@ -27,7 +27,7 @@ from liquid.template import BoundTemplate
 from . import filters, tags
 from . import formula as formula_module
 from .base import Scope, TemplateError
-from .preprocess import rewrite
+from .preprocess import MARKUP, SPREAD_KEY, rewrite
 from .values import Names, make_roots, to_json_value, to_text
 
 
@@ -37,9 +37,40 @@ class TinesEnvironment(Environment):
     ``shorthand_indexes`` accepts ``items.0.name`` as well as ``items[0].name``. Missing
     variables use the default lenient ``Undefined`` (render as nothing), as in Tines.
     Unknown filters raise, so a filter we lack is reported rather than silently dropped.
+    The limits stop a runaway template (a huge range loop) from stalling a worker.
     """
 
     shorthand_indexes = True
+    loop_iteration_limit = 1_000_000
+    output_stream_limit = 64 * 1024 * 1024
+
+
+class Spread(list[Any]):
+    """The values of ``path[*]``: later path steps apply to every element."""
+
+    __slots__ = ()
+
+
+class TinesContext(RenderContext):
+    """Render context adding ``[*]`` (spread over an array) to path lookups.
+
+    ``get_item`` is python-liquid's documented hook for customising path steps.
+    """
+
+    __slots__ = ()
+
+    def get_item(self, obj: Any, key: Any) -> Any:
+        if isinstance(obj, Spread):
+            out = Spread()
+            for item in obj:
+                try:
+                    out.append(super().get_item(item, key))
+                except (KeyError, IndexError, TypeError):
+                    continue
+            return out
+        if key == SPREAD_KEY and isinstance(obj, (list, tuple)):
+            return Spread(obj)
+        return super().get_item(obj, key)
 
 
 def _make_environment() -> TinesEnvironment:
@@ -69,32 +100,75 @@ def describe(err: LiquidError, *, prefix: str = "Liquid error") -> str:
 class _Liquid:
     template: BoundTemplate
     object_expr: Expression | None
-    """Set when the whole template is ``{{ expr | ... | as_object }}``: render natively."""
+    """Set when the template's only output is ``{{ expr | ... as_object ... }}``."""
+    object_index: int = -1
+    """Position of that output among the template's nodes; the nodes before it (assigns,
+    whitespace) run first so the expression sees their variables."""
 
 
-def _whole_object_expression(template: BoundTemplate) -> Expression | None:
-    outputs = []
-    for node in template.nodes:
+def _whole_object_expression(template: BoundTemplate) -> tuple[Expression | None, int]:
+    found: tuple[Expression, int] | None = None
+    for i, node in enumerate(template.nodes):
         if isinstance(node, OutputNode):
-            outputs.append(node)
-        elif not getattr(node, "blank", False) or getattr(node, "text", None) is None:
-            # Anything but an output statement or whitespace text disqualifies.
-            return None
-    if len(outputs) != 1:
-        return None
-    expr = outputs[0].expression
-    if isinstance(expr, FilteredExpression) and expr.filters and expr.filters[-1].name == "as_object":
-        return expr
-    return None
+            if found is not None:
+                return None, -1
+            expr = node.expression
+            if not (
+                isinstance(expr, FilteredExpression)
+                and expr.filters
+                and any(f.name == "as_object" for f in expr.filters)
+            ):
+                return None, -1
+            found = (expr, i)
+        elif not node.blank:
+            # Text or a tag that prints something: the result is text, not an object.
+            return None, -1
+    return found if found is not None else (None, -1)
+
+
+_BLOCK_ENDS = {
+    "if": "endif",
+    "unless": "endunless",
+    "for": "endfor",
+    "case": "endcase",
+    "capture": "endcapture",
+    "tablerow": "endtablerow",
+}
+_INNER_TAGS = frozenset({"else", "elsif", "when", "break", "continue", *_BLOCK_ENDS.values()})
+
+
+def _locate(text: str, source: str) -> str:
+    """For an error python-liquid reports without a position: find the first markup that
+    fails to parse on its own and name its line."""
+    for m in MARKUP.finditer(text):
+        name = m.group("name")
+        if name in _INNER_TAGS:
+            continue
+        snippet = m.group()
+        if name in _BLOCK_ENDS:
+            snippet += f"{{% {_BLOCK_ENDS[name]} %}}"
+        try:
+            ENV.from_string(snippet)
+        except LiquidError:
+            line = text.count("\n", 0, m.start()) + 1
+            # Show the author's text when the rewrite kept offsets (it almost always does).
+            shown = source[m.start() : m.end()] if len(source) == len(text) else m.group()
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            return f" (line {line}: {shown!r})"
+    return ""
 
 
 @lru_cache(maxsize=8192)
 def _compile_liquid(source: str) -> _Liquid | TemplateError:
+    text = rewrite(source, tags.WIDGET_TAG_NAMES)
     try:
-        template = ENV.from_string(rewrite(source, tags.WIDGET_TAG_NAMES))
+        template = ENV.from_string(text)
     except LiquidError as err:
-        return TemplateError(describe(err, prefix="Liquid syntax error"))
-    return _Liquid(template, _whole_object_expression(template))
+        message = describe(err, prefix="Liquid syntax error")
+        if err.context() is None:
+            message += _locate(text, source)
+        return TemplateError(message)
+    return _Liquid(template, *_whole_object_expression(template))
 
 
 def compile_liquid(source: str) -> _Liquid:
@@ -103,14 +177,6 @@ def compile_liquid(source: str) -> _Liquid:
     if isinstance(compiled, TemplateError):
         raise TemplateError(str(compiled))
     return compiled
-
-
-@dataclass(frozen=True, slots=True)
-class _Mixed:
-    """A string with both Liquid and pills: pills become ``{{ <pills>[i] }}`` placeholders."""
-
-    liquid_source: str
-    pills: tuple[tuple[str, int], ...]
 
 
 @lru_cache(maxsize=4096)
@@ -144,13 +210,16 @@ class _Render:
         names: Mapping[str, Any] = self.names
         if extra:
             names = Names(extra, names)
-        return RenderContext(template, globals=names)
+        return TinesContext(template, globals=names)
 
     def liquid(self, source: str, *, native: bool, extra: Mapping[str, Any] | None = None) -> Any:
         compiled = compile_liquid(source)
         ctx = self._context(compiled.template, extra)
         try:
             if native and compiled.object_expr is not None:
+                sink = StringIO()
+                for node in compiled.template.nodes[: compiled.object_index]:
+                    node.render(ctx, sink)
                 return to_json_value(compiled.object_expr.evaluate(ctx))
             buf = StringIO()
             compiled.template.render_with_context(ctx, buf)
@@ -163,10 +232,16 @@ class _Render:
     def formula(self, expression: str, offset: int) -> Any:
         try:
             return formula_module.evaluate(expression, self.names, self.scope)
-        except TemplateError as err:
-            raise TemplateError(f"{err} (pill at character {offset + 1})") from None
+        except formula_module.FormulaError as err:
+            where = offset + err.position + 1
+            raise TemplateError(
+                f"formula error at character {where}: {err.detail} in pill <<{expression}>>"
+            ) from None
 
     def pills(self, source: str) -> str:
+        """Text with ``<<pills>>``; when it has Liquid too, each pill becomes a placeholder
+        variable (``_pill_N``: action keys never start with ``_``) so a pill's value is
+        never itself parsed as Liquid."""
         parts, has_liquid = _split_mixed(source)
         if has_liquid:
             placeholders: list[str] = []
@@ -176,8 +251,8 @@ class _Render:
                     placeholders.append(part)
                 else:
                     values.append(self.formula(*part))
-                    placeholders.append(f"{{{{ pill_{len(values) - 1} }}}}")
-            extra = {f"pill_{i}": v for i, v in enumerate(values)}
+                    placeholders.append(f"{{{{ _pill_{len(values) - 1} }}}}")
+            extra = {f"_pill_{i}": v for i, v in enumerate(values)}
             return self.liquid("".join(placeholders), native=False, extra=extra)
         return "".join(p if isinstance(p, str) else to_text(self.formula(*p)) for p in parts)
 
@@ -187,7 +262,12 @@ class _Render:
         if "{{" not in value and "{%" not in value and "<<" not in value and value[:1] != "=":
             return value
         if value[:1] == "=" and value[1:2] != "=":
-            result = formula_module.evaluate(value[1:], self.names, self.scope)
+            try:
+                result = formula_module.evaluate(value[1:], self.names, self.scope)
+            except formula_module.FormulaError as err:
+                raise TemplateError(
+                    f"formula error at character {err.position + 2}: {err.detail} in {value!r}"
+                ) from None
             return to_json_value(result) if native else to_text(result)
         if "<<" in value and ">>" in value:
             return self.pills(value)

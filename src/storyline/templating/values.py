@@ -30,11 +30,25 @@ def to_json_value(value: Any) -> Any:
     """Return a JSON-safe deep copy of ``value``.
 
     Native results (``as_object``, ``=formula``) become event data, which must be plain
-    JSON and must not alias the incoming event's objects (events are write-once).
+    JSON and must not alias the incoming event's objects (events are write-once). Exact
+    type checks first: this runs on whole response bodies on the hot path.
     """
-    if value is None or isinstance(value, (str, bool, int)):
+    t = type(value)
+    if t is str or t is int or t is float or t is bool or value is None:
         return value
-    if isinstance(value, float):
+    if t is dict:
+        return {k if type(k) is str else str(k): to_json_value(v) for k, v in value.items()}
+    if t is list:
+        return [to_json_value(v) for v in value]
+    return _to_json_value_slow(value)
+
+
+def _to_json_value_slow(value: Any) -> Any:
+    if isinstance(value, str):
+        return str(value)  # plain str: subclasses (StoryRef, Markup, ...) stay internal
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, (int, float)):
         return value
     if isinstance(value, Undefined):
         return None
