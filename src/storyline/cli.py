@@ -24,8 +24,8 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(story_app, name="story")
 app.add_typer(db_app, name="db")
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: $STORYLINE_DATABASE_URL)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
@@ -49,7 +49,7 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
 
 
 @app.command()

@@ -135,6 +135,21 @@ async def test_many_concurrent_requests(httpbin: FakeHttpbin, egress: Egress) ->
     assert sorted(int(r.json["args"]["i"]) for r in responses) == list(range(200))
 
 
+async def test_pool_slots_are_released_on_every_path(httpbin: FakeHttpbin, bin_server: FakeHttpbin) -> None:
+    # Requests fill the first pools up to ``pool_spill`` in flight; a slot leaked on
+    # some path would push all traffic to the least busy pool and lose keep-alive.
+    async with Egress({"httpbin.example": bin_server.url}, max_response_bytes=1000, timeout=0.2) as egress:
+        await asyncio.gather(*(egress.request("GET", f"{BIN}/anything") for _ in range(100)))
+        await egress.request("GET", f"{BIN}/redirect-to?url=/anything")
+        with pytest.raises(ResponseTooLarge):
+            await egress.request("GET", f"{BIN}/stream-bytes/5000")
+        httpbin.hang(2)
+        with pytest.raises(EgressTimeout):
+            await egress.request("GET", f"{BIN}/anything")
+        transport = egress._client._transport  # white-box: the pool bookkeeping
+        assert transport._in_flight == [0] * len(transport._in_flight)
+
+
 async def test_headers_are_lower_cased(egress: Egress) -> None:
     response = await egress.request("GET", f"{BIN}/status/200?retry_after=3")
     assert response.headers["retry-after"] == "3"
