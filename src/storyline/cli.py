@@ -258,16 +258,16 @@ def run_story(
 
 
 def _show_events(events: list[dict[str, Any]], as_json: bool) -> None:
+    """JSON carries whole events; the table shows what each action itself emitted."""
     if as_json:
-        _print_json(events)
+        _print_json([{k: v for k, v in event.items() if k != "output"} for event in events])
         return
-    table = Table("id", "time", "story", "action", "run", "payload", show_lines=False)
+    table = Table("id", "time", "action", "run", "output")
     for event in events:
-        payload = event["payload"]
-        text = orjson.dumps(payload).decode()
+        text = orjson.dumps(event["output"]).decode()
         table.add_row(
-            str(event["id"]), event["created_at"], event["story"], event["action"], event["story_run"][:8],
-            text if len(text) < 120 else text[:117] + "...",
+            str(event["id"]), event["created_at"][11:23], event["action"], event["story_run"][:8],
+            text if len(text) < 200 else text[:197] + "...",
         )
     console.print(table)
 

@@ -29,7 +29,8 @@ def list_events(
 ) -> list[dict[str, Any]]:
     e, a, s = t.events.c, t.actions.c, t.stories.c
     query = (
-        sa.select(e.id, s.name.label("story"), a.name.label("action"), e.story_run, e.created_at, e.payload)
+        sa.select(e.id, s.name.label("story"), a.name.label("action"), a.key.label("action_key"), e.story_run,
+                  e.created_at, e.payload)
         .join(t.actions, a.id == e.action_id)
         .join(t.stories, s.id == e.story_id)
     )
@@ -39,7 +40,11 @@ def list_events(
     if run:
         query = query.where(e.story_run.startswith(run))
     rows = conn.execute(query.order_by(e.id.desc()).limit(limit)).mappings().all()
-    return [{**row, "created_at": iso(row["created_at"])} for row in reversed(rows)]
+    return [
+        {"id": row["id"], "story": row["story"], "action": row["action"], "story_run": row["story_run"],
+         "created_at": iso(row["created_at"]), "payload": row["payload"], "output": row["payload"].get(row["action_key"])}
+        for row in reversed(rows)
+    ]
 
 
 def list_runs(conn: Connection, *, story: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
