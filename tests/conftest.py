@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: a database on SQLite and on PostgreSQL, and paths."""
+"""Fixtures shared by every test: a fresh database on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,21 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_STORIES = ROOT.parent / "shared" / "tines-stories"
 PG_URL = os.environ.get("STORYLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def shared_story(name: str) -> Path:
-    """A real Tines export from ../shared (test data we may not copy); skip when it is absent."""
-    path = SHARED_STORIES / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the real Tines exports live beside the repository, in ../shared)")
-    return path
-
-
-def all_shared_stories() -> list[Path]:
-    return sorted(SHARED_STORIES.glob("*.json")) if SHARED_STORIES.exists() else []
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import slash_command_story
-from tests.conftest import shared_story
+from tests.corpus import shared_story
 from tests.e2e.processes import cli, cli_json, environment
 
 COMMAND = json.dumps({"user_name": "alice", "command": "/analyzedomain", "channel_id": "C1",

@@ -389,7 +389,7 @@ async def test_500_is_emitted_with_its_status(vt: FakeVirusTotal, egress: Egress
 
 
 async def test_retry_on_status(httpbin: FakeHttpbin, egress: Egress) -> None:
-    for codes in (["503"], [503], "502,503", ["5xx"]):
+    for codes in (["503"], [503], "502,503", ["5xx"], ["50x"], ["500-599"]):
         with pytest.raises(ActionError) as info:
             await run({"url": f"{BIN}/status/503", "method": "get", "retry_on_status": codes}, egress)
         assert info.value.retryable, codes
@@ -413,6 +413,12 @@ async def test_log_error_on_status_logs_and_still_emits(httpbin: FakeHttpbin, eg
     assert result.events[0]["status"] == 404
     assert result.logs and result.logs[0].startswith("error: HTTP 404")
     result = await run({"url": f"{BIN}/status/404", "method": "get", "log_error_on_status": []}, egress)
+    assert result.logs == []
+    # As in a real export: ranges plus "0" (Tines' status for no response).
+    codes = ["400-499", "500-599", "0"]
+    result = await run({"url": f"{BIN}/status/404", "method": "get", "log_error_on_status": codes}, egress)
+    assert len(result.logs) == 1
+    result = await run({"url": f"{BIN}/status/302", "method": "get", "log_error_on_status": codes}, egress)
     assert result.logs == []
 
 
@@ -500,7 +506,7 @@ def test_validate_accepts_real_world_options() -> None:
                 "basic_auth": ["{% global_resource u %}", "{% credential p %}"],
                 "timeout": "{{ .t }}",
                 "retry_on_status": ["429", 503, "5xx"],
-                "log_error_on_status": [],
+                "log_error_on_status": ["400-499", "500-599", "0"],
                 "fail_on_status": "true",
             }
         )
@@ -525,6 +531,8 @@ def test_validate_accepts_real_world_options() -> None:
         ({"url": "https://a.io", "headers": ["a"]}, "headers"),
         ({"url": "https://a.io", "basic_auth": "nocolon"}, "basic_auth"),
         ({"url": "https://a.io", "retry_on_status": ["soon"]}, "retry_on_status"),
+        ({"url": "https://a.io", "log_error_on_status": ["499-400"]}, "log_error_on_status"),
+        ({"url": "https://a.io", "log_error_on_status": [700]}, "log_error_on_status"),
     ],
 )
 def test_validate_names_the_bad_option(options: dict[str, Any], option: str) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from storyline.store import tables
-from storyline.store.db import make_engine, normalise_url
+from storyline.store.db import make_engine, upgrade
 from storyline.store.stories import (
     AmbiguousStoryError,
     StoryConflictError,
@@ -31,46 +29,16 @@ from storyline.store.stories import (
 from storyline.tines.exporter import export_story
 from storyline.tines.importer import parse_story
 from storyline.tines.model import ActionDef, StoryDef
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "tines-stories"
-PG_URL = os.environ.get("STORYLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.corpus import corpus_paths
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a fresh database holding the schema: a SQLite file, or a PostgreSQL schema of its own.
-
-    PostgreSQL tests get a new schema each (``search_path`` set per connection), so they
-    run side by side with other test sessions and leave nothing behind.
-    """
-    if request.param == "sqlite":
-        sqlite_engine = make_engine(f"sqlite:///{tmp_path / 'storyline.db'}")
-        tables.metadata.create_all(sqlite_engine)
-        yield sqlite_engine
-        sqlite_engine.dispose()
-        return
-
-    url = normalise_url(PG_URL)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.fail(
-            f"PostgreSQL at {PG_URL} is not reachable ({exc.orig}); start it, or point "
-            "STORYLINE_TEST_PG_URL at a server (see DEVELOPERS.md)"
-        )
-    pg_engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        tables.metadata.create_all(pg_engine)
-        yield pg_engine
-    finally:
-        pg_engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database holding the schema (SQLite, then PostgreSQL)."""
+    fresh = make_engine(database_url)
+    upgrade(fresh)
+    yield fresh
+    fresh.dispose()
 
 
 # Stories written for these tests.
@@ -349,9 +317,7 @@ def test_delete_story_removes_everything_it_owns(engine: Engine) -> None:
 
 def test_real_exports_survive_the_database(engine: Engine) -> None:
     """Every real export saves, loads back equal, and exports with its agents and links intact."""
-    files = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
-    if not files:
-        pytest.skip(f"{CORPUS} is absent: the real Tines exports live beside the repository, in ../shared")
+    files = corpus_paths()
     stored = 0
     refused: list[str] = []
     for path in files:

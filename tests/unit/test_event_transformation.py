@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +12,9 @@ import pytest
 from storyline.actions import event_transformation as et
 from storyline.actions.base import ActionError, ActionSpec, Result, RunContext
 from storyline.templating import TemplateError
+from tests.corpus import corpus_agents
 from tests.unit.memory_state import MemoryState
 
-STORIES = Path(__file__).resolve().parents[3] / "shared" / "tines-stories"
 NOW = 1_700_000_000.0  # a minute boundary is at a multiple of 60: 1_700_000_040.0
 
 _WHOLE = re.compile(r"^\{\{\s*\.?([\w.]+)\s*\}\}$")
@@ -583,25 +581,8 @@ def test_templated_values_are_left_for_run_time() -> None:
     assert et.validate({"mode": "explode", "path": "=receive_events.users", "to": "user"}) == []
 
 
-def _corpus_transforms() -> list[tuple[str, str, Mapping[str, Any]]]:
-    found: list[tuple[str, str, Mapping[str, Any]]] = []
-
-    def walk(story: Mapping[str, Any], file: str) -> None:
-        for agent in story.get("agents", []):
-            if agent.get("type") == et.TYPE:
-                found.append((file, agent.get("name", ""), agent.get("options") or {}))
-        for sub in story.get("send_to_stories") or []:
-            walk(sub, file)
-
-    for path in sorted(STORIES.glob("*.json")):
-        walk(json.loads(path.read_text()), path.name)
-    return found
-
-
 def test_every_event_transform_in_the_real_tines_exports_validates() -> None:
-    if not STORIES.is_dir():
-        pytest.skip(f"real Tines exports not present at {STORIES}")
-    actions = _corpus_transforms()
+    actions = corpus_agents(et.TYPE)
     assert actions, "the corpus holds event transform actions"
     problems = [(file, name, et.validate(options)) for file, name, options in actions]
     assert [p for p in problems if p[2]] == []

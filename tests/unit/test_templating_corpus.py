@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from storyline.templating import TemplateError, render_value
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "tines-stories"
+from tests.corpus import corpus_paths
 
 # Templates that are genuinely broken in the export itself (would fail in Tines too).
 # Empty: every template in the corpus renders.
@@ -55,9 +51,7 @@ def _templates(value: Any) -> list[str]:
 
 
 def test_every_template_in_the_real_exports_renders() -> None:
-    files = sorted(CORPUS.glob("*.json")) if CORPUS.exists() else []
-    if not files:
-        pytest.skip(f"{CORPUS} is absent: the real Tines exports live beside the repository, in ../shared")
+    files = corpus_paths()
 
     scope = PermissiveScope()
     total = 0

@@ -13,18 +13,11 @@ import pytest
 from storyline.tines.exporter import export_json, export_story
 from storyline.tines.importer import parse_story
 from storyline.tines.model import ActionDef, StoryDef
+from tests.corpus import corpus_files
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "tines-stories"
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def corpus_files() -> list[Any]:
-    """The real Tines exports beside the repository (test data we may not copy in)."""
-    files = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
-    if not files:
-        reason = f"{CORPUS} is absent: the real Tines exports live beside the repository, in ../shared"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
-    return [pytest.param(path, id=path.stem) for path in files]
 
 
 def sv3_story() -> dict[str, Any]:

@@ -13,18 +13,7 @@ import pytest
 from storyline.tines import importer
 from storyline.tines.importer import StoryFormatError, load_file, parse_story
 from storyline.tines.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "tines-stories"
-
-
-def corpus_files() -> list[Any]:
-    """The real Tines exports beside the repository (test data we may not copy in)."""
-    files = sorted(CORPUS.glob("*.json")) if CORPUS.is_dir() else []
-    if not files:
-        reason = f"{CORPUS} is absent: the real Tines exports live beside the repository, in ../shared"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
-    return [pytest.param(path, id=path.stem) for path in files]
-
+from tests.corpus import corpus_files
 
 # Small stories written for these tests, shaped like the real exports of each era.
 

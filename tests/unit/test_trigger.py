@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +11,8 @@ import pytest
 from storyline.actions import trigger
 from storyline.actions.base import ActionError, ActionSpec, RunContext
 from storyline.templating import TemplateError
+from tests.corpus import corpus_agents
 
-STORIES = Path(__file__).resolve().parents[3] / "shared" / "tines-stories"
 _EXPRESSION = re.compile(r"^\{\{\s*\.?([\w.]+)\s*\}\}$")
 
 
@@ -325,25 +323,8 @@ def test_validate_rejects_a_non_boolean_emit_no_match() -> None:
     ]
 
 
-def _corpus_triggers() -> list[tuple[str, str, Mapping[str, Any]]]:
-    found: list[tuple[str, str, Mapping[str, Any]]] = []
-
-    def walk(story: Mapping[str, Any], file: str) -> None:
-        for agent in story.get("agents", []):
-            if agent.get("type") == trigger.TYPE:
-                found.append((file, agent.get("name", ""), agent.get("options") or {}))
-        for sub in story.get("send_to_stories") or []:
-            walk(sub, file)
-
-    for path in sorted(STORIES.glob("*.json")):
-        walk(json.loads(path.read_text()), path.name)
-    return found
-
-
 def test_every_trigger_in_the_real_tines_exports_validates() -> None:
-    if not STORIES.is_dir():
-        pytest.skip(f"real Tines exports not present at {STORIES}")
-    actions = _corpus_triggers()
+    actions = corpus_agents(trigger.TYPE)
     assert actions, "the corpus holds trigger actions"
     problems = [(file, name, trigger.validate(options)) for file, name, options in actions]
     assert [p for p in problems if p[2]] == []

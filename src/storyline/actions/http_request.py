@@ -125,14 +125,12 @@ def validate(options: Mapping[str, Any]) -> list[str]:
         items = value if isinstance(value, list | tuple) else str(value).split(",")
         bad = [item for item in items if not _is_template(item) and not _status_matcher_ok(item)]
         if bad:
-            problems.append(f"{name}: must list HTTP status codes such as 429 or 5xx (bad: {bad!r})")
+            problems.append(f"{name}: must list HTTP status codes such as 429, 5xx or 400-499 (bad: {bad!r})")
     return problems
 
 
 def _status_matcher_ok(item: Any) -> bool:
-    return (isinstance(item, int) and not isinstance(item, bool)) or bool(
-        _STATUS_PATTERN.match(str(item).strip())
-    )
+    return _status_range(item) is not None
 
 
 def _number(value: Any) -> float | None:
@@ -144,25 +142,41 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _statuses(value: Any) -> tuple[frozenset[int], tuple[str, ...]]:
-    """Exact codes and wildcard prefixes ("5xx" -> "5", "50x" -> "50") from an option."""
+def _status_range(item: Any) -> tuple[int, int] | None:
+    """One entry of a status list as an inclusive range, or None if it is not one.
+
+    Real exports use exact codes (``"429"``, ``429``), ranges (``"400-499"``) and ``"0"``
+    (Tines' status for "no response"); "5xx"/"50x" wildcards are accepted too.
+    """
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, int):
+        return (item, item) if 0 <= item <= 599 else None
+    text = str(item).strip().lower()
+    if text.isdigit():
+        code = int(text)
+        return (code, code) if code <= 599 else None
+    low, dash, high = text.partition("-")
+    if dash and low.strip().isdigit() and high.strip().isdigit():
+        start, end = int(low), int(high)
+        return (start, end) if start <= end <= 599 else None
+    if _STATUS_PATTERN.match(text):
+        width = 10 ** text.count("x")
+        start = int(text.replace("x", "0"))
+        return (start, start + width - 1)
+    return None
+
+
+def _statuses(value: Any) -> tuple[tuple[int, int], ...]:
+    """The ranges named by a ``retry_on_status`` / ``log_error_on_status`` option."""
     if value in (None, "", []):
-        return frozenset(), ()
+        return ()
     items = value if isinstance(value, list | tuple) else str(value).split(",")
-    exact: set[int] = set()
-    prefixes: list[str] = []
-    for item in items:
-        text = str(item).strip().lower()
-        if text.isdigit():
-            exact.add(int(text))
-        elif _STATUS_PATTERN.match(text):
-            prefixes.append(text.rstrip("x"))
-    return frozenset(exact), tuple(prefixes)
+    return tuple(r for r in map(_status_range, items) if r is not None)
 
 
-def _status_in(status: int, matchers: tuple[frozenset[int], tuple[str, ...]]) -> bool:
-    exact, prefixes = matchers
-    return status in exact or (bool(prefixes) and str(status).startswith(prefixes))
+def _status_in(status: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(low <= status <= high for low, high in ranges)
 
 
 def _maybe_json(value: Any) -> Any:
