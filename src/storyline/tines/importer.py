@@ -29,6 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from storyline.templating.check import template_problems
 from storyline.tines.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 
 #: Files larger than this are refused: the biggest real export seen is ~100 KB, and a
@@ -161,6 +162,7 @@ def _check_types(
             )
             continue
         problems.extend(f"{label}: {message}" for message in messages)
+        problems.extend(f"{label}: {message}" for message in template_problems(action.options, ""))
     for type_name, names in cannot_run.items():
         what = (
             f"storyline cannot run {type_name} actions yet"
