@@ -20,17 +20,12 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _env_overrides() -> dict[str, str]:
-    raw = os.environ.get("STORYLINE_EGRESS_OVERRIDES", "")
-    overrides: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        host, sep, target = item.partition("=")
-        if not sep or not host or not target:
-            raise SystemExit(
-                f"STORYLINE_EGRESS_OVERRIDES entry {item!r} is not host=URL "
-                "(example: slack.com=http://127.0.0.1:9001)"
-            )
-        overrides[host.strip().lower()] = target.strip().rstrip("/")
-    return overrides
+    from storyline.egress.client import parse_overrides
+
+    try:
+        return parse_overrides(os.environ.get("STORYLINE_EGRESS_OVERRIDES", ""))
+    except ValueError as exc:
+        raise SystemExit(f"STORYLINE_EGRESS_OVERRIDES: {exc} (example: slack.com=http://127.0.0.1:9001)") from exc
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,9 @@ class FakeServer:
     rate_limit_body: Any = {"error": "rate limited"}
     """What ``throttle()`` answers with; fakes set their service's own shape."""
 
+    latency: float = 0.0
+    """Seconds every request waits before its answer, like a real upstream's round trip."""
+
     def __init__(self, app: ASGIApp | None = None, *, host: str = "127.0.0.1") -> None:
         self.app: ASGIApp = app if app is not None else self.build_app()
         self.host = host
@@ -283,6 +286,8 @@ class FakeServer:
         if fault is not None:
             call.fault = f"hang {fault.hang:g}s" if fault.hang is not None else f"status {fault.status}"
         self.calls.append(call)
+        if self.latency:
+            await asyncio.sleep(self.latency)
 
         if fault is not None:
             if fault.hang is not None:

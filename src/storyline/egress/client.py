@@ -15,22 +15,13 @@ there are overrides.
 from __future__ import annotations
 
 import email.utils
-import importlib.util
 import math
-import sys
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
 from typing import Any, NamedTuple
 
 import httpx
 import orjson
-
-# httpcore asks ``import sniffio`` on every pool operation to learn which async library
-# runs. anyio no longer installs sniffio, and a failed import is not cached, so each
-# request rescanned sys.path (a quarter of the client's CPU time in the loopback
-# benchmark). Recording the absence makes the import fail fast with the same result.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 MiB = 1024 * 1024
 DEFAULT_TIMEOUT = 30.0

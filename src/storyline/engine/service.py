@@ -38,11 +38,7 @@ class Service:
     async def start(self) -> None:
         upgrade(self.engine)
         self.db.start()
-        self.egress = Egress(
-            overrides=self.settings.egress_overrides,
-            timeout=self.settings.egress_timeout,
-            max_response_bytes=self.settings.max_response_bytes,
-        )
+        self.egress = Egress.from_settings(self.settings)
         self.runtime.egress = self.egress
         await self.db.read(lambda conn: self.catalogs.refresh(conn, force=True))
         if self._want_worker:
