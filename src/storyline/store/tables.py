@@ -72,6 +72,8 @@ story_runs = sa.Table(
     sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
+    # A sub-story run started by a Send to Story action: the job waiting for its exit.
+    sa.Column("parent_job_id", sa.BigInteger, nullable=True),
 )
 
 events = sa.Table(
@@ -132,4 +134,47 @@ action_state = sa.Table(
     sa.Column("value", Json, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_action_state_bucket", "action_id", "bucket", "id"),
+)
+
+credentials = sa.Table(
+    "credentials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # text | oauth2 | http_request
+    # AES-GCM ciphertext (nonce first) of the secret parts, as JSON.
+    sa.Column("secret", sa.LargeBinary, nullable=False),
+    # The parts that are not secret: token_url, client_id, scope, allowed_hosts, ...
+    sa.Column("settings", Json, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("value", Json, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+schedule_ticks = sa.Table(
+    "schedule_ticks",
+    metadata,
+    sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("next_run", sa.Float, nullable=False),
+    sa.Column("last_run", sa.Float, nullable=True),
+)
+
+mailbox_seen = sa.Table(
+    "mailbox_seen",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("folder", sa.String(255), nullable=False),
+    sa.Column("uid", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("action_id", "folder", "uid", name="uq_mailbox_seen"),
 )
