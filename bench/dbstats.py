@@ -219,6 +219,22 @@ def report(before: dict[str, Any], after: dict[str, Any], final: dict[str, Any] 
     return out
 
 
+def log_summary(path: str) -> dict[str, Any]:
+    with open(path, errors="replace") as fh:
+        lines = fh.read().splitlines()
+    errors = [ln for ln in lines if re.search(r"\b(ERROR|CRITICAL)\b", ln)]
+    warnings = [ln for ln in lines if re.search(r"\bWARNING\b", ln)]
+    return {
+        "lines": len(lines),
+        "errors": len(errors),
+        "warnings": len(warnings),
+        "tracebacks": sum(1 for ln in lines if ln.startswith("Traceback")),
+        "first_errors": errors[:5],
+        "first_warnings": warnings[:5],
+        "tail": lines[-20:],
+    }
+
+
 def _load(path: str | None) -> dict[str, Any] | None:
     if not path:
         return None
@@ -245,6 +261,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--before", required=True)
     p.add_argument("--after", required=True)
     p.add_argument("--final")
+    p.add_argument("--log", help="serve's log file: count errors, warnings and tracebacks")
     args = parser.parse_args(argv)
 
     if args.cmd in ("pg-create", "pg-drop"):
@@ -273,6 +290,11 @@ def main(argv: list[str]) -> int:
     with open(args.result) as fh:
         result = json.load(fh)
     result["storyline_db"] = figures
+    if args.log:
+        result["serve_log"] = log_summary(args.log)
+        figures_log = result["serve_log"]
+        print(f"serve log: {figures_log['lines']} lines, {figures_log['errors']} errors, "
+              f"{figures_log['warnings']} warnings, {figures_log['tracebacks']} tracebacks", file=sys.stderr)
     with open(args.result, "w") as fh:
         json.dump(result, fh, indent=2)
         fh.write("\n")

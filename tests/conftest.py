@@ -11,6 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 PG_URL = os.environ.get("STORYLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# PostgreSQL has no key file beside it: every process of a test shares this key.
+TEST_SECRET_KEY = "c3RvcnlsaW5lLXRlc3Qta2V5LW5vdC1hLXNlY3JldCE"
+os.environ.setdefault("STORYLINE_SECRET_KEY", TEST_SECRET_KEY)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -80,6 +80,6 @@ def serve(port: int, env: dict[str, str], log: Path, *extra: str) -> Process:
 
 
 def environment(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_") or k == "STORYLINE_SECRET_KEY"}
     env.update({"STORYLINE_DATABASE_URL": database_url, "STORYLINE_SQLITE_SYNCHRONOUS": "NORMAL", **extra})
     return env

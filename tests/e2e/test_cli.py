@@ -112,5 +112,10 @@ def test_a_real_tines_export_imports_and_shows_its_webhook(env: dict[str, str]) 
     assert all(a["webhook_url"].startswith(f"/webhook/{a['guid']}/") for a in hooks)
 
 
-def test_db_upgrade(env: dict[str, str]) -> None:
-    assert "database at revision 0001" in cli("db", "upgrade", env=env).stdout
+def test_db_upgrade_brings_the_schema_to_the_newest_migration(env: dict[str, str]) -> None:
+    from alembic.script import ScriptDirectory
+
+    from storyline.store.db import MIGRATIONS
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert f"database at revision {head}" in cli("db", "upgrade", env=env).stdout

@@ -10,7 +10,7 @@ their input; it is ``async`` for actions that talk to the outside world.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +65,9 @@ class Result:
     logs: list[str] = field(default_factory=list)
     defer_until: float | None = None
     state: Any = None
+    # (bucket, value) pairs an async action keeps in its ActionState; written in the
+    # transaction that files this result (see ``RunContext.recall``).
+    remember: list[tuple[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +85,9 @@ class RunContext:
     state: ActionState | None = None
     render: Callable[[Any], Any] = field(default=lambda value: value)
     render_event: Callable[[Any, Mapping[str, Any]], Any] = field(default=lambda value, event: value)
+    # For async actions, which run outside a transaction: read a bucket of this
+    # action's ActionState; write with ``Result.remember``.
+    recall: Callable[[str], Awaitable[list[Any]]] | None = None
 
     def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
         """Render against the incoming event plus extra top-level names, e.g. ``LOOP``.

@@ -218,13 +218,13 @@ class Step:
 
     def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
         module = action_type(action.type)
-        if module is None or not is_pure(module) or self._inline >= MAX_INLINE:
+        if module is None or not is_pure(module) or self._inline >= MAX_INLINE or not self.runtime.ready(action):
             self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now))
             return
         self._inline += 1
         ctx = self.runtime.context(
             action, payload, self.story_run, self.now,
-            state=SqlActionState(self.conn, action.id, self.now),
+            state=SqlActionState(self.conn, action.id, self.now), event_id=event_id,
         )
         try:
             result = module.run(ctx)
@@ -251,7 +251,7 @@ def run_pure(conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, wor
     assert module is not None
     ctx = runtime.context(
         action, job.payload, job.story_run, now,
-        attempt=job.attempts, job_state=job.state, state=SqlActionState(conn, action.id, now),
+        attempt=job.attempts, job_state=job.state, state=SqlActionState(conn, action.id, now), event_id=job.event_id,
     )
     complete(conn, catalog, runtime, job, worker, module.run(ctx), now)
 
@@ -260,6 +260,10 @@ def complete(
     conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, worker: str, result: Result, now: float
 ) -> None:
     action = catalog.actions[job.action_id]
+    if result.remember:
+        state = SqlActionState(conn, action.id, now)
+        for bucket, value in result.remember:
+            state.append(bucket, value)
     if result.defer_until is not None and not result.events:
         # Not done yet (delay, implode timeout): the same job runs again later.
         _release(conn, job, worker, status="queued", run_after=result.defer_until, state=result.state,
@@ -367,3 +371,10 @@ def purge(conn: Connection, now: float) -> int:
     )
     removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + log_keep < now)).rowcount
     return removed
+
+
+def recall(conn: Connection, action_id: int, bucket: str) -> list[Any]:
+    """Read a bucket of an action's state outside a write transaction (for async actions)."""
+    c = t.action_state.c
+    query = sa.select(c.value).where(c.action_id == action_id, c.bucket == bucket).order_by(c.id)
+    return [row.value for row in conn.execute(query)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +10,7 @@ from storyline.actions.base import ActionSpec, RunContext
 from storyline.actions.state import ActionState
 from storyline.config import Settings
 from storyline.egress.client import Egress
+from storyline.engine import prompts
 from storyline.templating import TemplateError, render_value
 
 
@@ -22,6 +23,8 @@ class RunScope:
     credentials: Mapping[str, str]
     resources: Mapping[str, Any]
     public_url: str
+    event_id: int | None = None
+    prompt_key: bytes | None = None
 
     def credential(self, name: str) -> str:
         if name not in self.credentials:
@@ -34,7 +37,9 @@ class RunScope:
         return self.resources[name]
 
     def prompt_url(self, status: str) -> str:
-        raise TemplateError("prompts are not supported by this version of storyline")
+        if self.event_id is None or self.prompt_key is None:
+            raise TemplateError("a prompt needs an incoming event (it cannot be rendered here)")
+        return prompts.prompt_url(self.public_url, self.prompt_key, self.event_id, self.action.id, str(status))
 
     def meta(self) -> Mapping[str, Any]:
         return {
@@ -50,10 +55,18 @@ class Runtime:
     egress: Egress | None = None
     credentials: dict[str, str] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
+    prompt_key: bytes | None = None
 
     def redact(self, value: Any) -> Any:
         """Hide secret values in what is about to be stored (events, logs, errors)."""
         return value
+
+    async def prepare(self, action: ActionSpec) -> None:
+        """Fetch what the action's templates will need that takes I/O (OAuth tokens), before it runs."""
+
+    def ready(self, action: ActionSpec) -> bool:
+        """Whether the action can run right now without I/O (its credentials are at hand)."""
+        return True
 
     def context(
         self,
@@ -65,8 +78,11 @@ class Runtime:
         attempt: int = 1,
         job_state: Any = None,
         state: ActionState | None = None,
+        event_id: int | None = None,
+        recall: Callable[[str], Awaitable[list[Any]]] | None = None,
     ) -> RunContext:
-        scope = RunScope(story_run, action, self.credentials, self.resources, self.settings.public_url)
+        scope = RunScope(story_run, action, self.credentials, self.resources, self.settings.public_url,
+                         event_id, self.prompt_key)
 
         def render_event(value: Any, event: Mapping[str, Any]) -> Any:
             return render_value(value, event, scope)
@@ -83,4 +99,5 @@ class Runtime:
             state=state,
             render=lambda value: render_event(value, event),
             render_event=render_event,
+            recall=recall,
         )

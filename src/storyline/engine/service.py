@@ -17,6 +17,7 @@ from storyline.engine.database import Database
 from storyline.engine.runtime import Runtime
 from storyline.engine.worker import Worker, housekeeping
 from storyline.store.db import make_engine, upgrade
+from storyline.store.keys import derive, load_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Service:
 
     async def start(self) -> None:
         upgrade(self.engine)
+        self.runtime.prompt_key = derive(load_key(self.settings.database_url), "prompts")
         self.db.start()
         self.egress = Egress.from_settings(self.settings)
         self.runtime.egress = self.egress

@@ -105,11 +105,14 @@ class Worker:
             module = action_type(action.type)
             if module is None or not hasattr(module, "run"):
                 raise ActionError(f"action type {action.type} cannot run in storyline")
+            await self.runtime.prepare(action)
             if is_pure(module):
                 await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time())
             else:
                 ctx = self.runtime.context(
-                    action, job.payload, job.story_run, time.time(), attempt=job.attempts, job_state=job.state
+                    action, job.payload, job.story_run, time.time(), attempt=job.attempts, job_state=job.state,
+                    event_id=job.event_id,
+                    recall=lambda bucket: self.db.read(queue.recall, action.id, bucket),
                 )
                 result = await module.run(ctx)
                 await self.db.write(queue.complete, catalog, self.runtime, job, self.name, result, time.time())

@@ -167,14 +167,3 @@ schedule_ticks = sa.Table(
     sa.Column("next_run", sa.Float, nullable=False),
     sa.Column("last_run", sa.Float, nullable=True),
 )
-
-mailbox_seen = sa.Table(
-    "mailbox_seen",
-    metadata,
-    sa.Column("id", BigId, primary_key=True),
-    sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("folder", sa.String(255), nullable=False),
-    sa.Column("uid", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.UniqueConstraint("action_id", "folder", "uid", name="uq_mailbox_seen"),
-)

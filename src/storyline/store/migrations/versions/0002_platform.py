@@ -1,4 +1,4 @@
-"""credentials, resources, schedules, mailboxes, sub-story runs
+"""credentials, resources, schedules, sub-story runs
 
 Revision ID: 0002
 Revises: 0001
@@ -38,17 +38,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
     )
     op.create_table(
-        "mailbox_seen",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("action_id", sa.Integer(), nullable=False),
-        sa.Column("folder", sa.String(length=255), nullable=False),
-        sa.Column("uid", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.ForeignKeyConstraint(["action_id"], ["actions.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("action_id", "folder", "uid", name="uq_mailbox_seen"),
-    )
-    op.create_table(
         "schedule_ticks",
         sa.Column("action_id", sa.Integer(), nullable=False),
         sa.Column("next_run", sa.Float(), nullable=False),
@@ -66,6 +55,5 @@ def downgrade() -> None:
         batch_op.drop_column("parent_job_id")
 
     op.drop_table("schedule_ticks")
-    op.drop_table("mailbox_seen")
     op.drop_table("resources")
     op.drop_table("credentials")
