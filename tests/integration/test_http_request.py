@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from email.utils import formatdate
 from typing import Any
 
@@ -24,45 +24,6 @@ from tests.fakes.virustotal import FakeVirusTotal
 
 VT = "https://www.virustotal.com"
 BIN = "https://httpbin.example"
-
-
-@pytest.fixture(scope="module")
-def vt_server() -> Iterator[FakeVirusTotal]:
-    with FakeVirusTotal(api_key="vt-key") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def slack_server() -> Iterator[FakeSlack]:
-    with FakeSlack(token="xoxb-good", users={"ana@example.com": {"id": "U0ANA"}}) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def bin_server() -> Iterator[FakeHttpbin]:
-    with FakeHttpbin() as server:
-        yield server
-
-
-@pytest.fixture
-def vt(vt_server: FakeVirusTotal) -> Iterator[FakeVirusTotal]:
-    vt_server.reset()
-    yield vt_server
-    vt_server.reset()
-
-
-@pytest.fixture
-def slack(slack_server: FakeSlack) -> Iterator[FakeSlack]:
-    slack_server.reset()
-    yield slack_server
-    slack_server.reset()
-
-
-@pytest.fixture
-def httpbin(bin_server: FakeHttpbin) -> Iterator[FakeHttpbin]:
-    bin_server.reset()
-    yield bin_server
-    bin_server.reset()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ keep-alive connections, the response-size cap and the error types.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,25 +22,6 @@ from tests.fakes.httpbin import FakeHttpbin
 from tests.fakes.slack import FakeSlack
 
 BIN = "https://httpbin.example"
-
-
-@pytest.fixture(scope="module")
-def bin_server() -> Iterator[FakeHttpbin]:
-    with FakeHttpbin() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def slack_server() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
-def httpbin(bin_server: FakeHttpbin) -> Iterator[FakeHttpbin]:
-    bin_server.reset()
-    yield bin_server
-    bin_server.reset()
 
 
 @pytest.fixture
