@@ -28,6 +28,18 @@ def _env_overrides() -> dict[str, str]:
         raise SystemExit(f"STORYLINE_EGRESS_OVERRIDES: {exc} (example: slack.com=http://127.0.0.1:9001)") from exc
 
 
+def _env_switch(name: str) -> bool | None:
+    """A yes/no setting that may be left unset (None: let the code decide)."""
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"{name}={raw!r} must be true or false")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -41,6 +53,14 @@ class Settings:
     retry_base_seconds: float = 2.0
     worker_concurrency: int = 32
     sqlite_synchronous: str = "FULL"
+    # Send Email: the SMTP server every Agents::EmailAgent sends through.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool | None = None  # None: upgrade when the server offers STARTTLS
+    smtp_user: str = ""
+    smtp_password_credential: str = ""  # the name of a credential, never the password itself
+    smtp_from: str = ""
+    smtp_timeout: float = 30.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -56,5 +76,12 @@ class Settings:
             retry_base_seconds=_env_float("STORYLINE_RETRY_BASE_SECONDS", cls.retry_base_seconds),
             worker_concurrency=int(_env_float("STORYLINE_WORKER_CONCURRENCY", cls.worker_concurrency)),
             sqlite_synchronous=(os.environ.get("STORYLINE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
+            smtp_host=os.environ.get("STORYLINE_SMTP_HOST", "").strip(),
+            smtp_port=int(_env_float("STORYLINE_SMTP_PORT", cls.smtp_port)),
+            smtp_starttls=_env_switch("STORYLINE_SMTP_STARTTLS"),
+            smtp_user=os.environ.get("STORYLINE_SMTP_USER", "").strip(),
+            smtp_password_credential=os.environ.get("STORYLINE_SMTP_PASSWORD_CREDENTIAL", "").strip(),
+            smtp_from=os.environ.get("STORYLINE_SMTP_FROM", "").strip(),
+            smtp_timeout=_env_float("STORYLINE_SMTP_TIMEOUT", cls.smtp_timeout),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -19,6 +19,7 @@ from storyline.templating import TemplateError
 if TYPE_CHECKING:
     from storyline.actions.state import ActionState
     from storyline.egress.client import Egress
+    from storyline.egress.smtp import Mailer
     from storyline.templating import Scope
 
 
@@ -68,6 +69,9 @@ class Result:
     # (bucket, value) pairs an async action keeps in its ActionState; written in the
     # transaction that files this result (see ``RunContext.recall``).
     remember: list[tuple[str, Any]] = field(default_factory=list)
+    # Buckets emptied just before ``remember`` is written: state that replaces itself
+    # (a mailbox cursor) instead of growing.
+    forget: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +86,7 @@ class RunContext:
     attempt: int = 1
     job_state: Any = None
     egress: Egress | None = None
+    mailer: Mailer | None = None
     state: ActionState | None = None
     render: Callable[[Any], Any] = field(default=lambda value: value)
     render_event: Callable[[Any, Mapping[str, Any]], Any] = field(default=lambda value, event: value)

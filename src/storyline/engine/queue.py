@@ -260,8 +260,10 @@ def complete(
     conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, worker: str, result: Result, now: float
 ) -> None:
     action = catalog.actions[job.action_id]
-    if result.remember:
+    if result.remember or result.forget:
         state = SqlActionState(conn, action.id, now)
+        for bucket in result.forget:
+            state.clear(bucket)
         for bucket, value in result.remember:
             state.append(bucket, value)
     if result.defer_until is not None and not result.events:

@@ -10,6 +10,7 @@ from storyline.actions.base import ActionSpec, RunContext
 from storyline.actions.state import ActionState
 from storyline.config import Settings
 from storyline.egress.client import Egress
+from storyline.egress.smtp import Mailer
 from storyline.engine import prompts
 from storyline.templating import TemplateError, render_value
 
@@ -53,6 +54,7 @@ class RunScope:
 class Runtime:
     settings: Settings
     egress: Egress | None = None
+    mailer: Mailer | None = None
     credentials: dict[str, str] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
     prompt_key: bytes | None = None
@@ -96,6 +98,7 @@ class Runtime:
             attempt=attempt,
             job_state=job_state,
             egress=self.egress,
+            mailer=self.mailer,
             state=state,
             render=lambda value: render_event(value, event),
             render_event=render_event,

@@ -12,6 +12,7 @@ import logging
 
 from storyline.config import Settings
 from storyline.egress.client import Egress
+from storyline.egress.smtp import Mailer
 from storyline.engine.catalog import CatalogCache
 from storyline.engine.database import Database
 from storyline.engine.runtime import Runtime
@@ -42,6 +43,7 @@ class Service:
         self.db.start()
         self.egress = Egress.from_settings(self.settings)
         self.runtime.egress = self.egress
+        self.runtime.mailer = Mailer.from_settings(self.settings)
         await self.db.read(lambda conn: self.catalogs.refresh(conn, force=True))
         if self._want_worker:
             self.worker = Worker(self.db, self.runtime, self.catalogs, self.settings, concurrency=self._concurrency)
