@@ -51,6 +51,23 @@ class Harness:
         self.service.wake()
         return ingested
 
+    async def start_run(self, name: str) -> str:
+        """What a schedule tick does: a new story run whose first job is this action, on an empty input."""
+        action = self.action(name)
+        guid = queue.new_run_guid()
+        now = time.time()
+
+        def write(conn: sa.Connection) -> None:
+            conn.execute(t.story_runs.insert().values(
+                guid=guid, story_id=action.story_id, created_at=now, expires_at=now + 86400))
+            conn.execute(t.jobs.insert().values(
+                action_id=action.id, event_id=None, story_run=guid, status="queued", run_after=now, attempts=0,
+                created_at=now))
+
+        await self.service.db.write(write)
+        self.service.wake()
+        return guid
+
     async def drain(self, timeout: float = 20.0) -> None:
         """Wait until no job is queued or running."""
         deadline = time.monotonic() + timeout

@@ -123,13 +123,15 @@ def _headers(message: Message) -> dict[str, Any]:
 
 
 def _content(part: Message | None) -> str:
+    """A body part as text with ``\n`` line ends (the wire's CRLF would leak into every template)."""
     if part is None:
         return ""
     try:
-        return str(cast(EmailMessage, part).get_content())
+        text = str(cast(EmailMessage, part).get_content())
     except (LookupError, ValueError, AssertionError):  # unknown charset, undecodable payload
         payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+        text = payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+    return text.replace("\r\n", "\n")
 
 
 def _attachment(part: Message, index: int) -> dict[str, Any]:
