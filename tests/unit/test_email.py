@@ -9,6 +9,7 @@ import pytest
 from storyline.actions import action_type
 from storyline.actions import email as send_email
 from storyline.actions.base import ActionError
+from tests.corpus import corpus_agents
 
 
 def test_registered_under_the_tines_type() -> None:
@@ -112,3 +113,10 @@ def test_attachment_type_is_guessed_from_the_name_and_bad_base64_is_named() -> N
     )
     with pytest.raises(ActionError, match=r"attachments\[1\].base64encodedcontents: is not base64"):
         send_email.read_attachment({"filename": "x", "base64encodedcontents": "@@@"}, 1)
+
+
+def test_every_send_email_in_the_real_tines_exports_validates() -> None:
+    actions = corpus_agents(send_email.TYPE)
+    assert actions, "the corpus holds Send Email actions"
+    problems = [(file, name, send_email.validate(options)) for file, name, options in actions]
+    assert [p for p in problems if p[2]] == []

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 from storyline.actions import action_type, imap
 from storyline.egress.imap import Fetched
+from tests.corpus import corpus_agents
 
 
 def test_registered_under_the_tines_type() -> None:
@@ -101,3 +102,10 @@ def test_conditions_are_regexes_on_fields_and_flags() -> None:
     assert imap.matches(event, {"subject": "suspicious", "from": r"@example\.com>$", "has_attachment": "true"})
     assert not imap.matches(event, {"subject": "invoice"})
     assert not imap.matches(event, {"is_unread": False})
+
+
+def test_every_receive_email_in_the_real_tines_exports_validates() -> None:
+    actions = corpus_agents(imap.TYPE)
+    assert actions, "the corpus holds Receive Email actions"
+    problems = [(file, name, imap.validate(options)) for file, name, options in actions]
+    assert [p for p in problems if p[2]] == []
