@@ -9,6 +9,8 @@ import pytest
 from storyline.actions import action_type
 from storyline.actions import email as send_email
 from storyline.actions.base import ActionError
+from storyline.config import Settings
+from storyline.egress.smtp import Mailer
 from tests.corpus import corpus_agents
 
 
@@ -120,3 +122,23 @@ def test_every_send_email_in_the_real_tines_exports_validates() -> None:
     assert actions, "the corpus holds Send Email actions"
     problems = [(file, name, send_email.validate(options)) for file, name, options in actions]
     assert [p for p in problems if p[2]] == []
+
+
+def test_smtp_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STORYLINE_SMTP_HOST", raising=False)
+    assert Mailer.from_settings(Settings.from_env()) is None
+    monkeypatch.setenv("STORYLINE_SMTP_HOST", "smtp.example.com")
+    monkeypatch.setenv("STORYLINE_SMTP_PORT", "2525")
+    monkeypatch.setenv("STORYLINE_SMTP_STARTTLS", "false")
+    monkeypatch.setenv("STORYLINE_SMTP_USER", "soc@example.com")
+    monkeypatch.setenv("STORYLINE_SMTP_PASSWORD_CREDENTIAL", "smtp_password")
+    monkeypatch.delenv("STORYLINE_SMTP_FROM", raising=False)
+    mailer = Mailer.from_settings(Settings.from_env())
+    assert mailer == Mailer("smtp.example.com", 2525, starttls=False, user="soc@example.com",
+                            password_credential="smtp_password")
+    assert mailer.from_address == "soc@example.com"
+    monkeypatch.delenv("STORYLINE_SMTP_STARTTLS")
+    assert Settings.from_env().smtp_starttls is None  # unset: STARTTLS when the server offers it
+    monkeypatch.setenv("STORYLINE_SMTP_STARTTLS", "sometimes")
+    with pytest.raises(SystemExit, match="STORYLINE_SMTP_STARTTLS='sometimes' must be true or false"):
+        Settings.from_env()

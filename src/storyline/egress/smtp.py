@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiosmtplib
 
 from storyline.egress.client import EgressError
+
+if TYPE_CHECKING:
+    from storyline.config import Settings
 
 
 class MailError(EgressError):
@@ -41,7 +44,7 @@ class Mailer:
     timeout: float = 30.0
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Mailer | None:
+    def from_settings(cls, settings: Settings) -> Mailer | None:
         """``None`` when no SMTP host is configured: Send Email then fails saying so."""
         if not settings.smtp_host:
             return None
