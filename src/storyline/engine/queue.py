@@ -50,6 +50,8 @@ class Job:
     attempts: int
     state: Any
     payload: Mapping[str, Any]
+    # When the job became due; its downstream jobs inherit it (see Step).
+    run_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: 
         t.jobs.update()
         .where(j.id.in_(due.scalar_subquery()))
         .values(status="running", worker=worker, lease_until=now + lease_seconds, attempts=j.attempts + 1)
-        .returning(j.id, j.action_id, j.event_id, j.story_run, j.attempts, j.state)
+        .returning(j.id, j.action_id, j.event_id, j.story_run, j.attempts, j.state, j.run_after)
     ).all()
     if not rows:
         return []
@@ -155,7 +157,7 @@ def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: 
     return sorted(
         (
             Job(row.id, row.action_id, row.event_id, row.story_run, row.attempts, row.state,
-                payloads.get(row.event_id, {}) if row.event_id is not None else {})
+                payloads.get(row.event_id, {}) if row.event_id is not None else {}, row.run_after)
             for row in rows
         ),
         key=lambda job: job.id,
@@ -188,10 +190,16 @@ class Step:
     ``job_id`` is the job whose run this is (None for events born outside a job, such as
     a prompt click); with ``idx`` it keys every event written, so a re-run cannot
     write an event twice.
+
+    Downstream jobs become due at ``due``, the time their parent became due (never
+    later than now), not at ``now``: the queue is served oldest-due first, so under
+    a flood the runs that started first finish first instead of every run's first
+    step going before anyone's second.
     """
 
     def __init__(
-        self, conn: Connection, catalog: Catalog, runtime: Runtime, job_id: int | None, story_run: str, now: float
+        self, conn: Connection, catalog: Catalog, runtime: Runtime, job_id: int | None, story_run: str, now: float,
+        due: float | None = None,
     ) -> None:
         self.conn = conn
         self.catalog = catalog
@@ -199,6 +207,7 @@ class Step:
         self.job_id = job_id
         self.story_run = story_run
         self.now = now
+        self.due = now if due is None else min(due, now)
         self._idx = 0
         self._inline = 0
         self._jobs: list[dict[str, Any]] = []
@@ -219,7 +228,7 @@ class Step:
     def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
         module = action_type(action.type)
         if module is None or not is_pure(module) or self._inline >= MAX_INLINE or not self.runtime.ready(action):
-            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now))
+            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
         self._inline += 1
         ctx = self.runtime.context(
@@ -230,7 +239,7 @@ class Step:
             result = module.run(ctx)
         except Exception:
             # Let the queue retry it and record the failure the usual way.
-            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now))
+            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
         if result.defer_until is not None:
             self._jobs.append(
@@ -270,15 +279,15 @@ def complete(
                  attempts=job.attempts - 1, worker=None)
         return
     _release(conn, job, worker, status="done", finished_at=now, state=None, error=None)
-    emit(conn, catalog, runtime, action, job.payload, result, job.story_run, now, job_id=job.id)
+    emit(conn, catalog, runtime, action, job.payload, result, job.story_run, now, job_id=job.id, due=job.run_after)
 
 
 def emit(
     conn: Connection, catalog: Catalog, runtime: Runtime, action: ActionSpec, incoming: Mapping[str, Any],
-    result: Result, story_run: str, now: float, *, job_id: int | None = None,
+    result: Result, story_run: str, now: float, *, job_id: int | None = None, due: float | None = None,
 ) -> None:
     """File an action's result in a story run: its events, logs, and everything downstream."""
-    step = Step(conn, catalog, runtime, job_id, story_run, now)
+    step = Step(conn, catalog, runtime, job_id, story_run, now, due)
     step.file(action, incoming, result)
     step.flush()
 
