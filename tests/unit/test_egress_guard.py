@@ -182,3 +182,13 @@ async def test_addresses_of_allowed_hosts_and_override_targets_are_not_checked()
     assert await internal.addresses("jira.internal", 443) == ["10.20.0.7"]
     # IP literals are connected to as parsed, whatever their spelling.
     assert await Guard(resolver=never).addresses("134744072", 80) == ["8.8.8.8"]
+
+
+def test_settings_read_the_allow_list_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyline.config import Settings
+
+    monkeypatch.setenv("STORYLINE_EGRESS_ALLOW", "jira.internal, 10.0.0.0/8")
+    assert Settings.from_env().egress_allow == ("jira.internal", "10.0.0.0/8")
+    monkeypatch.setenv("STORYLINE_EGRESS_ALLOW", "10.0.0.0/8,not a host")
+    with pytest.raises(SystemExit, match=r"STORYLINE_EGRESS_ALLOW: egress allow entry 'not a host'"):
+        Settings.from_env()
