@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from storyline.config import Settings
 from storyline.egress.guard import AllowList, Guard, Refused, classify, parse_allow, parse_ip
 
 
@@ -185,8 +186,6 @@ async def test_addresses_of_allowed_hosts_and_override_targets_are_not_checked()
 
 
 def test_settings_read_the_allow_list_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from storyline.config import Settings
-
     monkeypatch.setenv("STORYLINE_EGRESS_ALLOW", "jira.internal, 10.0.0.0/8")
     assert Settings.from_env().egress_allow == ("jira.internal", "10.0.0.0/8")
     monkeypatch.setenv("STORYLINE_EGRESS_ALLOW", "10.0.0.0/8,not a host")
