@@ -12,6 +12,7 @@ Each function takes the caller's connection; the caller owns the transaction.
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
 import uuid
@@ -91,24 +92,30 @@ def _job_row(action_id: int, event_id: int | None, story_run: str, now: float, *
     return row
 
 
+# Statements on the hot path are built once: building and cache-keying a statement
+# per call costs more than executing it on SQLite.
+_INSERT_EVENT = t.events.insert().returning(t.events.c.id)
+_INSERT_RUN = t.story_runs.insert()
+_INSERT_LOG = t.logs.insert()
+
+
 def _insert_event(
     conn: Connection, catalog: Catalog, action: ActionSpec, story_run: str, payload: Mapping[str, Any],
     now: float, job_id: int | None, idx: int,
 ) -> int:
     keep = catalog.story(action.story_id).keep_events_for
     return conn.execute(
-        t.events.insert()
-        .values(
-            story_id=action.story_id,
-            action_id=action.id,
-            story_run=story_run,
-            job_id=job_id,
-            idx=idx,
-            payload=payload,
-            created_at=now,
-            expires_at=now + keep,
-        )
-        .returning(t.events.c.id)
+        _INSERT_EVENT,
+        {
+            "story_id": action.story_id,
+            "action_id": action.id,
+            "story_run": story_run,
+            "job_id": job_id,
+            "idx": idx,
+            "payload": payload,
+            "created_at": now,
+            "expires_at": now + keep,
+        },
     ).scalar_one()
 
 
@@ -116,11 +123,8 @@ def ingest(conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, no
     """Record what a webhook received; durable once the caller commits."""
     story_run = new_run_guid()
     keep = catalog.story(action.story_id).keep_events_for
-    conn.execute(
-        t.story_runs.insert().values(
-            guid=story_run, story_id=action.story_id, created_at=now, expires_at=now + keep
-        )
-    )
+    conn.execute(_INSERT_RUN, {"guid": story_run, "story_id": action.story_id, "created_at": now,
+                               "expires_at": now + keep})
     event_id = _insert_event(conn, catalog, action, story_run, {action.key: body}, now, None, 0)
     rows = [
         _job_row(receiver.id, event_id, story_run, now)
@@ -131,21 +135,30 @@ def ingest(conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, no
     return Ingested(event_id, story_run, len(rows))
 
 
-def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: float) -> list[Job]:
+@functools.cache
+def _claim_statement(dialect: str) -> sa.Update:
     j = t.jobs.c
     due = (
         sa.select(j.id)
-        .where(j.status == "queued", j.run_after <= now)
+        .where(j.status == "queued", j.run_after <= sa.bindparam("now"))
         .order_by(j.run_after, j.id)
-        .limit(limit)
+        .limit(sa.bindparam("limit"))
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    rows = conn.execute(
+    return (
         t.jobs.update()
         .where(j.id.in_(due.scalar_subquery()))
-        .values(status="running", worker=worker, lease_until=now + lease_seconds, attempts=j.attempts + 1)
+        .values(status="running", worker=sa.bindparam("owner"), lease_until=sa.bindparam("until"),
+                attempts=j.attempts + 1)
         .returning(j.id, j.action_id, j.event_id, j.story_run, j.attempts, j.state, j.run_after)
+    )
+
+
+def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: float) -> list[Job]:
+    rows = conn.execute(
+        _claim_statement(conn.dialect.name),
+        {"now": now, "limit": limit, "owner": worker, "until": now + lease_seconds},
     ).all()
     if not rows:
         return []
@@ -164,24 +177,27 @@ def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: 
     )
 
 
-def _release(conn: Connection, job: Job, owner: str, **values: Any) -> None:
+@functools.cache
+def _release_statement(columns: tuple[str, ...]) -> sa.Update:
     j = t.jobs.c
-    result = conn.execute(
+    return (
         t.jobs.update()
-        .where(j.id == job.id, j.worker == owner, j.status == "running")
-        .values(lease_until=None, **values)
+        .where(j.id == sa.bindparam("job_id"), j.worker == sa.bindparam("owner"), j.status == "running")
+        .values(lease_until=None, **{column: sa.bindparam(f"new_{column}") for column in columns})
     )
+
+
+def _release(conn: Connection, job: Job, owner: str, **values: Any) -> None:
+    params = {f"new_{column}": value for column, value in values.items()}
+    result = conn.execute(_release_statement(tuple(values)), {"job_id": job.id, "owner": owner, **params})
     if result.rowcount != 1:
         raise LeaseLost(f"job {job.id} is no longer leased to {owner}")
 
 
 def _log(conn: Connection, action_id: int, job_id: int | None, story_run: str | None, level: str,
          message: str, now: float) -> None:
-    conn.execute(
-        t.logs.insert().values(
-            action_id=action_id, job_id=job_id, story_run=story_run, level=level, message=message, created_at=now
-        )
-    )
+    conn.execute(_INSERT_LOG, {"action_id": action_id, "job_id": job_id, "story_run": story_run, "level": level,
+                               "message": message, "created_at": now})
 
 
 class Step:
