@@ -22,26 +22,11 @@ from storyline.store import tables as t
 from storyline.store.db import make_engine
 from storyline.store.queries import list_events
 from storyline.web.app import create_app
-from tests.builders import HTTP, TRANSFORM, TRIGGER, WEBHOOK, agent, story
+from tests.builders import HTTP, TRANSFORM, TRIGGER, WEBHOOK, agent, approval_story, story
 from tests.fakes.httpbin import FakeHttpbin
 from tests.harness import load_stories
 
 PUBLIC = "https://storyline.example"
-
-
-def approval_story() -> dict[str, Any]:
-    """Webhook -> a message with two prompt links -> a trigger per answer."""
-    return story("Approval", [
-        agent(WEBHOOK, "Receive alert", path="alert", secret="s", verbs="post"),
-        agent(TRANSFORM, "Ask analyst", mode="message_only",
-              payload={"text": "Block {{.receive_alert.ip}}?", "yes": "{% prompt block %}",
-                       "no": "{% prompt ignore %}"}),
-        agent(TRIGGER, "Blocked", rules=[
-            {"type": "regex", "path": "{{.ask_analyst.prompt.status}}", "value": "^block$"}]),
-        agent(TRANSFORM, "Report", mode="message_only",
-              payload={"ip": "{{.receive_alert.ip}}", "answer": "{{.ask_analyst.prompt.status}}",
-                       "run": "{% story_run_guid %}"}),
-    ], [(0, 1), (1, 2), (2, 3)])
 
 
 class Clicker:
