@@ -32,6 +32,8 @@ def hooks() -> dict[str, Any]:
                             "encoding": "base64"}),
         agent(WEBHOOK, "Signed with credential", path="signed-cred",
               verification={**HMAC, "secret": "{% credential nope %}"}),
+        agent(WEBHOOK, "Signed with nothing", path="signed-empty",
+              verification={**HMAC, "secret": "{{ .not_there }}"}),
         agent(WEBHOOK, "Alerts", path="alerts", secret="a", rules=[
             {"type": "regex", "path": "{{.alerts.severity}}", "value": "^(high|critical)$"},
             {"type": "field==value", "path": "{{.alerts.source}}", "value": "edr"}]),
@@ -126,6 +128,16 @@ def test_an_undefined_credential_as_secret_is_a_clear_error_not_a_pass(sender: S
     assert "Signed with credential" in error and "verification.secret" in error
     assert "credential 'nope' is not defined" in error
     assert sender.events("Signed with credential") == []
+
+
+def test_a_secret_that_renders_empty_refuses_rather_than_accepts(sender: Sender) -> None:
+    body = b"{}"
+    empty_key_signature = "sha256=" + hmac.new(b"", body, hashlib.sha256).hexdigest()
+    response = sender.client.post("/webhook/signed-empty", content=body, headers={
+        "content-type": "application/json", "x-hub-signature-256": empty_key_signature})
+    assert response.status_code == 500
+    assert "option 'verification.secret' rendered empty" in response.json()["error"]
+    assert sender.events("Signed with nothing") == []
 
 
 # -- rules ----------------------------------------------------------------------------------

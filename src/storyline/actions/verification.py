@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from storyline.actions.base import ActionError
+
 Render = Callable[[Any, str], Any]
 """Renders one option value (the second argument names it for errors) through the runtime scope."""
 
@@ -94,7 +96,10 @@ class Hmac:
         received = request.headers.get(header)
         if not received:
             raise VerificationFailed(f"missing signature header {header}")
-        secret = str(render(spec["secret"], "verification.secret"))
+        secret = str(render(spec["secret"], "verification.secret") or "")
+        if not secret:
+            # An empty key would let anyone sign; refuse rather than accept everything.
+            raise ActionError("option 'verification.secret' rendered empty")
         digest = hmac.new(secret.encode(), request.body, str(spec.get("algorithm", "sha256"))).digest()
         encoding = spec.get("encoding", "hex")
         signature = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()

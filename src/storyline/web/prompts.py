@@ -92,7 +92,9 @@ def routes(service: Service) -> list[Route]:
         if request.method == "HEAD" or any(name in agent for name in PREVIEW_AGENTS):
             return _page(200, "Prompt", f"Open this link to answer \u201c{prompt.status}\u201d.")
         catalogs = service.catalogs
-        if catalogs.due() or prompt.action_id not in catalogs.current.actions:
+        if catalogs.due():
+            await service.db.read(catalogs.refresh)
+        if prompt.action_id not in catalogs.current.actions:
             await service.db.read(lambda conn: catalogs.refresh(conn, force=True))
         result = await service.db.write(answer, catalogs.current, service.runtime, prompt, time.time())
         if result.outcome == "gone":
