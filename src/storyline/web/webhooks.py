@@ -83,18 +83,18 @@ def routes(service: Service) -> list[Route]:
             return Response(status_code=400)
         now = time.time()
         options = action.options
-        if any(options.get(name) for name in ("verification", "rules", "rate_limit")):
-            await service.runtime.prepare(action)  # their templates may name credentials
-        if options.get("verification"):
-            render = functools.partial(render_option, service.runtime.context(action, {}, "", now))
-            try:
+        try:
+            if any(options.get(name) for name in ("verification", "rules", "rate_limit")):
+                await service.runtime.prepare(action)  # their templates may name credentials
+            if options.get("verification"):
+                render = functools.partial(render_option, service.runtime.context(action, {}, "", now))
                 await verification.verify(
                     options["verification"], verification.Signed(request.headers, body, now), render
                 )
-            except verification.VerificationFailed as exc:
-                return _error(401, str(exc))
-            except ActionError as exc:
-                return _misconfigured(action, exc)
+        except verification.VerificationFailed as exc:
+            return _error(401, str(exc))
+        except ActionError as exc:
+            return _misconfigured(action, exc)
         try:
             parsed = webhook.parse_body(request.headers.get("content-type", ""), body)
         except webhook.BadRequest as exc:
