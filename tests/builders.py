@@ -55,3 +55,18 @@ def slash_command_story(vt_url: str = "", slack_url: str = "", *, path: str = "a
                                              "{{.search_virustotal.body['Forcepoint ThreatSeeker category']}}"}))
         links.append((len(agents) - 2, len(agents) - 1))
     return story("Slash command", agents, links)
+
+
+def approval_story() -> dict[str, Any]:
+    """Webhook -> a message with two prompt links -> a trigger per answer."""
+    return story("Approval", [
+        agent(WEBHOOK, "Receive alert", path="alert", secret="s", verbs="post"),
+        agent(TRANSFORM, "Ask analyst", mode="message_only",
+              payload={"text": "Block {{.receive_alert.ip}}?", "yes": "{% prompt block %}",
+                       "no": "{% prompt ignore %}"}),
+        agent(TRIGGER, "Blocked", rules=[
+            {"type": "regex", "path": "{{.ask_analyst.prompt.status}}", "value": "^block$"}]),
+        agent(TRANSFORM, "Report", mode="message_only",
+              payload={"ip": "{{.receive_alert.ip}}", "answer": "{{.ask_analyst.prompt.status}}",
+                       "run": "{% story_run_guid %}"}),
+    ], [(0, 1), (1, 2), (2, 3)])

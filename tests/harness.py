@@ -13,9 +13,20 @@ from storyline.config import Settings
 from storyline.engine import queue
 from storyline.engine.service import Service
 from storyline.store import tables as t
+from storyline.store.db import make_engine, upgrade
 from storyline.store.queries import list_events
 from storyline.store.stories import save_story
 from storyline.tines.importer import parse_story
+
+
+def load_stories(database_url: str, *stories: dict[str, Any]) -> None:
+    """Create the schema and import stories, before an app or process starts on the database."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        for data in stories:
+            save_story(conn, parse_story(data)[0], now=time.time())
+    engine.dispose()
 
 
 class Harness:

@@ -40,12 +40,22 @@ def _env_switch(name: str) -> bool | None:
     raise SystemExit(f"{name}={raw!r} must be true or false")
 
 
+def _env_allow() -> tuple[str, ...]:
+    from storyline.egress.guard import parse_allow
+
+    try:
+        return parse_allow(os.environ.get("STORYLINE_EGRESS_ALLOW", ""))
+    except ValueError as exc:
+        raise SystemExit(f"STORYLINE_EGRESS_ALLOW: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 2 * 1024 * 1024
     egress_overrides: dict[str, str] = field(default_factory=dict)
+    egress_allow: tuple[str, ...] = ()
     egress_timeout: float = 30.0
     max_response_bytes: int = 10 * 1024 * 1024
     lease_seconds: float = 30.0
@@ -69,6 +79,7 @@ class Settings:
             public_url=(os.environ.get("STORYLINE_PUBLIC_URL") or cls.public_url).rstrip("/"),
             max_body_bytes=int(_env_float("STORYLINE_MAX_BODY_BYTES", cls.max_body_bytes)),
             egress_overrides=_env_overrides(),
+            egress_allow=_env_allow(),
             egress_timeout=_env_float("STORYLINE_EGRESS_TIMEOUT", cls.egress_timeout),
             max_response_bytes=int(_env_float("STORYLINE_MAX_RESPONSE_BYTES", cls.max_response_bytes)),
             lease_seconds=_env_float("STORYLINE_LEASE_SECONDS", cls.lease_seconds),

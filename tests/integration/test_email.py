@@ -180,3 +180,16 @@ async def test_refused_recipients(smtp: FakeSmtp) -> None:
     with pytest.raises(ActionError, match="refused every recipient") as caught:
         await send_email.run(context(OPTIONS, mailer))
     assert caught.value.retryable  # every refusal was temporary (4xx)
+
+
+async def test_prompt_links_in_the_body_point_at_the_prompt_endpoint(database_url: str, smtp: FakeSmtp) -> None:
+    data = alert_story()
+    data["agents"][1]["options"]["body"] = 'Did you click it? <a href="{% prompt clicked %}">Yes</a>'
+    async with Harness(database_url, **smtp_settings(smtp.port)) as h:
+        await h.load(data)
+        await h.ingest("Receive alert", {"id": 2, "title": "x", "owner": "ana@example.com"})
+        await h.drain()
+        (received,) = smtp.messages
+        html = received.message.get_content()
+        assert f'href="{h.settings.public_url}/prompt?e=' in html
+        assert f"&a={h.action('Notify owner').id}&" in html and "&s=clicked&sig=" in html

@@ -15,6 +15,7 @@ from storyline.egress.client import (
     Egress,
     EgressConnectionError,
     EgressError,
+    EgressRefused,
     EgressTimeout,
     ResponseTooLarge,
 )
@@ -124,6 +125,10 @@ async def test_pool_slots_are_released_on_every_path(httpbin: FakeHttpbin, bin_s
         await egress.request("GET", f"{BIN}/redirect-to?url=/anything")
         with pytest.raises(ResponseTooLarge):
             await egress.request("GET", f"{BIN}/stream-bytes/5000")
+        with pytest.raises(EgressRefused):  # before the transport: an address literal
+            await egress.request("GET", f"{BIN}/redirect-to?url=http://10.0.0.1/")
+        with pytest.raises(EgressRefused):  # inside it: the connection is refused after DNS
+            await egress.request("GET", f"{BIN}/redirect-to?url=http://localhost:1/")
         httpbin.hang(2)
         with pytest.raises(EgressTimeout):
             await egress.request("GET", f"{BIN}/anything")

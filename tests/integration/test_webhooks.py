@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,29 +10,19 @@ from starlette.testclient import TestClient
 
 from storyline.config import Settings
 from storyline.store import tables as t
-from storyline.store.db import make_engine, upgrade
-from storyline.store.stories import save_story
-from storyline.tines.importer import parse_story
+from storyline.store.db import make_engine
 from storyline.web.app import create_app
 from tests.builders import WEBHOOK, agent, slash_command_story, story
+from tests.harness import load_stories
 
 FORM = "application/x-www-form-urlencoded"
-
-
-def _load(url: str, *stories: dict) -> None:
-    engine = make_engine(url)
-    upgrade(engine)
-    with engine.begin() as conn:
-        for data in stories:
-            save_story(conn, parse_story(data)[0], now=time.time())
-    engine.dispose()
 
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
     echo = story("Echo", [agent(WEBHOOK, "Echo hook", path="echo", secret="abc", verbs="get,post",
                                 include_headers="true", response_headers={"X-Story": "echo"})], [])
-    _load(database_url, slash_command_story(), echo)
+    load_stories(database_url, slash_command_story(), echo)
     app = create_app(Settings(database_url=database_url, max_body_bytes=64 * 1024), worker=False)
     with TestClient(app) as test_client:
         test_client.events = lambda: _events(database_url)  # type: ignore[attr-defined]

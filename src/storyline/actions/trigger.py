@@ -345,11 +345,13 @@ def _render_rule_value(ctx: RunContext, kind: str, value: Any, where: str) -> An
     return render_option(ctx, value, where) if is_templated(value) else value
 
 
-def evaluate_rules(ctx: RunContext) -> tuple[bool, list[str]]:
+def evaluate_rules(ctx: RunContext, *, any_rule: bool = False) -> tuple[bool, list[str]]:
     """Render and test ``rules`` / ``must_match`` against the incoming event.
 
     Returns whether enough rules matched, and log lines saying which did. Each rule is
-    rendered on its own so a template error names the rule.
+    rendered on its own so a template error names the rule. Without ``must_match`` every
+    rule must match, or one when ``any_rule`` (a webhook's rules admit a request that
+    matches any of them).
     """
     raw_rules = ctx.action.options.get("rules") or []
     if not isinstance(raw_rules, list):
@@ -368,7 +370,7 @@ def evaluate_rules(ctx: RunContext) -> tuple[bool, list[str]]:
         results.append(rule_matches(str(kind), left, value, index))
     must_match_option = ctx.option("must_match")
     if must_match_option in (None, ""):
-        needed = len(results)
+        needed = min(1, len(results)) if any_rule else len(results)
     else:
         number = to_number(must_match_option)
         if number is None or not number.is_integer() or number < 1:

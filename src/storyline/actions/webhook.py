@@ -4,17 +4,32 @@ It does not run as a job: the web layer verifies and records the request (see
 ``storyline.web.webhooks``) and this module says how. ``include_headers`` is off
 unless set, as in legacy Tines exports, where posted fields sit directly under the
 action key (``{{.receive_commands.text}}``).
+
+Options beyond the legacy ones, as in current Tines:
+
+* ``verification`` — proof of the sender, checked over the raw body (see
+  ``storyline.actions.verification``); a failure is answered 401 and records nothing.
+* ``rules`` (and ``must_match``) — the Trigger's rules, tested against the event the
+  request would create; the request is recorded only when one rule matches (or
+  ``must_match`` of them), else it is answered "No rules matched" and dropped.
+* ``rate_limit`` — ``{"count": N, "period": SECONDS, "key": optional template}``: at
+  most N requests per sliding window (per value of ``key``); more are answered 429
+  with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
-from storyline.actions.base import truthy
+from storyline.actions import verification
+from storyline.actions.base import ActionError, RunContext, truthy
+from storyline.actions.trigger import evaluate_rules, is_templated, to_number, validate_rules
 
 TYPE = "Agents::WebhookAgent"
 DESCRIPTION = "Receive HTTP requests at /webhook/<path>/<secret> and start a story run with each."
@@ -52,7 +67,56 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     secret = options.get("secret")
     if secret is not None and not isinstance(secret, str):
         problems.append("option 'secret' must be a string")
+    if options.get("verification") not in (None, ""):
+        problems.extend(verification.validate(options["verification"]))
+    if options.get("rules") not in (None, ""):
+        problems.extend(validate_rules(options, required=False))
+    if options.get("rate_limit") not in (None, ""):
+        problems.extend(_validate_rate_limit(options["rate_limit"]))
     return problems
+
+
+def _validate_rate_limit(spec: Any) -> list[str]:
+    if not isinstance(spec, Mapping):
+        return ["option 'rate_limit' must be an object {\"count\": N, \"period\": SECONDS}"]
+    problems = []
+    for name in ("count", "period"):
+        value = spec.get(name)
+        if is_templated(value):
+            continue
+        number = to_number(value)
+        if number is None or number <= 0 or (name == "count" and not number.is_integer()):
+            kind = "whole number" if name == "count" else "number of seconds"
+            problems.append(f"option 'rate_limit.{name}' must be a positive {kind} (got {value!r})")
+    return problems
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    count: int
+    period: float
+    key: str
+
+
+def rate_limit(ctx: RunContext) -> RateLimit | None:
+    """The rendered ``rate_limit`` for this request (``key`` may name a header or field)."""
+    spec = ctx.option("rate_limit")
+    if spec in (None, ""):
+        return None
+    if not isinstance(spec, Mapping):
+        raise ActionError("option 'rate_limit' must be an object {\"count\": N, \"period\": SECONDS}")
+    count, period = to_number(spec.get("count")), to_number(spec.get("period"))
+    if count is None or count < 1 or period is None or period <= 0:
+        raise ActionError(f"option 'rate_limit' needs a positive count and period (got {dict(spec)!r})")
+    key = spec.get("key")
+    return RateLimit(math.floor(count), float(period), "" if key is None else str(key))
+
+
+def admits(ctx: RunContext) -> tuple[bool, list[str]]:
+    """Whether the request passes the webhook's ``rules`` (always, without any)."""
+    if not ctx.action.options.get("rules"):
+        return True, []
+    return evaluate_rules(ctx, any_rule=True)
 
 
 def response_code(options: Mapping[str, Any]) -> int:

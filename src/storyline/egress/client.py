@@ -5,6 +5,8 @@ pooling, timeouts, the response-size cap and **host overrides** are applied in o
 place. Overrides (``STORYLINE_EGRESS_OVERRIDES="slack.com=http://127.0.0.1:9001"``)
 let a whole story run unchanged against local fakes in tests, demos and staging:
 the story keeps saying ``https://slack.com/api/...`` and the request lands on the fake.
+Everything else passes the SSRF guard (``guard.py``): no loopback, private or
+metadata destinations unless ``STORYLINE_EGRESS_ALLOW`` names them.
 
 This sits on the worker's hot path (thousands of requests per second against a
 loopback fake in the benchmark), so it shares one ``httpx.AsyncClient`` (keep-alive,
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import email.utils
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC
 from typing import Any, NamedTuple
 
 import httpx
 import orjson
+
+from storyline.egress.guard import AllowList, Guard, GuardedTransport, Refused
 
 MiB = 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
@@ -62,6 +66,10 @@ class EgressConnectionError(EgressError):
 
 class ResponseTooLarge(EgressError):
     """The body exceeded ``max_response_bytes``; reading stopped there to protect memory."""
+
+
+class EgressRefused(EgressError):
+    """The SSRF guard refused the destination (or a redirect's); asking again will not help."""
 
 
 class _Target(NamedTuple):
@@ -259,12 +267,15 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
 
 
 class Egress:
-    """A shared HTTP client with host overrides, timeouts and a response-size cap.
+    """A shared HTTP client with host overrides, the SSRF guard, timeouts and a response-size cap.
 
     Create one per process (the worker owns it), hand it to actions through
     ``RunContext.egress`` and ``await aclose()`` on shutdown. ``max_connections``
     and ``max_keepalive_connections`` are totals, split over ``pool_shards`` pools;
     a pool takes ``pool_spill`` requests in flight before the next one is used.
+    ``allow`` lists what the guard lets through (``STORYLINE_EGRESS_ALLOW`` entries;
+    ``["*"]`` turns it off). Through a ``proxy`` only host names and IP literals are
+    checked: the proxy resolves names, so it has to refuse internal ones itself.
     """
 
     def __init__(
@@ -279,6 +290,7 @@ class Egress:
         pool_shards: int = 16,
         pool_spill: int = 4,
         proxy: str | None = None,
+        allow: Iterable[str] = (),
     ) -> None:
         self.timeout = float(timeout)
         self.max_response_bytes = int(max_response_bytes)
@@ -290,6 +302,9 @@ class Egress:
             target = _parse_target(key, base.strip())
             self._targets[key] = target
             self.overrides[key] = target.base
+        allowed = AllowList(allow)
+        endpoints = [(t.host, t.port or (443 if t.scheme == "https" else 80)) for t in self._targets.values()]
+        self._guard = None if allowed.everything else Guard(allowed, endpoints)
         self._shards = max(1, pool_shards)
         self._limits = httpx.Limits(
             max_connections=-(-max_connections // self._shards),
@@ -303,21 +318,26 @@ class Egress:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Egress:
-        """Build from ``storyline.config.Settings`` (egress_overrides, egress_timeout, max_response_bytes)."""
+        """Build from ``storyline.config.Settings`` (egress_overrides, egress_allow, egress_timeout, max_response_bytes)."""
         return cls(
             overrides=settings.egress_overrides,
             timeout=settings.egress_timeout,
             max_response_bytes=settings.max_response_bytes,
+            allow=settings.egress_allow,
         )
 
     def _build_client(self, *, verify: bool) -> httpx.AsyncClient:
         hooks: dict[str, list[Any]] = {}
+        if self._targets or self._guard is not None:
+            hooks["request"] = [self._on_request]
         if self._targets:
-            hooks = {"request": [self._on_request], "response": [self._on_response]}
+            hooks["response"] = [self._on_response]
         # One SSL context for all pools: building one loads the CA bundle (~30 ms).
         ssl_context = httpx.create_ssl_context(verify=verify)
         transports = [
-            httpx.AsyncHTTPTransport(
+            GuardedTransport(self._guard, ssl_context=ssl_context, limits=self._limits)
+            if self._guard is not None and self._proxy is None
+            else httpx.AsyncHTTPTransport(
                 verify=ssl_context, http1=True, http2=False, limits=self._limits, proxy=self._proxy
             )
             for _ in range(self._shards)
@@ -362,9 +382,12 @@ class Egress:
         # Runs for the first request and for every redirect hop, so a redirect to an
         # overridden host is overridden too. Only the wire sees the target: the
         # response hook restores the story's URL so redirects resolve, compare origins
-        # and report URLs as the story wrote them.
-        target = self._target_for(request.url)
+        # and report URLs as the story wrote them. Hosts that are not overridden meet
+        # the guard here, on every hop; it checks their addresses again at connect time.
+        target = self._target_for(request.url) if self._targets else None
         if target is None:
+            if self._guard is not None:
+                self._guard.check_host(request.url.host)
             return
         setattr(request, _LOGICAL, (request.url, request.headers.get("host")))
         request.url = self._rewrite(request.url, target)
@@ -439,6 +462,10 @@ class Egress:
         except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects) as exc:
             host, where = self._describe(url)
             raise EgressError(f"{method.upper()} to {where} failed: {exc}", host=host) from None
+        except Refused as exc:
+            host, where = self._describe(url)
+            hop = "" if exc.host == host else " after a redirect"
+            raise EgressRefused(f"{method.upper()} to {where} refused{hop}: {exc}", host=host) from None
         except httpx.TransportError as exc:
             host, where = self._describe(url)
             detail = str(exc) or type(exc).__name__

@@ -12,6 +12,7 @@ Each function takes the caller's connection; the caller owns the transaction.
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
 import uuid
@@ -50,6 +51,8 @@ class Job:
     attempts: int
     state: Any
     payload: Mapping[str, Any]
+    # When the job became due; its downstream jobs inherit it (see Step).
+    run_after: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,24 +92,30 @@ def _job_row(action_id: int, event_id: int | None, story_run: str, now: float, *
     return row
 
 
+# Statements on the hot path are built once: building and cache-keying a statement
+# per call costs more than executing it on SQLite.
+_INSERT_EVENT = t.events.insert().returning(t.events.c.id)
+_INSERT_RUN = t.story_runs.insert()
+_INSERT_LOG = t.logs.insert()
+
+
 def _insert_event(
     conn: Connection, catalog: Catalog, action: ActionSpec, story_run: str, payload: Mapping[str, Any],
     now: float, job_id: int | None, idx: int,
 ) -> int:
     keep = catalog.story(action.story_id).keep_events_for
     return conn.execute(
-        t.events.insert()
-        .values(
-            story_id=action.story_id,
-            action_id=action.id,
-            story_run=story_run,
-            job_id=job_id,
-            idx=idx,
-            payload=payload,
-            created_at=now,
-            expires_at=now + keep,
-        )
-        .returning(t.events.c.id)
+        _INSERT_EVENT,
+        {
+            "story_id": action.story_id,
+            "action_id": action.id,
+            "story_run": story_run,
+            "job_id": job_id,
+            "idx": idx,
+            "payload": payload,
+            "created_at": now,
+            "expires_at": now + keep,
+        },
     ).scalar_one()
 
 
@@ -114,11 +123,8 @@ def ingest(conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, no
     """Record what a webhook received; durable once the caller commits."""
     story_run = new_run_guid()
     keep = catalog.story(action.story_id).keep_events_for
-    conn.execute(
-        t.story_runs.insert().values(
-            guid=story_run, story_id=action.story_id, created_at=now, expires_at=now + keep
-        )
-    )
+    conn.execute(_INSERT_RUN, {"guid": story_run, "story_id": action.story_id, "created_at": now,
+                               "expires_at": now + keep})
     event_id = _insert_event(conn, catalog, action, story_run, {action.key: body}, now, None, 0)
     rows = [
         _job_row(receiver.id, event_id, story_run, now)
@@ -129,21 +135,30 @@ def ingest(conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, no
     return Ingested(event_id, story_run, len(rows))
 
 
-def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: float) -> list[Job]:
+@functools.cache
+def _claim_statement(dialect: str) -> sa.Update:
     j = t.jobs.c
     due = (
         sa.select(j.id)
-        .where(j.status == "queued", j.run_after <= now)
+        .where(j.status == "queued", j.run_after <= sa.bindparam("now"))
         .order_by(j.run_after, j.id)
-        .limit(limit)
+        .limit(sa.bindparam("limit"))
     )
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    rows = conn.execute(
+    return (
         t.jobs.update()
         .where(j.id.in_(due.scalar_subquery()))
-        .values(status="running", worker=worker, lease_until=now + lease_seconds, attempts=j.attempts + 1)
-        .returning(j.id, j.action_id, j.event_id, j.story_run, j.attempts, j.state)
+        .values(status="running", worker=sa.bindparam("owner"), lease_until=sa.bindparam("until"),
+                attempts=j.attempts + 1)
+        .returning(j.id, j.action_id, j.event_id, j.story_run, j.attempts, j.state, j.run_after)
+    )
+
+
+def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: float) -> list[Job]:
+    rows = conn.execute(
+        _claim_statement(conn.dialect.name),
+        {"now": now, "limit": limit, "owner": worker, "until": now + lease_seconds},
     ).all()
     if not rows:
         return []
@@ -155,31 +170,34 @@ def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: 
     return sorted(
         (
             Job(row.id, row.action_id, row.event_id, row.story_run, row.attempts, row.state,
-                payloads.get(row.event_id, {}) if row.event_id is not None else {})
+                payloads.get(row.event_id, {}) if row.event_id is not None else {}, row.run_after)
             for row in rows
         ),
         key=lambda job: job.id,
     )
 
 
-def _release(conn: Connection, job: Job, owner: str, **values: Any) -> None:
+@functools.cache
+def _release_statement(columns: tuple[str, ...]) -> sa.Update:
     j = t.jobs.c
-    result = conn.execute(
+    return (
         t.jobs.update()
-        .where(j.id == job.id, j.worker == owner, j.status == "running")
-        .values(lease_until=None, **values)
+        .where(j.id == sa.bindparam("job_id"), j.worker == sa.bindparam("owner"), j.status == "running")
+        .values(lease_until=None, **{column: sa.bindparam(f"new_{column}") for column in columns})
     )
+
+
+def _release(conn: Connection, job: Job, owner: str, **values: Any) -> None:
+    params = {f"new_{column}": value for column, value in values.items()}
+    result = conn.execute(_release_statement(tuple(values)), {"job_id": job.id, "owner": owner, **params})
     if result.rowcount != 1:
         raise LeaseLost(f"job {job.id} is no longer leased to {owner}")
 
 
 def _log(conn: Connection, action_id: int, job_id: int | None, story_run: str | None, level: str,
          message: str, now: float) -> None:
-    conn.execute(
-        t.logs.insert().values(
-            action_id=action_id, job_id=job_id, story_run=story_run, level=level, message=message, created_at=now
-        )
-    )
+    conn.execute(_INSERT_LOG, {"action_id": action_id, "job_id": job_id, "story_run": story_run, "level": level,
+                               "message": message, "created_at": now})
 
 
 class Step:
@@ -188,10 +206,16 @@ class Step:
     ``job_id`` is the job whose run this is (None for events born outside a job, such as
     a prompt click); with ``idx`` it keys every event written, so a re-run cannot
     write an event twice.
+
+    Downstream jobs become due at ``due``, the time their parent became due (never
+    later than now), not at ``now``: the queue is served oldest-due first, so under
+    a flood the runs that started first finish first instead of every run's first
+    step going before anyone's second.
     """
 
     def __init__(
-        self, conn: Connection, catalog: Catalog, runtime: Runtime, job_id: int | None, story_run: str, now: float
+        self, conn: Connection, catalog: Catalog, runtime: Runtime, job_id: int | None, story_run: str, now: float,
+        due: float | None = None,
     ) -> None:
         self.conn = conn
         self.catalog = catalog
@@ -199,6 +223,7 @@ class Step:
         self.job_id = job_id
         self.story_run = story_run
         self.now = now
+        self.due = now if due is None else min(due, now)
         self._idx = 0
         self._inline = 0
         self._jobs: list[dict[str, Any]] = []
@@ -219,7 +244,7 @@ class Step:
     def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
         module = action_type(action.type)
         if module is None or not is_pure(module) or self._inline >= MAX_INLINE or not self.runtime.ready(action):
-            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now))
+            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
         self._inline += 1
         ctx = self.runtime.context(
@@ -230,7 +255,7 @@ class Step:
             result = module.run(ctx)
         except Exception:
             # Let the queue retry it and record the failure the usual way.
-            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now))
+            self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
         if result.defer_until is not None:
             self._jobs.append(
@@ -272,15 +297,15 @@ def complete(
                  attempts=job.attempts - 1, worker=None)
         return
     _release(conn, job, worker, status="done", finished_at=now, state=None, error=None)
-    emit(conn, catalog, runtime, action, job.payload, result, job.story_run, now, job_id=job.id)
+    emit(conn, catalog, runtime, action, job.payload, result, job.story_run, now, job_id=job.id, due=job.run_after)
 
 
 def emit(
     conn: Connection, catalog: Catalog, runtime: Runtime, action: ActionSpec, incoming: Mapping[str, Any],
-    result: Result, story_run: str, now: float, *, job_id: int | None = None,
+    result: Result, story_run: str, now: float, *, job_id: int | None = None, due: float | None = None,
 ) -> None:
     """File an action's result in a story run: its events, logs, and everything downstream."""
-    step = Step(conn, catalog, runtime, job_id, story_run, now)
+    step = Step(conn, catalog, runtime, job_id, story_run, now, due)
     step.file(action, incoming, result)
     step.flush()
 

@@ -40,7 +40,9 @@ class RunScope:
     def prompt_url(self, status: str) -> str:
         if self.event_id is None or self.prompt_key is None:
             raise TemplateError("a prompt needs an incoming event (it cannot be rendered here)")
-        return prompts.prompt_url(self.public_url, self.prompt_key, self.event_id, self.action.id, str(status))
+        return prompts.prompt_url(
+            self.public_url, self.prompt_key, self.event_id, self.action.id, self.story_run, str(status)
+        )
 
     def meta(self) -> Mapping[str, Any]:
         return {

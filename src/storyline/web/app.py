@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from storyline.config import Settings
 from storyline.engine.service import Service
-from storyline.web import webhooks
+from storyline.web import prompts, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
             Route("/", index),
             Route("/healthz", healthz),
             *webhooks.routes(service),
+            *prompts.routes(service),
         ],
         lifespan=lifespan,
     )

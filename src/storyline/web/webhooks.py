@@ -1,22 +1,32 @@
-"""POST /webhook/<path>/<secret>: verify, record durably, then answer.
+"""POST /webhook/<path>/<secret>: verify, filter, limit, record durably, then answer.
 
 The answer is sent only after the entry event and its jobs are committed, so an
-acknowledged request is never lost.
+acknowledged request is never lost. Checks run cheapest and most certain first: the
+URL secret, the method, the body size, the ``verification`` over the raw body, then
+``rules`` and ``rate_limit`` on the parsed request; the rate limit counts every
+request that got that far (matching the rules or not) in the transaction that
+records it.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storyline.actions import webhook
-from storyline.engine import queue
+from storyline.actions import verification, webhook
+from storyline.actions.base import ActionError, ActionSpec
+from storyline.actions.trigger import render_option
+from storyline.engine import queue, rate_limit
+from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import RunScope
 from storyline.engine.service import Service
 from storyline.templating import TemplateError, render_text
@@ -71,19 +81,71 @@ def routes(service: Service) -> list[Route]:
             return _error(413, f"request body is larger than the {settings.max_body_bytes} byte limit")
         except ClientDisconnect:
             return Response(status_code=400)
+        now = time.time()
+        options = action.options
+        try:
+            if any(options.get(name) for name in ("verification", "rules", "rate_limit")):
+                await service.runtime.prepare(action)  # their templates may name credentials
+            if options.get("verification"):
+                render = functools.partial(render_option, service.runtime.context(action, {}, "", now))
+                await verification.verify(
+                    options["verification"], verification.Signed(request.headers, body, now), render
+                )
+        except verification.VerificationFailed as exc:
+            return _error(401, str(exc))
+        except ActionError as exc:
+            return _misconfigured(action, exc)
         try:
             parsed = webhook.parse_body(request.headers.get("content-type", ""), body)
         except webhook.BadRequest as exc:
             return _error(400, str(exc))
-        fields = webhook.payload(action.options, parsed, request.query_params, request.headers)
-        ingested = await service.db.write(queue.ingest, catalogs.current, action, fields, time.time())
+        fields = webhook.payload(options, parsed, request.query_params, request.headers)
+        ctx = service.runtime.context(action, {action.key: fields}, "", now)
+        try:
+            matched, _ = webhook.admits(ctx)
+            limit = webhook.rate_limit(ctx)
+        except ActionError as exc:
+            return _misconfigured(action, exc)
+        outcome = await service.db.write(_record, catalogs.current, action, fields, matched, limit, now)
+        if outcome.retry_after is not None:
+            assert limit is not None
+            return JSONResponse(
+                {"error": f"rate limit of {limit.count} request(s) per {limit.period:g}s exceeded"},
+                status_code=429, headers={"retry-after": str(outcome.retry_after)},
+            )
+        if outcome.ingested is None:
+            return Response("No rules matched", status_code=200, media_type="text/plain")
         service.wake()
-        return _respond(action, fields, ingested.story_run, settings.public_url)
+        return _respond(action, fields, outcome.ingested.story_run, settings.public_url)
 
     return [
         Route("/webhook/{path}/{secret}", receive, methods=[v.upper() for v in webhook.VERBS]),
         Route("/webhook/{path}", receive, methods=[v.upper() for v in webhook.VERBS]),
     ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A request recorded (``ingested``), filtered out by rules (neither), or over the rate limit."""
+
+    ingested: queue.Ingested | None = None
+    retry_after: int | None = None
+
+
+def _record(
+    conn: Connection, catalog: Catalog, action: ActionSpec, fields: Any, matched: bool,
+    limit: webhook.RateLimit | None, now: float,
+) -> Outcome:
+    if limit is not None:
+        wait = rate_limit.admit(conn, action.id, limit.key, limit.count, limit.period, now)
+        if wait is not None:
+            return Outcome(retry_after=wait)
+    return Outcome(ingested=queue.ingest(conn, catalog, action, fields, now) if matched else None)
+
+
+def _misconfigured(action: ActionSpec, exc: ActionError) -> Response:
+    log.warning("webhook %s: %s", action.name, exc)
+    return _error(500, f"webhook '{action.name}' cannot check this request: {exc}")
 
 
 def _bearer(request: Request) -> str:

@@ -1,0 +1,114 @@
+"""How a webhook checks that a request comes from its sender: the ``verification`` option.
+
+A registry keyed by ``type``. Each kind validates its own options (at import, naming
+the option) and checks a request's raw body and headers when it arrives; the web
+layer answers 401 and records nothing when the check fails. ``hmac`` is the generic
+kind (GitHub, Stripe-like senders); the chat platforms' own schemes plug in with
+:func:`register` the same way.
+
+Secrets are options like any other, so ``{% credential x %}`` works: the web layer
+hands in ``render``, which goes through the runtime scope.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from storyline.actions.base import ActionError
+
+Render = Callable[[Any, str], Any]
+"""Renders one option value (the second argument names it for errors) through the runtime scope."""
+
+
+class VerificationFailed(Exception):
+    """The request does not prove where it came from; the message says why (never a secret)."""
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A request as a verifier sees it: the bytes exactly as received."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    now: float
+
+
+class Verifier(Protocol):
+    def validate(self, spec: Mapping[str, Any]) -> list[str]: ...
+
+    async def verify(self, spec: Mapping[str, Any], request: Signed, render: Render) -> None: ...
+
+
+VERIFIERS: dict[str, Verifier] = {}
+
+
+def register(kind: str, verifier: Verifier) -> None:
+    VERIFIERS[kind] = verifier
+
+
+def validate(spec: Any) -> list[str]:
+    if not isinstance(spec, Mapping):
+        return ["option 'verification' must be an object with a 'type' (one of " + ", ".join(VERIFIERS) + ")"]
+    verifier = VERIFIERS.get(str(spec.get("type")))
+    if verifier is None:
+        return [f"option 'verification.type' must be one of {', '.join(VERIFIERS)} (got {spec.get('type')!r})"]
+    return verifier.validate(spec)
+
+
+async def verify(spec: Mapping[str, Any], request: Signed, render: Render) -> None:
+    """Raise VerificationFailed unless the request passes the webhook's verification."""
+    await VERIFIERS[str(spec["type"])].verify(spec, request, render)
+
+
+class Hmac:
+    """``{"type": "hmac", "header", "secret", "algorithm", "prefix", "encoding"}`` over the raw body.
+
+    The header must hold ``prefix`` + the HMAC of the body under ``secret``, as hex
+    (default) or base64; ``algorithm`` is sha256 unless set.
+    """
+
+    ALGORITHMS = ("sha1", "sha256", "sha384", "sha512")
+    ENCODINGS = ("hex", "base64")
+
+    def validate(self, spec: Mapping[str, Any]) -> list[str]:
+        problems = []
+        for name in ("header", "secret"):
+            if not isinstance(spec.get(name), str) or not spec[name].strip():
+                problems.append(f"option 'verification.{name}' is required for hmac verification (text)")
+        algorithm = spec.get("algorithm", "sha256")
+        if algorithm not in self.ALGORITHMS:
+            problems.append(f"option 'verification.algorithm' must be one of {', '.join(self.ALGORITHMS)} "
+                            f"(got {algorithm!r})")
+        encoding = spec.get("encoding", "hex")
+        if encoding not in self.ENCODINGS:
+            problems.append(f"option 'verification.encoding' must be one of {', '.join(self.ENCODINGS)} "
+                            f"(got {encoding!r})")
+        if not isinstance(spec.get("prefix", ""), str):
+            problems.append("option 'verification.prefix' must be text, e.g. \"sha256=\"")
+        return problems
+
+    async def verify(self, spec: Mapping[str, Any], request: Signed, render: Render) -> None:
+        header = str(spec["header"])
+        received = request.headers.get(header)
+        if not received:
+            raise VerificationFailed(f"missing signature header {header}")
+        secret = str(render(spec["secret"], "verification.secret") or "")
+        if not secret:
+            # An empty key would let anyone sign; refuse rather than accept everything.
+            raise ActionError("option 'verification.secret' rendered empty")
+        digest = hmac.new(secret.encode(), request.body, str(spec.get("algorithm", "sha256"))).digest()
+        encoding = spec.get("encoding", "hex")
+        signature = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
+        expected = str(spec.get("prefix", "")) + signature
+        given = received.strip()
+        if encoding == "hex":
+            expected, given = expected.lower(), given.lower()
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            raise VerificationFailed(f"signature in header {header} does not match the body")
+
+
+register("hmac", Hmac())
