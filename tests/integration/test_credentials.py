@@ -229,6 +229,31 @@ async def test_resources_in_every_template_form(database_url: str, httpbin: Fake
         assert "resource 'absent' is not defined" in error
 
 
+def test_a_webhook_response_may_use_resources_but_not_credentials(database_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    from storyline.config import Settings
+    from storyline.store.db import make_engine, upgrade
+    from storyline.store.stories import save_story
+    from storyline.tines.importer import parse_story
+    from storyline.web.app import create_app
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        save_resource(conn, "jarm_list", ["aa11", "bb22"], time.time())
+        creds.save_credential(conn, Cipher.for_database(database_url), creds.text("vt", SECRET), time.time())
+        for path, response in (("list", '{{.RESOURCE.jarm_list | join: ","}}'), ("leak", "{% credential vt %}")):
+            save_story(conn, parse_story(story(path, [
+                agent(WEBHOOK, f"Serve {path}", path=path, secret="s3cret", verbs="get", response=response)], []))[0],
+                now=time.time())
+    engine.dispose()
+    with TestClient(create_app(Settings(database_url=database_url), worker=False)) as client:
+        assert client.get("/webhook/list/s3cret").text == "aa11,bb22"
+        leak = client.get("/webhook/leak/s3cret")
+        assert leak.status_code == 500 and "credential 'vt' is not defined" in leak.text and SECRET not in leak.text
+
+
 async def test_a_credential_changed_while_running_is_picked_up(database_url: str, httpbin: FakeHttpbin) -> None:
     async with harness(database_url, httpbin) as h:
         await save(h, creds.text("vt", SECRET))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -78,7 +79,9 @@ def routes(service: Service) -> list[Route]:
         fields = webhook.payload(action.options, parsed, request.query_params, request.headers)
         ingested = await service.db.write(queue.ingest, catalogs.current, action, fields, time.time())
         service.wake()
-        return _respond(action, fields, ingested.story_run, settings.public_url)
+        vault = service.runtime.vault
+        await vault.sync()
+        return _respond(action, fields, ingested.story_run, settings.public_url, vault.resources)
 
     return [
         Route("/webhook/{path}/{secret}", receive, methods=[v.upper() for v in webhook.VERBS]),
@@ -91,14 +94,17 @@ def _bearer(request: Request) -> str:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
 
 
-def _respond(action: Any, fields: dict[str, Any], story_run: str, public_url: str) -> Response:
+def _respond(
+    action: Any, fields: dict[str, Any], story_run: str, public_url: str, resources: Mapping[str, Any]
+) -> Response:
     options = action.options
     headers = {str(k): str(v) for k, v in (options.get("response_headers") or {}).items()}
     template = options.get("response")
     if template in (None, ""):
         return Response("Ok", status_code=webhook.response_code(options), headers=headers,
                         media_type="text/plain")
-    scope = RunScope(story_run, action, {}, {}, public_url)
+    # Resources, not credentials: a response goes back to whoever called the webhook.
+    scope = RunScope(story_run, action, {}, resources, public_url)
     try:
         text = render_text(str(template), {**fields, action.key: fields}, scope)
     except TemplateError as exc:
