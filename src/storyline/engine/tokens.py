@@ -60,17 +60,19 @@ def _value_at(credential: Credential, output: Mapping[str, Any]) -> str:
 
 async def fetch(credential: Credential, egress: Egress | None) -> Token:
     """Ask the credential's issuer for a value now; errors name the credential, retryable when worth it."""
-    if credential.kind == "oauth2":
-        options = _oauth2_options(credential)
-        render: Any = lambda value: value  # noqa: E731  (the secret is sent as written)
-    else:
-        options = {"fail_on_status": "true", **credential.secret["options"]}
-        scope = StaticScope()
-        render = lambda value: render_value(value, {}, scope)  # noqa: E731
+    scope = StaticScope()
+
+    def render(value: Any) -> Any:
+        # An OAuth2 client secret is sent as written; a request credential's options may
+        # be templates (a timestamp, say), though they cannot name other credentials.
+        return value if credential.kind == "oauth2" else render_value(value, {}, scope)
+
+    options = (_oauth2_options(credential) if credential.kind == "oauth2"
+               else {"fail_on_status": "true", **credential.secret["options"]})
     spec = ActionSpec(id=0, story_id=0, guid="", name=f"credential {credential.name}", key="credential",
                       type=http_request.TYPE, options=options)
-    ctx = RunContext(action=spec, event={}, story_run="", scope=StaticScope(), now=time.time(),
-                     egress=egress, render=render)
+    ctx = RunContext(action=spec, event={}, story_run="", scope=scope, now=time.time(), egress=egress,
+                     render=render)
     try:
         output = (await http_request.run(ctx)).events[0]
     except ActionError as exc:
