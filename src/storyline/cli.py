@@ -21,8 +21,17 @@ from storyline.config import Settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Tines-format stories, durably.")
 story_app = typer.Typer(no_args_is_help=True, help="Import, export, list and show stories.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+credential_app = typer.Typer(
+    no_args_is_help=True,
+    help="Secrets, encrypted at rest: {% credential NAME %}, {{.CREDENTIAL.NAME}}, <<CREDENTIAL.NAME>>.",
+)
+resource_app = typer.Typer(
+    no_args_is_help=True, help="Shared values: {% global_resource NAME %}, {{.RESOURCE.NAME.key}}, <<RESOURCE.NAME>>."
+)
 app.add_typer(story_app, name="story")
 app.add_typer(db_app, name="db")
+app.add_typer(credential_app, name="credential")
+app.add_typer(resource_app, name="resource")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -48,6 +57,19 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
     return engine
 
 
+def _check_key(engine: Any, settings: Settings) -> None:
+    """Fail with a clear message, before anything starts, when the key does not open the credentials."""
+    from storyline.store.credentials import Cipher, load_credentials
+    from storyline.store.keys import SecretKeyError
+
+    try:
+        cipher = Cipher.for_database(settings.database_url)
+        with engine.connect() as conn:
+            load_credentials(conn, cipher)
+    except SecretKeyError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
 
@@ -68,6 +90,7 @@ def serve(
     public = None if _env_public_url() else f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
     settings = _settings(db, public_url=public)
     engine = _engine(settings)
+    _check_key(engine, settings)
     if demo:
         from storyline.stories import install_demo
 
@@ -121,6 +144,7 @@ def worker(
             await service.stop()
 
     logging.basicConfig(level=logging.WARNING)
+    _check_key(_engine(settings), settings)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
 
@@ -250,9 +274,11 @@ def run_story(
         body = orjson.loads(input)
     except orjson.JSONDecodeError as exc:
         raise _fail(f"--input is not valid JSON: {exc}") from None
+    from storyline.store.keys import SecretKeyError
+
     try:
         events = asyncio.run(run_once(story, body, _settings(db), timeout=timeout))
-    except OneShotError as exc:
+    except (OneShotError, SecretKeyError) as exc:
         raise _fail(str(exc)) from None
     _show_events(events, as_json)
 
@@ -334,6 +360,148 @@ def logs(
         colour = {"error": "red", "warning": "yellow"}.get(row["level"], "dim")
         console.print(f"{row['created_at']} [{colour}]{row['level']:7}[/{colour}] {row['story']} / {row['action']}: "
                       f"{row['message']}", markup=True, highlight=False)
+
+
+@credential_app.command("set")
+def credential_set(
+    name: Annotated[str, typer.Argument(help="Name templates use: CREDENTIAL.<name>")],
+    value: Annotated[str | None, typer.Option("--value", help="A text credential's value")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Read the text value from this environment variable")] = None,
+    oauth2: Annotated[bool, typer.Option("--oauth2-client-credentials",
+                                         help="An OAuth2 client-credentials token, fetched when used")] = False,
+    token_url: Annotated[str | None, typer.Option("--token-url", help="OAuth2 token endpoint")] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="OAuth2 client id")] = None,
+    client_secret: Annotated[str | None, typer.Option("--client-secret", help="OAuth2 client secret")] = None,
+    scope: Annotated[str | None, typer.Option("--scope", help="OAuth2 scope")] = None,
+    http_request: Annotated[str | None, typer.Option(
+        "--http-request", help='HTTP Request options as JSON ({"url": ..., "method": ..., "payload": ...}) '
+                               "whose response holds the value")] = None,
+    token_path: Annotated[str | None, typer.Option(
+        "--token-path", help="Where the value is in that response, e.g. body.access_token")] = None,
+    ttl: Annotated[float, typer.Option("--ttl", help="Seconds the fetched value is kept")] = 3600.0,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Only send it to this host (repeatable; *.example.com matches subdomains)")] = None,
+    db: DbOption = None,
+) -> None:
+    """Create or replace a credential (the value is never printed)."""
+    import os
+
+    from storyline.store import credentials as creds
+    from storyline.store.keys import SecretKeyError
+
+    kinds = [flag for flag, given in (("--value", value is not None), ("--env", env is not None),
+                                      ("--oauth2-client-credentials", oauth2), ("--http-request", http_request))
+             if given]
+    if len(kinds) != 1:
+        raise _fail("give exactly one of --value, --env, --oauth2-client-credentials or --http-request"
+                    + (f" (got {', '.join(kinds)})" if kinds else ""))
+    try:
+        if env is not None:
+            if env not in os.environ:
+                raise _fail(f"--env {env}: that environment variable is not set")
+            credential = creds.text(name, os.environ[env], allowed_hosts=allowed_host)
+        elif value is not None:
+            credential = creds.text(name, value, allowed_hosts=allowed_host)
+        elif oauth2:
+            credential = creds.oauth2(name, token_url=token_url or "", client_id=client_id or "",
+                                      client_secret=client_secret or "", scope=scope, allowed_hosts=allowed_host)
+        else:
+            try:
+                options = orjson.loads(http_request or "")
+            except orjson.JSONDecodeError as exc:
+                raise _fail(f"--http-request is not valid JSON: {exc}") from None
+            credential = creds.http_request(name, options=options, token_path=token_path or "", ttl=ttl,
+                                            allowed_hosts=allowed_host)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    settings = _settings(db)
+    engine = _engine(settings)
+    try:
+        cipher = creds.Cipher.for_database(settings.database_url)
+        with engine.begin() as conn:
+            creds.save_credential(conn, cipher, credential, time.time())
+    except SecretKeyError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"credential [bold]{name}[/bold] ({credential.kind}) saved")
+
+
+@credential_app.command("list")
+def credential_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Credential names and kinds; never their values."""
+    from storyline.store.credentials import list_credentials
+
+    with _engine(_settings(db)).connect() as conn:
+        rows = list_credentials(conn)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("credential", "kind", "allowed hosts")
+    for row in rows:
+        table.add_row(row["name"], row["kind"], ", ".join(row["allowed_hosts"]) or "any")
+    console.print(table)
+
+
+@credential_app.command("delete")
+def credential_delete(name: str, db: DbOption = None) -> None:
+    """Delete a credential; stories that use it fail with "credential 'NAME' is not defined"."""
+    from storyline.store.credentials import delete_credential
+
+    with _engine(_settings(db)).begin() as conn:
+        if not delete_credential(conn, name):
+            raise _fail(f"no credential named {name!r}; `storyline credential list` shows them")
+    console.print(f"credential [bold]{name}[/bold] deleted")
+
+
+@resource_app.command("set")
+def resource_set(
+    name: Annotated[str, typer.Argument(help="Name templates use: RESOURCE.<name>")],
+    value: Annotated[str, typer.Argument(help="The value (text, or JSON with --json)")],
+    as_json: Annotated[bool, typer.Option("--json", help="VALUE is JSON (an object, array, number ...)")] = False,
+    db: DbOption = None,
+) -> None:
+    """Create or replace a resource."""
+    from storyline.store.resources import save_resource
+
+    parsed: Any = value
+    if as_json:
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise _fail(f"VALUE is not valid JSON: {exc}") from None
+    try:
+        with _engine(_settings(db)).begin() as conn:
+            save_resource(conn, name, parsed, time.time())
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"resource [bold]{name}[/bold] saved")
+
+
+@resource_app.command("list")
+def resource_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Resources and their values."""
+    from storyline.store.resources import list_resources
+
+    with _engine(_settings(db)).connect() as conn:
+        rows = list_resources(conn)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("resource", "value")
+    for row in rows:
+        text = row["value"] if isinstance(row["value"], str) else orjson.dumps(row["value"]).decode()
+        table.add_row(row["name"], text if len(text) < 200 else text[:197] + "...")
+    console.print(table)
+
+
+@resource_app.command("delete")
+def resource_delete(name: str, db: DbOption = None) -> None:
+    """Delete a resource."""
+    from storyline.store.resources import delete_resource
+
+    with _engine(_settings(db)).begin() as conn:
+        if not delete_resource(conn, name):
+            raise _fail(f"no resource named {name!r}; `storyline resource list` shows them")
+    console.print(f"resource [bold]{name}[/bold] deleted")
 
 
 if __name__ == "__main__":

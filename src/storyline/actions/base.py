@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from storyline.templating import TemplateError
 
@@ -74,6 +74,18 @@ class Result:
     forget: list[str] = field(default_factory=list)
 
 
+class Secrets(Protocol):
+    """The credentials a run's templates rendered (``storyline.engine.vault.CredentialUse``)."""
+
+    def check_host(self, url: str) -> None:
+        """Raise ``ActionError`` if a rendered credential may not be sent to this URL's host."""
+        ...
+
+    async def renew(self) -> bool:
+        """Fetch new tokens for the rendered credentials (after a 401); False if none has one."""
+        ...
+
+
 @dataclass
 class RunContext:
     """Everything an action may use. It never reaches for globals, so tests build one by hand."""
@@ -93,6 +105,7 @@ class RunContext:
     # For async actions, which run outside a transaction: read a bucket of this
     # action's ActionState; write with ``Result.remember``.
     recall: Callable[[str], Awaitable[list[Any]]] | None = None
+    secrets: Secrets | None = None
 
     def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
         """Render against the incoming event plus extra top-level names, e.g. ``LOOP``.

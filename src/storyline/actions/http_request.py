@@ -29,7 +29,7 @@ import httpx
 import orjson
 
 from storyline.actions.base import ActionError, Result, RunContext, truthy
-from storyline.egress.client import EgressError, EgressResponse, retry_after_seconds
+from storyline.egress.client import Egress, EgressError, EgressResponse, retry_after_seconds
 
 TYPE = "Agents::HTTPRequestAgent"
 DESCRIPTION = "Send an HTTP request and emit the response status, headers and body."
@@ -287,17 +287,12 @@ def _snippet(response: EgressResponse, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-async def run(ctx: RunContext) -> Result:
-    """Send the request described by the rendered options and emit the response."""
-    egress = ctx.egress
-    if egress is None:
-        raise ActionError("http request: no egress client configured for this worker")
-
+def _request(ctx: RunContext) -> tuple[str, str, dict[str, Any]]:
+    """(method, url, egress keyword arguments) from the rendered options; nothing is sent."""
     url = ctx.option("url")
     if not isinstance(url, str) or not url.strip():
         raise ActionError(f"url: is empty after rendering (got {url!r})")
     url = url.strip()
-    host = _host(url)
 
     method_option = ctx.option("method")
     method = str(method_option).strip().lower() if method_option not in (None, "") else DEFAULT_METHOD
@@ -388,21 +383,35 @@ async def run(ctx: RunContext) -> Result:
         if mime and "content-type" not in lower:
             headers["Content-Type"] = mime
 
+    if ctx.secrets is not None:
+        ctx.secrets.check_host(url)
+    return method, url, {
+        "headers": headers, "params": params, "content": content, "data": data, "files": files,
+        "timeout": timeout, "verify": not truthy(ctx.option("disable_ssl_verification")),
+        "follow_redirects": not truthy(ctx.option("disable_redirect_follow")),
+    }
+
+
+async def _send(ctx: RunContext, egress: Egress) -> tuple[str, EgressResponse, str]:
+    """Render the options into a request and send it: (method, response, host for messages)."""
+    method, url, kwargs = _request(ctx)
     try:
-        response = await egress.request(
-            method.upper(),
-            url,
-            headers=headers,
-            params=params,
-            content=content,
-            data=data,
-            files=files,
-            timeout=timeout,
-            verify=not truthy(ctx.option("disable_ssl_verification")),
-            follow_redirects=not truthy(ctx.option("disable_redirect_follow")),
-        )
+        response = await egress.request(method.upper(), url, **kwargs)
     except EgressError as exc:
         raise ActionError(str(exc), retryable=exc.retryable) from None
+    return method, response, _host(url)
+
+
+async def run(ctx: RunContext) -> Result:
+    """Send the request described by the rendered options and emit the response."""
+    egress = ctx.egress
+    if egress is None:
+        raise ActionError("http request: no egress client configured for this worker")
+
+    method, response, host = await _send(ctx, egress)
+    if response.status == 401 and ctx.secrets is not None and await ctx.secrets.renew():
+        # An expired or revoked token: renewed once, the request is worth one more try.
+        method, response, host = await _send(ctx, egress)
 
     status = response.status
     if status == 429 or _status_in(status, _statuses(ctx.option("retry_on_status"))):

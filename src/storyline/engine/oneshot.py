@@ -13,10 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
 from storyline.actions.base import ActionSpec
 from storyline.config import Settings
 from storyline.engine import queue
 from storyline.engine.service import Service
+from storyline.engine.vault import Vault
+from storyline.store.credentials import Cipher
+from storyline.store.db import make_engine, normalise_url
+from storyline.store.keys import SecretKeyError, key_source
 from storyline.store.queries import list_events, pending_jobs
 
 
@@ -37,10 +44,34 @@ def _entry(service: Service, story_name: str) -> ActionSpec:
     return sorted(entries, key=lambda a: a.id)[0]
 
 
+def _vault_of(database_url: str) -> Vault | None:
+    """The configured database's credentials and resources, read once; None if it has none yet."""
+    url = make_url(normalise_url(database_url))
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("credentials"):
+                return None
+            try:
+                cipher = Cipher.for_database(database_url, create=False)
+            except SecretKeyError:
+                cipher = Cipher(None, key_source(database_url))
+            vault = Vault(cipher)
+            vault.refresh(conn, force=True)
+            return vault
+    finally:
+        engine.dispose()
+
+
 async def run_once(story: str, body: Any, settings: Settings, *, timeout: float = 60.0) -> list[dict[str, Any]]:
     path = Path(story)
+    vault = None
     with tempfile.TemporaryDirectory(prefix="storyline-run-") as tmp:
         if path.is_file():
+            # The story runs in a throwaway database, with the real one's credentials and resources.
+            vault = _vault_of(settings.database_url)
             from storyline.store.stories import save_story
             from storyline.tines.importer import load_file
 
@@ -56,6 +87,8 @@ async def run_once(story: str, body: Any, settings: Settings, *, timeout: float 
         else:
             service = Service(settings)
         await service.start()
+        if vault is not None:
+            service.runtime.vault = vault
         try:
             entry = _entry(service, story)
             ingested = await service.db.write(queue.ingest, service.catalogs.current, entry, body, time.time())

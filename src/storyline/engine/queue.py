@@ -16,7 +16,7 @@ import functools
 import logging
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,10 +318,13 @@ def backoff(settings_base: float, attempts: int, retry_after: float | None) -> f
 
 def retry_or_fail(
     conn: Connection, job: Job, worker: str, error: BaseException, now: float, *, max_attempts: int,
-    base_seconds: float,
+    base_seconds: float, redact: Callable[[str], str] = str,
 ) -> str:
-    """Put the job back with backoff, or record it failed when attempts are spent or the error is final."""
-    message = _describe(error)
+    """Put the job back with backoff, or record it failed when attempts are spent or the error is final.
+
+    ``redact`` hides credential values the error message may quote (an upstream's echo).
+    """
+    message = redact(_describe(error))
     retryable = not isinstance(error, ActionError) or error.retryable
     if retryable and job.attempts < max_attempts:
         retry_after = error.retry_after if isinstance(error, ActionError) else None

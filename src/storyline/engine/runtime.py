@@ -12,6 +12,7 @@ from storyline.config import Settings
 from storyline.egress.client import Egress
 from storyline.egress.smtp import Mailer
 from storyline.engine import prompts
+from storyline.engine.vault import Vault
 from storyline.templating import TemplateError, render_value
 
 
@@ -57,20 +58,20 @@ class Runtime:
     settings: Settings
     egress: Egress | None = None
     mailer: Mailer | None = None
-    credentials: dict[str, str] = field(default_factory=dict)
-    resources: dict[str, Any] = field(default_factory=dict)
+    vault: Vault = field(default_factory=Vault)
     prompt_key: bytes | None = None
 
     def redact(self, value: Any) -> Any:
         """Hide secret values in what is about to be stored (events, logs, errors)."""
-        return value
+        return self.vault.redact(value)
 
     async def prepare(self, action: ActionSpec) -> None:
         """Fetch what the action's templates will need that takes I/O (OAuth tokens), before it runs."""
+        await self.vault.prepare(action, self.egress)
 
     def ready(self, action: ActionSpec) -> bool:
         """Whether the action can run right now without I/O (its credentials are at hand)."""
-        return True
+        return self.vault.ready(action)
 
     def context(
         self,
@@ -85,7 +86,8 @@ class Runtime:
         event_id: int | None = None,
         recall: Callable[[str], Awaitable[list[Any]]] | None = None,
     ) -> RunContext:
-        scope = RunScope(story_run, action, self.credentials, self.resources, self.settings.public_url,
+        secrets = self.vault.use(self.egress)
+        scope = RunScope(story_run, action, secrets, self.vault.resources, self.settings.public_url,
                          event_id, self.prompt_key)
 
         def render_event(value: Any, event: Mapping[str, Any]) -> Any:
@@ -105,4 +107,5 @@ class Runtime:
             render=lambda value: render_event(value, event),
             render_event=render_event,
             recall=recall,
+            secrets=secrets,
         )

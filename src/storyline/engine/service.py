@@ -16,9 +16,11 @@ from storyline.egress.smtp import Mailer
 from storyline.engine.catalog import CatalogCache
 from storyline.engine.database import Database
 from storyline.engine.runtime import Runtime
+from storyline.engine.vault import Vault
 from storyline.engine.worker import Worker, housekeeping
+from storyline.store.credentials import Cipher
 from storyline.store.db import make_engine, upgrade
-from storyline.store.keys import derive, load_key
+from storyline.store.keys import derive, key_source, load_key
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,17 @@ class Service:
 
     async def start(self) -> None:
         upgrade(self.engine)
-        self.runtime.prompt_key = derive(load_key(self.settings.database_url), "prompts")
+        key = load_key(self.settings.database_url)
+        self.runtime.prompt_key = derive(key, "prompts")
         self.db.start()
+        vault = Vault(Cipher(key, key_source(self.settings.database_url)), self.db.read)
+        try:
+            # A wrong key stops the process here, before anything runs or is written.
+            await self.db.read(lambda conn: vault.refresh(conn, force=True))
+        except Exception:
+            self.db.stop()
+            raise
+        self.runtime.vault = vault
         self.egress = Egress.from_settings(self.settings)
         self.runtime.egress = self.egress
         self.runtime.mailer = Mailer.from_settings(self.settings)

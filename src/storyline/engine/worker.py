@@ -126,6 +126,7 @@ class Worker:
                 await self.db.write(
                     queue.retry_or_fail, job, self.name, exc, time.time(),
                     max_attempts=self.settings.max_attempts, base_seconds=self.settings.retry_base_seconds,
+                    redact=self.runtime.redact,
                 )
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:

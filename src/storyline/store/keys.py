@@ -46,6 +46,14 @@ def key_file_for(database_url: str) -> Path | None:
     return Path(url.database).resolve().with_name(Path(url.database).name + ".key")
 
 
+def key_source(database_url: str) -> str:
+    """Where the key comes from, for messages that tell the user which key to fix."""
+    if os.environ.get("STORYLINE_SECRET_KEY"):
+        return "STORYLINE_SECRET_KEY"
+    path = key_file_for(database_url)
+    return f"the key file {path}" if path is not None else "STORYLINE_SECRET_KEY (not set)"
+
+
 def load_key(database_url: str, *, create: bool = True) -> bytes:
     """The master key: from the environment, else the key file beside a SQLite database."""
     raw = os.environ.get("STORYLINE_SECRET_KEY")

@@ -14,6 +14,7 @@ import functools
 import hmac
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +117,9 @@ def routes(service: Service) -> list[Route]:
         if outcome.ingested is None:
             return Response("No rules matched", status_code=200, media_type="text/plain")
         service.wake()
-        return _respond(action, fields, outcome.ingested.story_run, settings.public_url)
+        vault = service.runtime.vault
+        await vault.sync()
+        return _respond(action, fields, outcome.ingested.story_run, settings.public_url, vault.resources)
 
     return [
         Route("/webhook/{path}/{secret}", receive, methods=[v.upper() for v in webhook.VERBS]),
@@ -153,14 +156,17 @@ def _bearer(request: Request) -> str:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
 
 
-def _respond(action: Any, fields: dict[str, Any], story_run: str, public_url: str) -> Response:
+def _respond(
+    action: Any, fields: dict[str, Any], story_run: str, public_url: str, resources: Mapping[str, Any]
+) -> Response:
     options = action.options
     headers = {str(k): str(v) for k, v in (options.get("response_headers") or {}).items()}
     template = options.get("response")
     if template in (None, ""):
         return Response("Ok", status_code=webhook.response_code(options), headers=headers,
                         media_type="text/plain")
-    scope = RunScope(story_run, action, {}, {}, public_url)
+    # Resources, not credentials: a response goes back to whoever called the webhook.
+    scope = RunScope(story_run, action, {}, resources, public_url)
     try:
         text = render_text(str(template), {**fields, action.key: fields}, scope)
     except TemplateError as exc:

@@ -1,0 +1,222 @@
+"""Credentials and resources as one process sees them: decrypted, cached, refreshed, redacted.
+
+The store is re-read at most every ``ttl`` seconds and only when something changed, so
+``storyline credential set`` reaches a running ``serve`` within a second. Tokens of
+OAuth2 and HTTP-request credentials are fetched before an action that names them runs
+(``prepare``), kept until shortly before they expire, and renewed after a 401.
+
+Everything recorded passes through ``redact``: every value a credential has had in this
+process, as written and URL-encoded, becomes ``[credential:name]``, also when an
+upstream echoes it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus, urlsplit
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from storyline.actions.base import ActionError, ActionSpec
+from storyline.egress.client import Egress
+from storyline.egress.redaction import redact
+from storyline.engine import tokens
+from storyline.store import credentials as store
+from storyline.store.resources import load_resources
+from storyline.templating import TemplateError
+
+T = TypeVar("T")
+Reader = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
+
+# Where options name a credential: {% credential x %}, CREDENTIAL.x, CREDENTIAL["x"].
+_REFERENCE = re.compile(
+    r"""\{%-?\s*credential\s+([A-Za-z0-9_-]+)|CREDENTIAL\s*(?:\.\s*|\[\s*\\?["']\s*)([A-Za-z0-9_-]+)"""
+)
+RETIRED_VALUES = 256
+"""Old token values still redacted after renewal (an upstream may echo a stale one)."""
+
+
+def _forms(value: str) -> set[str]:
+    return {value, quote(value, safe=""), quote_plus(value)}
+
+
+class Vault:
+    def __init__(self, cipher: store.Cipher | None = None, reader: Reader | None = None, ttl: float = 1.0) -> None:
+        self.cipher = cipher
+        self.ttl = ttl
+        self.credentials: dict[str, store.Credential] = {}
+        self.resources: dict[str, Any] = {}
+        self._reader = reader
+        self._version: tuple[object, ...] = ()
+        self._checked = 0.0
+        self._tokens: dict[str, tokens.Token] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._references: dict[int, tuple[Mapping[str, Any], frozenset[str]]] = {}
+        self._retired: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
+
+    # -- loading -------------------------------------------------------------------
+
+    def load(self, conn: Connection, *, force: bool = False) -> tuple[Any, ...] | None:
+        """Read the store if it changed (only reads: safe on a reader thread); ``apply`` the result.
+
+        Raises ``CredentialKeyError`` when the key does not open the stored credentials.
+        """
+        self._checked = time.monotonic()
+        version = store.version(conn)
+        if not force and version == self._version:
+            return None
+        loaded = store.load_credentials(conn, self.cipher) if self.cipher is not None else {}
+        return version, loaded, load_resources(conn)
+
+    def apply(self, loaded: tuple[Any, ...]) -> None:
+        version, credentials, resources = loaded
+        for name, old in self.credentials.items():
+            if credentials.get(name) != old:
+                self._retire(name)
+        self.credentials = credentials
+        self.resources = resources
+        self._version = version
+        self._relabel()
+
+    def refresh(self, conn: Connection, *, force: bool = False) -> None:
+        loaded = self.load(conn, force=force)
+        if loaded is not None:
+            self.apply(loaded)
+
+    async def sync(self) -> None:
+        if self._reader is not None and time.monotonic() - self._checked >= self.ttl:
+            self._checked = time.monotonic()
+            loaded = await self._reader(self.load)
+            if loaded is not None:
+                self.apply(loaded)
+
+    # -- values --------------------------------------------------------------------
+
+    def value(self, name: str) -> str:
+        credential = self.credentials[name]
+        if credential.kind == "text":
+            return str(credential.secret["value"])
+        token = self._tokens.get(name)
+        if token is None:
+            raise TemplateError(f"credential '{name}' ({credential.kind}) has no token yet; "
+                                "it is fetched before the action that uses it runs")
+        return token.value
+
+    def referenced(self, action: ActionSpec) -> frozenset[str]:
+        cached = self._references.get(action.id)
+        if cached is not None and cached[0] is action.options:
+            return cached[1]
+        text = orjson.dumps(action.options, default=str).decode()
+        names = frozenset(a or b for a, b in _REFERENCE.findall(text))
+        self._references[action.id] = (action.options, names)
+        return names
+
+    def _dynamic(self, action: ActionSpec) -> list[store.Credential]:
+        found = (self.credentials.get(name) for name in self.referenced(action))
+        return [c for c in found if c is not None and c.kind != "text"]
+
+    def ready(self, action: ActionSpec) -> bool:
+        now = time.time()
+        return all((token := self._tokens.get(c.name)) is not None and token.fresh(now)
+                   for c in self._dynamic(action))
+
+    async def prepare(self, action: ActionSpec, egress: Egress | None) -> None:
+        await self.sync()
+        for credential in self._dynamic(action):
+            await self._ensure(credential, egress, renew=False)
+
+    async def renew(self, names: set[str], egress: Egress | None) -> bool:
+        """Fetch new tokens for these credentials; False when none of them has a token to renew."""
+        renewed = False
+        for name in sorted(names):
+            credential = self.credentials.get(name)
+            if credential is not None and credential.kind != "text":
+                await self._ensure(credential, egress, renew=True)
+                renewed = True
+        return renewed
+
+    async def _ensure(self, credential: store.Credential, egress: Egress | None, *, renew: bool) -> None:
+        name = credential.name
+        stale = self._tokens.get(name)
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            current = self._tokens.get(name)
+            if current is not None and current.fresh(time.time()) and not (renew and current is stale):
+                return  # fresh, or renewed by another run while this one waited
+            token = await tokens.fetch(credential, egress)
+            self._retire(name)
+            self._tokens[name] = token
+            self._relabel()
+
+    def use(self, egress: Egress | None) -> CredentialUse:
+        return CredentialUse(self, egress)
+
+    # -- redaction -----------------------------------------------------------------
+
+    def _retire(self, name: str) -> None:
+        token = self._tokens.pop(name, None)
+        if token is not None:
+            self._retired.update(dict.fromkeys(_forms(token.value), f"[credential:{name}]"))
+            while len(self._retired) > RETIRED_VALUES:
+                self._retired.pop(next(iter(self._retired)))
+
+    def _relabel(self) -> None:
+        labels = dict(self._retired)
+        for name, credential in self.credentials.items():
+            secrets = [self._tokens[name].value] if name in self._tokens else []
+            if credential.kind == "text":
+                secrets.append(str(credential.secret["value"]))
+            elif credential.kind == "oauth2":
+                secrets.append(str(credential.secret["client_secret"]))
+            for secret in secrets:
+                labels.update(dict.fromkeys(_forms(secret), f"[credential:{name}]"))
+        self._labels = labels
+
+    def redact(self, value: T) -> T:
+        return redact(value, self._labels) if self._labels else value
+
+
+class CredentialUse(Mapping[str, str]):
+    """The credentials one action run renders: the scope reads them here, so the run knows
+    which ones it used, where they may be sent, and which to renew after a 401."""
+
+    def __init__(self, vault: Vault, egress: Egress | None) -> None:
+        self._vault = vault
+        self._egress = egress
+        self.used: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        value = self._vault.value(name)
+        self.used.add(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._vault.credentials
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vault.credentials)
+
+    def __len__(self) -> int:
+        return len(self._vault.credentials)
+
+    def check_host(self, url: str) -> None:
+        """Refuse to send a used credential to a host outside its ``allowed_hosts``."""
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            host = ""
+        for name in sorted(self.used):
+            credential = self._vault.credentials.get(name)
+            if credential is not None and not credential.allows(host):
+                raise ActionError(
+                    f"credential '{name}' may only be sent to {', '.join(credential.allowed_hosts)}, "
+                    f"not to {host or url[:60]!r}; nothing was sent (allowed_hosts)"
+                )
+
+    async def renew(self) -> bool:
+        return await self._vault.renew(self.used, self._egress)
