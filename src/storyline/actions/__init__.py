@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from storyline.actions import event_transformation, http_request, trigger, webhook
+from storyline.actions import event_transformation, http_request, send_to_story, trigger, webhook
 
 TYPES: dict[str, ModuleType] = {
-    module.TYPE: module for module in (webhook, trigger, event_transformation, http_request)
+    module.TYPE: module for module in (webhook, trigger, event_transformation, http_request, send_to_story)
 }
 
 

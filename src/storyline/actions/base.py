@@ -52,6 +52,14 @@ class ActionSpec:
     schedule: Any = None
 
 
+@dataclass(frozen=True)
+class SendToStory:
+    """Start a run of another story at its entry action with ``body``, and wait for its exit."""
+
+    story: str
+    body: Any
+
+
 @dataclass
 class Result:
     """What one run of an action produced.
@@ -68,6 +76,9 @@ class Result:
     # (bucket, value) pairs an async action keeps in its ActionState; written in the
     # transaction that files this result (see ``RunContext.recall``).
     remember: list[tuple[str, Any]] = field(default_factory=list)
+    # Send to Story: the engine starts the sub-story run in the transaction that files
+    # this result; the job waits, and the sub-story's exit events are emitted as this action's.
+    send_to_story: SendToStory | None = None
 
 
 @dataclass
