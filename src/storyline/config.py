@@ -41,6 +41,8 @@ class Settings:
     retry_base_seconds: float = 2.0
     worker_concurrency: int = 32
     sqlite_synchronous: str = "FULL"
+    # Run the scheduler next to the worker (on PostgreSQL one process at a time ticks).
+    scheduler: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -56,5 +58,6 @@ class Settings:
             retry_base_seconds=_env_float("STORYLINE_RETRY_BASE_SECONDS", cls.retry_base_seconds),
             worker_concurrency=int(_env_float("STORYLINE_WORKER_CONCURRENCY", cls.worker_concurrency)),
             sqlite_synchronous=(os.environ.get("STORYLINE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
+            scheduler=os.environ.get("STORYLINE_SCHEDULER", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

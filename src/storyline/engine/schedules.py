@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -144,6 +144,3 @@ def problems(action_type: str, value: Any) -> list[str]:
         return [f"{action_type.removeprefix('Agents::')} actions cannot be scheduled (only {kinds})"]
     return []
 
-
-def describe(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

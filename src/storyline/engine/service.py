@@ -15,6 +15,7 @@ from storyline.egress.client import Egress
 from storyline.engine.catalog import CatalogCache
 from storyline.engine.database import Database
 from storyline.engine.runtime import Runtime
+from storyline.engine.scheduler import Scheduler
 from storyline.engine.worker import Worker, housekeeping
 from storyline.store.db import make_engine, upgrade
 from storyline.store.keys import derive, load_key
@@ -47,6 +48,9 @@ class Service:
             self.worker = Worker(self.db, self.runtime, self.catalogs, self.settings, concurrency=self._concurrency)
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
             self._tasks.append(asyncio.create_task(housekeeping(self.db, self._stop)))
+            if self.settings.scheduler:
+                scheduler = Scheduler(self.db, self.catalogs, wake=self.wake)
+                self._tasks.append(asyncio.create_task(scheduler.run(self._stop)))
 
     def wake(self) -> None:
         if self.worker is not None:
