@@ -86,7 +86,6 @@ async def test_unscheduling_or_disabling_an_action_stops_its_ticks(database_url:
         scheduler = Scheduler(h.service.db, h.service.catalogs, clock=clock)
         await scheduler.tick()
         data["agents"][0]["disabled"] = True
-        await h.service.db.write(lambda conn: conn.execute(sa.update(t.stories).values(updated_at=time.time())))
         await _reimport(h, data)
         clock.now += 600
         assert await scheduler.tick() == []

@@ -330,7 +330,7 @@ def _delete_actions(conn: Connection, action_ids: list[int]) -> None:
             sa.or_(t.links.c.source_id.in_(action_ids), t.links.c.receiver_id.in_(action_ids))
         )
     )
-    for table in (t.jobs, t.events, t.logs, t.action_state):
+    for table in (t.jobs, t.events, t.logs, t.action_state, t.schedule_ticks):
         conn.execute(sa.delete(table).where(table.c.action_id.in_(action_ids)))
     conn.execute(sa.delete(t.actions).where(t.actions.c.id.in_(action_ids)))
 
