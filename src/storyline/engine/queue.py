@@ -6,6 +6,9 @@
   that do no I/O downstream of it run right here, inside the same transaction
   (``Step``), so a chain of triggers and transforms costs one commit.
 - ``retry`` / ``fail`` / ``reap``: errors, backoff and leases of dead workers.
+- ``start_run``: a schedule tick's story run. Send to Story: a job that starts a
+  sub-story run waits (queued, far ahead) until an exit action of that run emits,
+  which the caller re-emits in its own run, or the run settles without one.
 
 Each function takes the caller's connection; the caller owns the transaction.
 """
