@@ -167,3 +167,20 @@ async def _until(condition: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+async def test_a_running_service_ticks_on_its_own(database_url: str) -> None:
+    """``serve`` and ``worker`` run the scheduler next to the worker, on the real clock."""
+    async with Harness(database_url) as h:
+        await h.load(heartbeat_story([{"cron": "0 0 1 1 *", "timezone": "UTC"}]))  # once a year
+        await _until(lambda: _ticks(h) == 1)
+        # Pretend the last tick was years ago (a restart after a long downtime).
+        await h.service.db.write(lambda conn: conn.execute(t.schedule_ticks.update().values(last_run=0.0)))
+        await _until(lambda: len(h.events(action="Heartbeat")) == 1)
+        await asyncio.sleep(1.5)
+        assert len(h.events(action="Heartbeat")) == 1
+
+
+def _ticks(h: Harness) -> int:
+    with h.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(t.schedule_ticks)).scalar_one()
