@@ -71,6 +71,8 @@ class Settings:
     smtp_password_credential: str = ""  # the name of a credential, never the password itself
     smtp_from: str = ""
     smtp_timeout: float = 30.0
+    # Run the scheduler next to the worker (on PostgreSQL one process at a time ticks).
+    scheduler: bool = True
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -94,5 +96,6 @@ class Settings:
             smtp_password_credential=os.environ.get("STORYLINE_SMTP_PASSWORD_CREDENTIAL", "").strip(),
             smtp_from=os.environ.get("STORYLINE_SMTP_FROM", "").strip(),
             smtp_timeout=_env_float("STORYLINE_SMTP_TIMEOUT", cls.smtp_timeout),
+            scheduler=os.environ.get("STORYLINE_SCHEDULER", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

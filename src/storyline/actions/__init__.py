@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from storyline.actions import email, event_transformation, http_request, imap, trigger, webhook
+from storyline.actions import email, event_transformation, http_request, imap, send_to_story, trigger, webhook
 
 TYPES: dict[str, ModuleType] = {
-    module.TYPE: module for module in (webhook, trigger, event_transformation, http_request, email, imap)
+    module.TYPE: module
+    for module in (webhook, trigger, event_transformation, http_request, send_to_story, email, imap)
 }
 
 

@@ -53,6 +53,14 @@ class ActionSpec:
     schedule: Any = None
 
 
+@dataclass(frozen=True)
+class SendToStory:
+    """Start a run of another story at its entry action with ``body``, and wait for its exit."""
+
+    story: str
+    body: Any
+
+
 @dataclass
 class Result:
     """What one run of an action produced.
@@ -72,6 +80,9 @@ class Result:
     # Buckets emptied just before ``remember`` is written: state that replaces itself
     # (a mailbox cursor) instead of growing.
     forget: list[str] = field(default_factory=list)
+    # Send to Story: the engine starts the sub-story run in the transaction that files
+    # this result; the job waits, and the sub-story's exit events are emitted as this action's.
+    send_to_story: SendToStory | None = None
 
 
 class Secrets(Protocol):

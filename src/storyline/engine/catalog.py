@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storyline.actions.base import ActionSpec
+from storyline.actions.base import ActionSpec, action_key
 from storyline.store import tables as t
 
 
@@ -23,6 +23,9 @@ class StoryInfo:
     name: str
     guid: str
     keep_events_for: int
+    # Send to Story: whether other stories may call this one, and how they find it.
+    send_to_story_enabled: bool = False
+    slug: str = ""
 
 
 @dataclass
@@ -31,6 +34,9 @@ class Catalog:
     receivers: dict[int, list[int]] = field(default_factory=dict)
     webhooks: dict[str, ActionSpec] = field(default_factory=dict)
     stories: dict[int, StoryInfo] = field(default_factory=dict)
+    # Sub-stories: the entry action of each story that has one, and every exit action.
+    entries: dict[int, int] = field(default_factory=dict)
+    exits: frozenset[int] = frozenset()
     version: tuple[object, ...] = ()
 
     def receivers_of(self, action_id: int) -> list[ActionSpec]:
@@ -49,8 +55,18 @@ def _version(conn: Connection) -> tuple[object, ...]:
 
 def load_catalog(conn: Connection) -> Catalog:
     catalog = Catalog(version=_version(conn))
+    entry_guids: dict[int, str] = {}
+    exit_guids: dict[int, set[str]] = {}
     for row in conn.execute(sa.select(t.stories)).mappings():
-        catalog.stories[row["id"]] = StoryInfo(row["id"], row["name"], row["guid"], row["keep_events_for"])
+        slug = (row["extra"] or {}).get("slug") or action_key(row["name"])
+        catalog.stories[row["id"]] = StoryInfo(
+            row["id"], row["name"], row["guid"], row["keep_events_for"],
+            bool(row["send_to_story_enabled"]), str(slug),
+        )
+        if row["entry_agent_guid"]:
+            entry_guids[row["id"]] = row["entry_agent_guid"]
+        exit_guids[row["id"]] = set(row["exit_agent_guids"] or ())
+    exits: set[int] = set()
     for row in conn.execute(sa.select(t.actions)).mappings():
         spec = ActionSpec(
             id=row["id"],
@@ -65,8 +81,13 @@ def load_catalog(conn: Connection) -> Catalog:
             schedule=row["schedule"],
         )
         catalog.actions[spec.id] = spec
+        if entry_guids.get(spec.story_id) == spec.guid:
+            catalog.entries[spec.story_id] = spec.id
+        if spec.guid in exit_guids[spec.story_id]:
+            exits.add(spec.id)
         if row["webhook_path"]:
             catalog.webhooks[row["webhook_path"]] = spec
+    catalog.exits = frozenset(exits)
     for row in conn.execute(sa.select(t.links.c.source_id, t.links.c.receiver_id).order_by(t.links.c.id)):
         catalog.receivers.setdefault(row.source_id, []).append(row.receiver_id)
     return catalog

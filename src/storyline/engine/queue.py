@@ -6,6 +6,9 @@
   that do no I/O downstream of it run right here, inside the same transaction
   (``Step``), so a chain of triggers and transforms costs one commit.
 - ``retry`` / ``fail`` / ``reap``: errors, backoff and leases of dead workers.
+- ``start_run``: a schedule tick's story run. Send to Story: a job that starts a
+  sub-story run waits (queued, far ahead) until an exit action of that run emits,
+  which the caller re-emits in its own run, or the run settles without one.
 
 Each function takes the caller's connection; the caller owns the transaction.
 """
@@ -24,7 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storyline.actions import action_type, is_pure
-from storyline.actions.base import ActionError, ActionSpec, Result
+from storyline.actions.base import ActionError, ActionSpec, Result, SendToStory
+from storyline.engine import substory
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
 from storyline.store import tables as t
@@ -119,12 +123,20 @@ def _insert_event(
     ).scalar_one()
 
 
-def ingest(conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, now: float) -> Ingested:
-    """Record what a webhook received; durable once the caller commits."""
+def _new_run(conn: Connection, catalog: Catalog, action: ActionSpec, now: float, parent_job_id: int | None) -> str:
     story_run = new_run_guid()
     keep = catalog.story(action.story_id).keep_events_for
     conn.execute(_INSERT_RUN, {"guid": story_run, "story_id": action.story_id, "created_at": now,
-                               "expires_at": now + keep})
+                               "expires_at": now + keep, "parent_job_id": parent_job_id})
+    return story_run
+
+
+def ingest(
+    conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, now: float, *,
+    parent_job_id: int | None = None,
+) -> Ingested:
+    """Record what a webhook received (or a Send to Story sent); durable once the caller commits."""
+    story_run = _new_run(conn, catalog, action, now, parent_job_id)
     event_id = _insert_event(conn, catalog, action, story_run, {action.key: body}, now, None, 0)
     rows = [
         _job_row(receiver.id, event_id, story_run, now)
@@ -133,6 +145,13 @@ def ingest(conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, no
     ]
     _enqueue(conn, rows)
     return Ingested(event_id, story_run, len(rows))
+
+
+def start_run(conn: Connection, catalog: Catalog, action: ActionSpec, now: float) -> str:
+    """A new story run whose first job is ``action`` itself with an empty event (a schedule tick)."""
+    story_run = _new_run(conn, catalog, action, now, None)
+    _enqueue(conn, [_job_row(action.id, None, story_run, now)])
+    return story_run
 
 
 @functools.cache
@@ -240,6 +259,8 @@ class Step:
             for receiver in self.catalog.receivers_of(action.id):
                 if not receiver.disabled:
                     self._dispatch(receiver, event_id, payload)
+            if action.id in self.catalog.exits:
+                _exit_reached(self.conn, self.catalog, self.runtime, payload[action.key], self.story_run, self.now)
 
     def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
         module = action_type(action.type)
@@ -291,6 +312,9 @@ def complete(
             state.clear(bucket)
         for bucket, value in result.remember:
             state.append(bucket, value)
+    if result.send_to_story is not None:
+        _start_sub_run(conn, catalog, job, worker, action, result.send_to_story, now)
+        return
     if result.defer_until is not None and not result.events:
         # Not done yet (delay, implode timeout): the same job runs again later.
         _release(conn, job, worker, status="queued", run_after=result.defer_until, state=result.state,
@@ -298,6 +322,8 @@ def complete(
         return
     _release(conn, job, worker, status="done", finished_at=now, state=None, error=None)
     emit(conn, catalog, runtime, action, job.payload, result, job.story_run, now, job_id=job.id, due=job.run_after)
+    if catalog.story(action.story_id).send_to_story_enabled:
+        _settle(conn, job.story_run, now)
 
 
 def emit(
@@ -308,6 +334,63 @@ def emit(
     step = Step(conn, catalog, runtime, job_id, story_run, now, due)
     step.file(action, incoming, result)
     step.flush()
+
+
+def _start_sub_run(
+    conn: Connection, catalog: Catalog, job: Job, worker: str, action: ActionSpec, request: SendToStory,
+    now: float,
+) -> None:
+    """Send to Story: run the sub-story from its entry; the job waits until the run ends or expires."""
+    story, entry = substory.target(conn, catalog, action, job.story_run, request.story)
+    body = substory.entry_body(request.body, action, job.event_id)
+    sub = ingest(conn, catalog, entry, body, now, parent_job_id=job.id)
+    _release(conn, job, worker, status="queued", run_after=now + story.keep_events_for,
+             state={"sub_run": sub.story_run, "story": story.name}, attempts=job.attempts - 1, worker=None)
+    _log(conn, action.id, job.id, job.story_run, "info", f"sent to story {story.name!r}, run {sub.story_run}", now)
+    _settle(conn, sub.story_run, now)
+
+
+def _exit_reached(
+    conn: Connection, catalog: Catalog, runtime: Runtime, output: Any, story_run: str, now: float
+) -> None:
+    """An exit action emitted in a sub-story run: the calling action emits it in its own run."""
+    parent = substory.parent(conn, story_run, lock=True)
+    if parent is None or parent.action_id not in catalog.actions:
+        return
+    caller = catalog.actions[parent.action_id]
+    incoming = substory.incoming(conn, parent.event_id)
+    if incoming is None:
+        _log(conn, caller.id, parent.job_id, parent.story_run, "warning",
+             f"sub-story run {story_run} reached its exit after the calling event expired; nothing emitted", now)
+        return
+    if parent.waiting:
+        conn.execute(
+            t.jobs.update()
+            .where(t.jobs.c.id == parent.job_id, t.jobs.c.status == "queued")
+            .values(status="done", finished_at=now, state=None, error=None)
+        )
+    emit(conn, catalog, runtime, caller, incoming, Result(events=[output]), parent.story_run, now)
+    if parent.waiting:
+        _settle(conn, parent.story_run, now)
+
+
+def _settle(conn: Connection, story_run: str, now: float) -> None:
+    """A sub-story run with no work left and no exit reached: its caller is done (or failed) empty-handed."""
+    parent = substory.parent(conn, story_run, lock=True)
+    if parent is None or not parent.waiting or substory.busy(conn, story_run):
+        return
+    failure = substory.failure(conn, story_run)
+    j = t.jobs.c
+    done = t.jobs.update().where(j.id == parent.job_id, j.status == "queued")
+    if failure:
+        message = f"sub-story run {story_run} ended without reaching an exit action: {failure}"
+        conn.execute(done.values(status="failed", finished_at=now, state=None, error=message))
+        _log(conn, parent.action_id, parent.job_id, parent.story_run, "error", message, now)
+    else:
+        conn.execute(done.values(status="done", finished_at=now, state=None, error=None))
+        _log(conn, parent.action_id, parent.job_id, parent.story_run, "info",
+             f"sub-story run {story_run} finished without reaching an exit action; nothing emitted", now)
+    _settle(conn, parent.story_run, now)
 
 
 def backoff(settings_base: float, attempts: int, retry_after: float | None) -> float:
@@ -336,6 +419,7 @@ def retry_or_fail(
     _release(conn, job, worker, status="failed", finished_at=now, error=message)
     _log(conn, job.action_id, job.id, job.story_run, "error",
          f"failed after {job.attempts} attempt(s): {message}", now)
+    _settle(conn, job.story_run, now)
     return "failed"
 
 

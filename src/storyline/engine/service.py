@@ -16,6 +16,7 @@ from storyline.egress.smtp import Mailer
 from storyline.engine.catalog import CatalogCache
 from storyline.engine.database import Database
 from storyline.engine.runtime import Runtime
+from storyline.engine.scheduler import Scheduler
 from storyline.engine.vault import Vault
 from storyline.engine.worker import Worker, housekeeping
 from storyline.store.credentials import Cipher
@@ -60,6 +61,9 @@ class Service:
             self.worker = Worker(self.db, self.runtime, self.catalogs, self.settings, concurrency=self._concurrency)
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
             self._tasks.append(asyncio.create_task(housekeeping(self.db, self._stop)))
+            if self.settings.scheduler:
+                scheduler = Scheduler(self.db, self.catalogs, wake=self.wake)
+                self._tasks.append(asyncio.create_task(scheduler.run(self._stop)))
 
     def wake(self) -> None:
         if self.worker is not None:

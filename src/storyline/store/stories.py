@@ -76,6 +76,7 @@ def save_story(conn: Connection, story: StoryDef, *, replace: bool = False, now:
         )
     story_id: int | None = existing.id if existing is not None else None
     _check_webhook_paths(conn, story, story_id)
+    _check_send_to_story_loops(conn, story)
 
     values = {
         "guid": story.guid,
@@ -167,6 +168,97 @@ def _check_webhook_paths(conn: Connection, story: StoryDef, story_id: int | None
     )
 
 
+_SEND_TO_STORY = "Agents::SendToStoryAgent"
+
+
+def _entry_reaches(entry: str | None, guids: list[str], options: list[Any], types: list[str],
+                   links: Iterable[tuple[int, int]]) -> list[Any]:
+    """Options of the Send to Story actions reachable from the entry action (by position)."""
+    if entry not in guids:
+        return []
+    receivers: dict[int, list[int]] = {}
+    for source, receiver in links:
+        receivers.setdefault(source, []).append(receiver)
+    seen, todo = set(), [guids.index(entry)]
+    while todo:
+        index = todo.pop()
+        if index not in seen:
+            seen.add(index)
+            todo.extend(receivers.get(index, ()))
+    return [options[i] for i in sorted(seen) if types[i] == _SEND_TO_STORY]
+
+
+def _check_send_to_story_loops(conn: Connection, story: StoryDef) -> None:
+    """Refuse a story that closes a loop of sub-stories whose entries send on to each other.
+
+    Only targets named without an event (``{% story Name %}``, a plain name or id) are
+    seen here; the engine refuses the rest when a run reaches them.
+    """
+    from storyline.actions.send_to_story import find_story, static_target
+
+    s, a, lk = t.stories.c, t.actions.c, t.links.c
+    rows = conn.execute(
+        sa.select(s.id, s.guid, s.name, s.extra, s.send_to_story_enabled, s.entry_agent_guid)
+        .where(s.guid != story.guid)
+    ).all()
+    names = {row.id: row.name for row in rows}
+    new_id = 0  # stored ids start at 1
+    names[new_id] = story.name
+    catalog = [(row.id, row.guid, row.name, str((row.extra or {}).get("slug") or "")) for row in rows]
+    catalog.append((new_id, story.guid, story.name, str(story.extra.get("slug") or "")))
+
+    calls: dict[int, list[Any]] = {}
+    if story.send_to_story_enabled:
+        calls[new_id] = _entry_reaches(
+            story.entry_agent_guid, [x.guid for x in story.actions], [x.options for x in story.actions],
+            [x.type for x in story.actions], story.links)
+    enabled = [row for row in rows if row.send_to_story_enabled]
+    if enabled:
+        ids = [row.id for row in enabled]
+        actions = conn.execute(
+            sa.select(a.id, a.story_id, a.guid, a.type, a.options).where(a.story_id.in_(ids)).order_by(a.id)
+        ).all()
+        links = conn.execute(sa.select(lk.story_id, lk.source_id, lk.receiver_id).where(lk.story_id.in_(ids))).all()
+        for row in enabled:
+            mine = [x for x in actions if x.story_id == row.id]
+            position = {x.id: i for i, x in enumerate(mine)}
+            pairs = [(position[x.source_id], position[x.receiver_id]) for x in links if x.story_id == row.id]
+            calls[row.id] = _entry_reaches(
+                row.entry_agent_guid, [x.guid for x in mine], [x.options for x in mine], [x.type for x in mine],
+                pairs)
+
+    def targets(node: int) -> list[int]:
+        found = []
+        for options in calls.get(node, ()):
+            ref = static_target(options)
+            matches = find_story(ref, catalog) if ref is not None else []
+            if len(matches) == 1:
+                found.append(matches[0])
+        return found
+
+    path = [new_id]
+
+    def visit(node: int) -> list[int] | None:
+        for nxt in targets(node):
+            if nxt == new_id:
+                return [*path, nxt]
+            if nxt not in path:
+                path.append(nxt)
+                loop = visit(nxt)
+                if loop:
+                    return loop
+                path.pop()
+        return None
+
+    loop = visit(new_id)
+    if loop:
+        chain = " -> ".join(repr(names[node]) for node in loop)
+        raise StoryConflictError(
+            f"story {story.name!r} would close a Send to Story loop: {chain} (each sub-story's entry leads "
+            "to a Send to Story action calling the next); change one of those actions' 'story' option"
+        )
+
+
 def _action_values(story_id: int, position: int, action: ActionDef) -> dict[str, Any]:
     extra = dict(action.extra)
     if action.keep_events_for is not None:
@@ -238,7 +330,7 @@ def _delete_actions(conn: Connection, action_ids: list[int]) -> None:
             sa.or_(t.links.c.source_id.in_(action_ids), t.links.c.receiver_id.in_(action_ids))
         )
     )
-    for table in (t.jobs, t.events, t.logs, t.action_state):
+    for table in (t.jobs, t.events, t.logs, t.action_state, t.schedule_ticks):
         conn.execute(sa.delete(table).where(table.c.action_id.in_(action_ids)))
     conn.execute(sa.delete(t.actions).where(t.actions.c.id.in_(action_ids)))
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from storyline.engine.schedules import problems as schedule_problems
 from storyline.templating.check import template_problems
 from storyline.tines.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 
@@ -145,6 +146,11 @@ def _check_types(
     """Warn once per type storyline cannot run; collect each action module's option problems."""
     cannot_run: dict[str, list[str]] = defaultdict(list)
     for action in actions:
+        if validate_options:
+            problems.extend(
+                f"{story_label}, action {action.name!r} ({action.type}): {message}"
+                for message in schedule_problems(action.type, action.schedule)
+            )
         module = _action_types().get(action.type)
         if module is None:
             cannot_run[action.type].append(action.name)

@@ -1,0 +1,101 @@
+"""Send to Story (Agents::SendToStoryAgent): run a sub-story and emit what its exit returns.
+
+The action only renders what to send; the engine (``storyline.engine.substory``)
+starts the sub-story run in the transaction that files this result, keeps the job
+waiting, and emits each event of the sub-story's exit actions as this action's
+output in the caller's story run. A sub-story that finishes without reaching an
+exit action makes the caller emit nothing (Tines emits only "information returned
+by the sub-story's exit action").
+
+``story`` is a name, id or guid, ``{% story Name %}`` (legacy widget) or
+``{{ .STORY.slug }}`` / ``<<STORY.slug>>``. ``payload`` reaches the entry webhook under
+``body`` unless ``send_payload_as_body`` is false, as in Tines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from storyline.actions.base import ActionError, Result, RunContext, SendToStory, action_key, truthy
+
+TYPE = "Agents::SendToStoryAgent"
+DESCRIPTION = "Send an event to a sub-story and emit the event its exit action returns."
+
+_STORY_TAG = re.compile(r"^\{%-?\s*story\s+(.+?)\s*-?%\}$")
+_STORY_ROOT = re.compile(r"^(?:\{\{-?\s*\.?STORY\.([\w.]+)\s*-?\}\}|<<\s*STORY\.([\w.]+)\s*>>|=\s*STORY\.([\w.]+))$")
+_TEMPLATE = re.compile(r"\{\{|\{%|<<")
+
+
+def validate(options: Mapping[str, Any]) -> list[str]:
+    problems = []
+    story = options.get("story")
+    if story is None or (isinstance(story, str) and not story.strip()):
+        problems.append("option 'story' is required: the sub-story's name, id or {% story Name %}")
+    elif not isinstance(story, str | int) or isinstance(story, bool):
+        problems.append(f"option 'story' must be a story name or id, not {type(story).__name__}")
+    as_body = options.get("send_payload_as_body")
+    if as_body is not None and not isinstance(as_body, bool | str):
+        problems.append("option 'send_payload_as_body' must be true or false")
+    return problems
+
+
+def static_target(options: Mapping[str, Any]) -> str | None:
+    """The story the action names without needing an event, or None when it is computed."""
+    story = options.get("story")
+    if isinstance(story, int) and not isinstance(story, bool):
+        return str(story)
+    if not isinstance(story, str) or not story.strip():
+        return None
+    text = story.strip()
+    tag = _STORY_TAG.match(text)
+    if tag:
+        return tag.group(1)
+    root = _STORY_ROOT.match(text)
+    if root:
+        return next(group for group in root.groups() if group)
+    if _TEMPLATE.search(text) or text.startswith("="):
+        return None
+    return text
+
+
+def find_story(ref: str, stories: Iterable[tuple[int, str, str, str]]) -> list[int]:
+    """Ids of the stories ``(id, guid, name, slug)`` that ``ref`` names, best kind of match first.
+
+    Tines resolves a story by id, then name; ``STORY.team.slug`` names a slug under a
+    team, and storyline has no teams, so only the last part counts.
+    """
+    wanted = ref.strip()
+    candidates = list(stories)
+    slug = wanted.rsplit(".", 1)[-1]
+    tests = (
+        lambda s: wanted.isdigit() and s[0] == int(wanted),
+        lambda s: s[1] == wanted,
+        lambda s: s[2] == wanted,
+        lambda s: s[2].casefold() == wanted.casefold(),
+        lambda s: slug in (s[3], action_key(s[2])),
+    )
+    for test in tests:
+        found = [s[0] for s in candidates if test(s)]
+        if found:
+            return found
+    return []
+
+
+async def run(ctx: RunContext) -> Result:
+    if ctx.job_state:
+        # The job only runs again if the sub-story run outlived its wait (its retention).
+        raise ActionError(
+            f"sub-story run {ctx.job_state.get('sub_run')} of story {ctx.job_state.get('story')!r} "
+            "did not finish before its events expired"
+        )
+    story = ctx.option("story")
+    if story is None or not str(story).strip():
+        raise ActionError("option 'story' rendered empty; name the sub-story to send to")
+    payload = ctx.option("payload", {})
+    if truthy(ctx.option("send_payload_as_body", True)) or not isinstance(payload, Mapping):
+        body: dict[str, Any] = {"body": payload}
+    else:
+        body = dict(payload)
+    return Result(send_to_story=SendToStory(str(story).strip(), body))
