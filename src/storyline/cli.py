@@ -32,6 +32,8 @@ app.add_typer(story_app, name="story")
 app.add_typer(db_app, name="db")
 app.add_typer(credential_app, name="credential")
 app.add_typer(resource_app, name="resource")
+tines_app = typer.Typer(no_args_is_help=True, help="Tines compatibility: what of an export storyline would not run.")
+app.add_typer(tines_app, name="tines")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -502,6 +504,42 @@ def resource_delete(name: str, db: DbOption = None) -> None:
         if not delete_resource(conn, name):
             raise _fail(f"no resource named {name!r}; `storyline resource list` shows them")
     console.print(f"resource [bold]{name}[/bold] deleted")
+
+
+@tines_app.command("check")
+def tines_check(
+    files: Annotated[list[Path], typer.Argument(help="Tines export JSON files")],
+    as_json: JsonOption = False,
+) -> None:
+    """List each action, option, tag, filter or function storyline would not run as Tines does.
+
+    Exits 0 when nothing is unsupported, 1 otherwise. Reads the files only: no database.
+    """
+    from storyline.tines.check import as_json as report_json
+    from storyline.tines.check import check_paths, supported_share
+
+    reports = check_paths(list(files))
+    supported, total = supported_share(reports)
+    if as_json:
+        _print_json(report_json(reports))
+    else:
+        table = Table("story", "schema", "actions", "action", "unsupported", "reason")
+        for report in reports:
+            label = report.name or report.file
+            schema = "" if report.schema_version is None else str(report.schema_version)
+            if not report.unsupported:
+                table.add_row(label, schema, str(report.actions), "", "[green]all supported[/green]", "")
+            for index, item in enumerate(report.unsupported):
+                first = index == 0
+                table.add_row(
+                    label if first else "", schema if first else "", str(report.actions) if first else "",
+                    item.action or "", item.what, item.reason,
+                )
+        console.print(table)
+        share = f"{100 * supported / total:.1f}%" if total else "n/a"
+        console.print(f"{supported} of {total} actions ({share}) in {len(reports)} stories run as in Tines")
+    if any(report.unsupported for report in reports):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
