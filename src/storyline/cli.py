@@ -166,11 +166,17 @@ def story_import(
     files: Annotated[list[Path], typer.Argument(help="Tines export JSON files")],
     db: DbOption = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a story with the same guid")] = False,
+    as_new: Annotated[
+        bool, typer.Option("--as-new", help="Import a copy with new guids (and new webhook paths where taken)")
+    ] = False,
 ) -> None:
-    """Import Tines story exports."""
-    from storyline.store.stories import save_story
+    """Import Tines story exports, each in one transaction."""
+    from storyline.store.stories import names_and_webhook_paths, save_story
+    from storyline.tines.copies import copy_as_new
     from storyline.tines.importer import StoryFormatError, load_file
 
+    if replace and as_new:
+        raise _fail("--replace and --as-new exclude each other: update the story, or import a copy")
     engine = _engine(_settings(db))
     failed = 0
     with Progress(console=err, transient=True) as progress:
@@ -179,6 +185,10 @@ def story_import(
             try:
                 story, warnings = load_file(path)
                 with engine.begin() as conn:
+                    if as_new:
+                        names, paths = names_and_webhook_paths(conn)
+                        story, copied = copy_as_new(story, taken_names=names, taken_paths=paths)
+                        warnings = [*warnings, *copied]
                     save_story(conn, story, replace=replace, now=time.time())
             except (StoryFormatError, OSError, ValueError) as exc:
                 failed += 1
