@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -533,20 +534,17 @@ def tines_check(
     if as_json:
         _print_json(report_json(reports))
     else:
-        table = Table("story", "schema", "actions", "action", "unsupported", "reason")
+        table = Table("story", "schema", "actions", "unsupported")
         for report in reports:
-            label = report.name or report.file
             schema = "" if report.schema_version is None else str(report.schema_version)
-            if not report.unsupported:
-                table.add_row(label, schema, str(report.actions), "", "[green]all supported[/green]", "")
-            for index, item in enumerate(report.unsupported):
-                first = index == 0
-                table.add_row(
-                    label if first else "", schema if first else "", str(report.actions) if first else "",
-                    item.action or "", item.what, item.reason,
-                )
+            flagged = str(len(report.unsupported)) if report.unsupported else "[green]0[/green]"
+            table.add_row(report.name or report.file, schema, str(report.actions), flagged)
         console.print(table)
         share = f"{100 * supported / total:.1f}%" if total else "n/a"
+        for report in reports:
+            for item in report.unsupported:
+                where = f"{report.name or report.file} / {item.action}" if item.action else report.file
+                console.print(f"[bold]{escape(where)}[/bold]: [red]{escape(item.what)}[/red]: {escape(item.reason)}")
         console.print(f"{supported} of {total} actions ({share}) in {len(reports)} stories run as in Tines")
     if any(report.unsupported for report in reports):
         raise typer.Exit(1)
