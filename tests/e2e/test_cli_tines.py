@@ -43,7 +43,7 @@ def test_importing_an_existing_story_offers_replace_or_as_new(env: dict[str, str
 
 def test_tines_check_exits_0_when_everything_runs(story_file: Path) -> None:
     result = cli("tines", "check", str(story_file))
-    assert result.stdout.splitlines()[-1] == "5 of 5 actions (100.0%) in 1 stories run as in Tines"
+    assert result.stdout.splitlines()[-1] == "4 of 4 actions (100.0%) in 1 stories run as in Tines"
     data = json.loads(cli("tines", "check", "--json", str(story_file)).stdout)
     [story] = data["stories"]
     assert story == {"file": str(story_file), "name": "Slash command", "schema_version": 4,
