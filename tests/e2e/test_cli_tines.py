@@ -78,3 +78,29 @@ def test_tines_check_on_a_real_export() -> None:
     [story] = json.loads(cli("tines", "check", "--json", str(path)).stdout)["stories"]
     assert (story["name"], story["schema_version"], story["actions"], story["unsupported"]) == (
         "Slack Chatbot", 1, 17, [])
+
+
+def test_each_file_imports_whole_or_not_at_all(env: dict[str, str], story_file: Path, tmp_path: Path) -> None:
+    """A bad file among good ones: the good ones are imported, the bad one leaves nothing behind."""
+    big = tmp_path / "big.json"
+    big.write_text('{"name": "Big", "agents": [], "pad": "' + "x" * (5 * 1024 * 1024) + '"}')
+    dangling = tmp_path / "dangling.json"
+    dangling.write_text(json.dumps({"name": "Dangling", "agents": [
+        {"type": "Agents::WebhookAgent", "name": "In", "guid": "d" * 32, "options": {"path": "dangling"}}],
+        "links": [{"source": 0, "receiver": 1}]}))
+    odd = slash_command_story()
+    odd["name"] = "Odd"
+    odd["agents"][0]["options"]["path"] = "odd"
+    odd["agents"][2]["name"] = odd["agents"][3]["name"] = "Same name"
+    odd["agents"].append({"type": "Agents::LLMAgent", "name": "Summarise", "guid": "9" * 32, "options": {}})
+    odd_file = tmp_path / "odd.json"
+    odd_file.write_text(json.dumps(odd))
+
+    result = cli("story", "import", str(big), str(story_file), str(dangling), str(odd_file), env=env, check=False)
+    assert result.returncode == 1
+    assert "over the 5 MB limit" in result.stderr and "receiver 1 is out of range" in result.stderr
+    assert "share the key 'same_name'" in result.stderr
+    assert "cannot run Agents::LLMAgent actions yet ('Summarise')" in result.stderr
+    assert sorted(s["name"] for s in cli_json("story", "list", env=env)) == ["Odd", "Slash command"]
+    shown = cli_json("story", "show", "Odd", env=env)
+    assert [a["key"] for a in shown["actions"]].count("same_name") == 2
