@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -32,6 +33,8 @@ app.add_typer(story_app, name="story")
 app.add_typer(db_app, name="db")
 app.add_typer(credential_app, name="credential")
 app.add_typer(resource_app, name="resource")
+tines_app = typer.Typer(no_args_is_help=True, help="Tines compatibility: what of an export storyline would not run.")
+app.add_typer(tines_app, name="tines")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -164,11 +167,17 @@ def story_import(
     files: Annotated[list[Path], typer.Argument(help="Tines export JSON files")],
     db: DbOption = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a story with the same guid")] = False,
+    as_new: Annotated[
+        bool, typer.Option("--as-new", help="Import a copy with new guids (and new webhook paths where taken)")
+    ] = False,
 ) -> None:
-    """Import Tines story exports."""
-    from storyline.store.stories import save_story
+    """Import Tines story exports, each in one transaction."""
+    from storyline.store.stories import names_and_webhook_paths, save_story
+    from storyline.tines.copies import copy_as_new
     from storyline.tines.importer import StoryFormatError, load_file
 
+    if replace and as_new:
+        raise _fail("--replace and --as-new exclude each other: update the story, or import a copy")
     engine = _engine(_settings(db))
     failed = 0
     with Progress(console=err, transient=True) as progress:
@@ -177,6 +186,10 @@ def story_import(
             try:
                 story, warnings = load_file(path)
                 with engine.begin() as conn:
+                    if as_new:
+                        names, paths = names_and_webhook_paths(conn)
+                        story, copied = copy_as_new(story, taken_names=names, taken_paths=paths)
+                        warnings = [*warnings, *copied]
                     save_story(conn, story, replace=replace, now=time.time())
             except (StoryFormatError, OSError, ValueError) as exc:
                 failed += 1
@@ -502,6 +515,39 @@ def resource_delete(name: str, db: DbOption = None) -> None:
         if not delete_resource(conn, name):
             raise _fail(f"no resource named {name!r}; `storyline resource list` shows them")
     console.print(f"resource [bold]{name}[/bold] deleted")
+
+
+@tines_app.command("check")
+def tines_check(
+    files: Annotated[list[Path], typer.Argument(help="Tines export JSON files")],
+    as_json: JsonOption = False,
+) -> None:
+    """List each action, option, tag, filter or function storyline would not run as Tines does.
+
+    Exits 0 when nothing is unsupported, 1 otherwise. Reads the files only: no database.
+    """
+    from storyline.tines.check import as_json as report_json
+    from storyline.tines.check import check_paths, supported_share
+
+    reports = check_paths(list(files))
+    supported, total = supported_share(reports)
+    if as_json:
+        _print_json(report_json(reports))
+    else:
+        table = Table("story", "schema", "actions", "unsupported")
+        for report in reports:
+            schema = "" if report.schema_version is None else str(report.schema_version)
+            flagged = str(len(report.unsupported)) if report.unsupported else "[green]0[/green]"
+            table.add_row(report.name or report.file, schema, str(report.actions), flagged)
+        console.print(table)
+        share = f"{100 * supported / total:.1f}%" if total else "n/a"
+        for report in reports:
+            for item in report.unsupported:
+                where = f"{report.name or report.file} / {item.action}" if item.action else report.file
+                console.print(f"[bold]{escape(where)}[/bold]: [red]{escape(item.what)}[/red]: {escape(item.reason)}")
+        console.print(f"{supported} of {total} actions ({share}) in {len(reports)} stories run as in Tines")
+    if any(report.unsupported for report in reports):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
