@@ -20,8 +20,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
+from storyline.actions.verification import VerificationFailed
+from storyline.chat.botframework import REFRESH_INTERVAL, Keys, strip_mention
 from storyline.chat.teams import ConnectorKey
 from storyline.config import Settings
+from storyline.egress.client import Egress
 from storyline.store.db import make_engine
 from storyline.store.resources import save_resource
 from storyline.web.app import create_app
@@ -225,3 +228,29 @@ def test_the_service_host_allow_list_is_configurable(database_url: str, bot: Fak
         accepted = post(sender, bot.activity("hi", service_url=url), bot.mint(url))
     assert refused.status_code == 401 and "smba.trafficmanager.net is not a Bot Framework host" in refused.text
     assert accepted.status_code == 201
+
+
+async def test_a_rolled_key_is_fetched_on_its_first_token_but_unknown_kids_cannot_hammer_microsoft() -> None:
+    with FakeBotFramework(APP_ID) as bot:
+        egress = Egress(bot.overrides())
+        keys = Keys()
+        try:
+            await keys.get(egress, bot.key.kid, now=1000.0)
+            new = bot.rotate()
+            with pytest.raises(VerificationFailed, match="not one of Microsoft's"):
+                await keys.get(egress, new.kid, now=1000.0 + REFRESH_INTERVAL / 2)
+            assert len(bot.calls_to("/v1/.well-known/keys")) == 1
+            key, endorsements = await keys.get(egress, new.kid, now=1001.0 + REFRESH_INTERVAL)
+            assert endorsements == {"msteams"}
+            assert len(bot.calls_to("/v1/.well-known/keys")) == 2
+            jwt.decode(bot.mint(), key, algorithms=["RS256"], audience=APP_ID)
+        finally:
+            await egress.aclose()
+
+
+def test_only_the_bots_own_mention_is_stripped() -> None:
+    activity = {"recipient": {"id": "28:bot"}, "entities": [
+        {"type": "mention", "mentioned": {"id": "28:bot"}, "text": "<at>Bot</at>"},
+        {"type": "mention", "mentioned": {"id": "29:alice"}, "text": "<at>Alice</at>"}]}
+    assert strip_mention("<at>Bot</at> page <at>Alice</at> now", activity) == "page <at>Alice</at> now"
+    assert strip_mention("  plain  ", {}) == "plain"
