@@ -32,6 +32,8 @@ app.add_typer(story_app, name="story")
 app.add_typer(db_app, name="db")
 app.add_typer(credential_app, name="credential")
 app.add_typer(resource_app, name="resource")
+template_app = typer.Typer(no_args_is_help=True, help="Ready-made chat actions to paste into a story.")
+app.add_typer(template_app, name="template")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -502,6 +504,31 @@ def resource_delete(name: str, db: DbOption = None) -> None:
         if not delete_resource(conn, name):
             raise _fail(f"no resource named {name!r}; `storyline resource list` shows them")
     console.print(f"resource [bold]{name}[/bold] deleted")
+
+
+
+@template_app.command("list")
+def template_list(as_json: JsonOption = False) -> None:
+    """Template names and what each does."""
+    from storyline.chat.templates import TEMPLATES
+
+    if as_json:
+        _print_json({name: t["description"] for name, t in TEMPLATES.items()})
+        return
+    table = Table("template", "description", box=None)
+    for name, template in sorted(TEMPLATES.items()):
+        table.add_row(name, template["description"])
+    console.print(table)
+
+
+@template_app.command("show")
+def template_show(name: str) -> None:
+    """The action as Tines JSON, to paste into a story's agents."""
+    from storyline.chat.templates import TEMPLATES
+
+    if name not in TEMPLATES:
+        raise _fail(f"no template {name!r}; `storyline template list` shows them")
+    _print_json(TEMPLATES[name]["action"])
 
 
 if __name__ == "__main__":

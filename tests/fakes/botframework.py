@@ -7,12 +7,13 @@ One server plays every Microsoft host a bot talks to; point them all at ``.url``
   for the bot's app id and secret, scope ``https://api.botframework.com/.default``.
 * ``login.botframework.com``: the OpenID metadata and the JWKS with a test RSA key
   (``mint()`` signs activity tokens with it as the Bot Connector does; ``rotate()`` swaps it).
+* ``prod-01.westus.logic.azure.com``: ``POST /workflows/...?sig=`` as a Teams Workflows webhook (202).
 * ``smba.trafficmanager.net`` (any region prefix): ``POST /v3/conversations`` (create),
   ``POST .../v3/conversations/{id}/activities[/{activityId}]`` (send, reply), ``PUT`` (update),
   ``GET .../v3/conversations/{teamId}/members[/{id, e-mail or UPN}]`` (roster). These want a
   bearer token from the token endpoint, else 401.
 
-``activities`` and ``conversations`` hold what the bot sent; ``calls`` every request.
+``activities``, ``conversations`` and ``workflow_posts`` hold what the bot sent; ``calls`` every request.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ SERVICE_URL = "https://smba.trafficmanager.net/amer/"
 TEAM_ID = "19:team-general@thread.tacv2"
 TENANT_ID = "72f988bf-0000-0000-0000-000000000001"
 SCOPE = "https://api.botframework.com/.default"
+WORKFLOW_HOST = "prod-01.westus.logic.azure.com"
+WORKFLOW_SIG = "workflow-sas-signature-77"
 _CONNECTOR = re.compile(
     r"^(?P<base>.*?)/v3/conversations(?:/(?P<conversation>[^/]+)(?:/(?P<kind>activities|members)"
     r"(?:/(?P<item>[^/]+))?)?)?$")
@@ -51,18 +54,20 @@ class FakeBotFramework(FakeServer):
         self.members: list[dict[str, Any]] = []
         self.activities: list[dict[str, Any]] = []
         self.conversations: list[dict[str, Any]] = []
+        self.workflow_posts: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         super().__init__()
 
     def overrides(self) -> dict[str, str]:
         """Egress host overrides that send every Microsoft host a bot talks to here."""
         return {host: self.url for host in ("login.microsoftonline.com", "login.botframework.com",
-                                            "smba.trafficmanager.net")}
+                                            "smba.trafficmanager.net", WORKFLOW_HOST)}
 
     def reset(self) -> None:
         super().reset()
         self.activities.clear()
         self.conversations.clear()
+        self.workflow_posts.clear()
 
     def rotate(self) -> ConnectorKey:
         """Sign with (and publish only) a new key, as Microsoft does when it rolls its keys."""
@@ -150,8 +155,15 @@ class FakeBotFramework(FakeServer):
                                                "message": "The member was not found."}}, status_code=404)
             return JSONResponse({"error": {"code": "BadSyntax"}}, status_code=400)
 
+        async def workflow(request: Request) -> Response:
+            if request.query_params.get("sig") != WORKFLOW_SIG:
+                return JSONResponse({"error": {"code": "DirectApiAuthorizationRequired"}}, status_code=401)
+            self.workflow_posts.append(await request.json())
+            return Response(status_code=202)
+
         return Starlette(routes=[
             Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
+            Route("/workflows/{rest:path}", workflow, methods=["POST"]),
             Route(OPENID_PATH, openid),
             Route(KEYS_PATH, keys),
             Route("/{rest:path}", connector, methods=["GET", "POST", "PUT"]),
