@@ -68,6 +68,7 @@ class FakeBotFramework(FakeServer):
         self.activities.clear()
         self.conversations.clear()
         self.workflow_posts.clear()
+        self.members.clear()
 
     def rotate(self) -> ConnectorKey:
         """Sign with (and publish only) a new key, as Microsoft does when it rolls its keys."""
