@@ -35,6 +35,10 @@ app.add_typer(credential_app, name="credential")
 app.add_typer(resource_app, name="resource")
 tines_app = typer.Typer(no_args_is_help=True, help="Tines compatibility: what of an export storyline would not run.")
 app.add_typer(tines_app, name="tines")
+template_app = typer.Typer(no_args_is_help=True, help="Ready-made chat actions to paste into a story.")
+app.add_typer(template_app, name="template")
+chat_app = typer.Typer(no_args_is_help=True, help="Talk to your bot locally, as Slack or Teams would.")
+app.add_typer(chat_app, name="chat")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -548,6 +552,101 @@ def tines_check(
         console.print(f"{supported} of {total} actions ({share}) in {len(reports)} stories run as in Tines")
     if any(report.unsupported for report in reports):
         raise typer.Exit(1)
+
+
+@template_app.command("list")
+def template_list(as_json: JsonOption = False) -> None:
+    """Template names and what each does."""
+    from storyline.chat.templates import TEMPLATES
+
+    if as_json:
+        _print_json({name: t["description"] for name, t in TEMPLATES.items()})
+        return
+    table = Table("template", "description", box=None)
+    for name, template in sorted(TEMPLATES.items()):
+        table.add_row(name, template["description"])
+    console.print(table)
+
+
+@template_app.command("show")
+def template_show(name: str) -> None:
+    """The action as Tines JSON, to paste into a story's agents."""
+    from storyline.chat.templates import TEMPLATES
+
+    if name not in TEMPLATES:
+        raise _fail(f"no template {name!r}; `storyline template list` shows them")
+    _print_json(TEMPLATES[name]["action"])
+
+
+
+def _teams_webhook(settings: Settings) -> tuple[str, str]:
+    """The database's one Teams-verified webhook: its URL path and its rendered app id."""
+    from storyline.engine.catalog import load_catalog
+    from storyline.engine.runtime import RunScope
+    from storyline.store.resources import load_resources
+    from storyline.templating import TemplateError, render_text
+
+    engine = _engine(settings)
+    with engine.connect() as conn:
+        catalog, resources = load_catalog(conn), load_resources(conn)
+    engine.dispose()
+    found = [a for a in catalog.webhooks.values()
+             if isinstance(a.options.get("verification"), dict) and a.options["verification"].get("type") == "teams"]
+    if len(found) != 1:
+        names = ", ".join(f"{a.story_name} / {a.name}" for a in found) or "none"
+        raise _fail(f"give --webhook PATH/SECRET and --app-id: the database has {len(found)} Teams webhooks ({names})")
+    action = found[0]
+    try:
+        app_id = render_text(str(action.options["verification"].get("app_id", "")), {},
+                             RunScope("", action, {}, resources, settings.public_url))
+    except TemplateError as exc:
+        raise _fail(f"webhook '{action.name}': verification.app_id: {exc}; give --app-id") from None
+    return f"{action.options.get('path')}/{action.options.get('secret', '')}", app_id
+
+
+@chat_app.command("teams")
+def chat_teams(
+    text: Annotated[str, typer.Argument(help="What you say to the bot, e.g. \"analyzedomain example.com\"")] = "",
+    url: Annotated[str | None, typer.Option("--url", help="The storyline server (default: $STORYLINE_PUBLIC_URL)")] = None,
+    webhook: Annotated[str | None, typer.Option(
+        "--webhook", help="PATH/SECRET of the Teams webhook (default: the only one in the database)")] = None,
+    app_id: Annotated[str | None, typer.Option(
+        "--app-id", envvar="STORYLINE_TEAMS_APP_ID", help="The bot's app id (default: the webhook's)")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="Click a card button: its Action.Submit data as JSON")] = None,
+    user: Annotated[str, typer.Option("--user", help="Your display name")] = "Console User",
+    port: Annotated[int, typer.Option("--port", help="Port of the local Bot Connector the server reaches")] = 3979,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the first reply")] = 15.0,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="The console's signing key (created if missing)")] = None,
+    db: DbOption = None,
+) -> None:
+    """Send a signed Teams message to the local server as the Bot Connector would, and print the bot's replies.
+
+    The console stands in for Microsoft on 127.0.0.1:PORT (keys, bot tokens, the connector the
+    replies go to); start the server with STORYLINE_EGRESS_OVERRIDES=login.botframework.com=
+    http://127.0.0.1:3979,login.microsoftonline.com=http://127.0.0.1:3979,smba.trafficmanager.net=
+    http://127.0.0.1:3979 (see the README, "Trying a Teams bot locally").
+    """
+    import os
+
+    from storyline.chat import teams
+
+    settings = _settings(db)
+    if webhook is None or app_id is None:
+        found_path, found_app_id = _teams_webhook(settings)
+        webhook, app_id = webhook or found_path, app_id or found_app_id
+    try:
+        clicked = orjson.loads(value) if value is not None else None
+    except orjson.JSONDecodeError as exc:
+        raise _fail(f"--value is not JSON: {exc}") from None
+    if not text and clicked is None:
+        raise _fail("say something (TEXT) or click a button (--value JSON)")
+    base = (url or settings.public_url).rstrip("/")
+    target = webhook if webhook.startswith(("http://", "https://")) else f"{base}/webhook/{webhook.strip('/')}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = teams.ConnectorKey.load_or_create(key_file or cache / "storyline" / "teams-console-key.pem")
+    status = asyncio.run(teams.chat(target, text, app_id, key, port=port, value=clicked, user=user, wait=wait,
+                                    out=lambda line: console.print(line, markup=False, highlight=False)))
+    raise typer.Exit(status)
 
 
 if __name__ == "__main__":

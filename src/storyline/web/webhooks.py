@@ -89,10 +89,10 @@ def routes(service: Service) -> list[Route]:
                 await service.runtime.prepare(action)  # their templates may name credentials
             if options.get("verification"):
                 render = functools.partial(render_option, service.runtime.context(action, {}, "", now))
-                await verification.verify(
-                    options["verification"], verification.Signed(request.headers, body, now), render
-                )
+                signed = verification.Signed(request.headers, body, now, service.egress, settings)
+                await verification.verify(options["verification"], signed, render)
         except verification.VerificationFailed as exc:
+            log.warning("webhook %s: refused: %s", action.name, exc)
             return _error(401, str(exc))
         except ActionError as exc:
             return _misconfigured(action, exc)
@@ -100,6 +100,8 @@ def routes(service: Service) -> list[Route]:
             parsed = webhook.parse_body(request.headers.get("content-type", ""), body)
         except webhook.BadRequest as exc:
             return _error(400, str(exc))
+        if options.get("verification"):
+            parsed = verification.event(options["verification"], parsed)
         fields = webhook.payload(options, parsed, request.query_params, request.headers)
         ctx = service.runtime.context(action, {action.key: fields}, "", now)
         try:
