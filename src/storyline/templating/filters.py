@@ -19,11 +19,13 @@ import hmac
 import io
 import json
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 from functools import lru_cache
 from typing import Any
 
+import jwt
 from dateutil import parser as date_parser
 from liquid import Environment
 from liquid.exceptions import FilterError
@@ -246,6 +248,38 @@ def base64url_decode(value: Any) -> str:
         return BinaryText(base64.urlsafe_b64decode(_pad(_text(value))))
     except (binascii.Error, ValueError) as err:
         raise FilterError("base64url_decode: invalid base64", token=None) from err
+
+
+def _jwt_key(key: Any, algorithm: str) -> Any:
+    if isinstance(key, Mapping):
+        # A JWK (Tines accepts JWK as well as PEM for RSA and EC keys).
+        return jwt.PyJWK.from_dict(dict(key), algorithm=algorithm).key
+    text = _text(key)
+    if "-----BEGIN" in text and "\\n" in text:
+        # A PEM pasted from a service-account JSON file keeps its escaped line breaks.
+        text = text.replace("\\n", "\n")
+    return text
+
+
+def jwt_sign(claims: Any, key: Any = "", algorithm: Any = "RS256", headers: Any = None) -> str:
+    """A signed JSON Web Token for a claim set (an object or its JSON text).
+
+    RS256 unless an algorithm is named (HS*, RS*, PS*, ES*), as in Tines; ``headers``
+    adds header fields such as ``kid``.
+    """
+    payload = json_parse(claims) if isinstance(claims, str) else claims
+    if not isinstance(payload, Mapping):
+        raise FilterError("jwt_sign: the claim set must be a JSON object", token=None)
+    alg = "RS256" if is_missing(algorithm) or algorithm == "" else str(algorithm)
+    # Ruby's jwt gem writes no "typ" unless asked, and keeps header fields in order.
+    extra = {"typ": None, **(dict(headers) if isinstance(headers, Mapping) else {})}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+            return jwt.encode(dict(payload), _jwt_key(key, alg), algorithm=alg, headers=extra, sort_headers=False)
+    except (jwt.PyJWTError, ValueError, TypeError) as err:
+        # The key is a secret: name the problem, never the key.
+        raise FilterError(f"jwt_sign: cannot sign with {alg}: {type(err).__name__}", token=None) from None
 
 
 # -- text ------------------------------------------------------------------------------
@@ -552,6 +586,7 @@ def register(env: Environment) -> None:
         "csv_parse": csv_parse,
         "date": date,
         "eml_parse": eml_parse,
+        "jwt_sign": jwt_sign,
     }
     for name, func in filters.items():
         env.add_filter(name, func)

@@ -16,10 +16,12 @@ These are tolerated too (each seen in a real export):
 * an output nested in a tag (``{% if a == {{.b}} %}``) is the bare expression ``.b``;
 * ``path[*].key`` spreads over an array (see ``render.TinesContext``);
 * a filter in an ``if``/``elsif``/``unless`` condition is ignored up to the next
-  ``and``/``or``, exactly as Ruby's lax parser does (it tests the unfiltered value).
+  ``and``/``or``, exactly as Ruby's lax parser does (it tests the unfiltered value);
+* a hyphen inside a path key (``headers.Authentication-Results``) is part of the key, as
+  in Ruby Liquid's identifiers; the key becomes ``['Authentication-Results']``.
 
 String literals, ``{% raw %}`` and ``{% comment %}`` blocks and the custom widget tags
-(whose arguments are plain text) are left alone. Only the last three leniencies can
+(whose arguments are plain text) are left alone. Only the last four leniencies can
 shift columns, and no rewrite adds or removes a newline, so line numbers always hold.
 """
 
@@ -39,6 +41,7 @@ _FILTER_NO_COLON = re.compile(r"\|\s*\w+(\s+)$")
 _NESTED_OUTPUT = re.compile(r"\{\{-?|-?\}\}")
 _SPREAD = re.compile(r"\[\s*\*\s*\]")
 _CONDITION_FILTER = re.compile(r"\|.*?(?=\s(?:and|or)\s|$)", re.DOTALL)
+_HYPHEN_KEY = re.compile(r"\.([A-Za-z_]\w*(?:-\w+)+)")
 
 _SKIP_BLOCKS = {"raw": "endraw", "comment": "endcomment"}
 _CONDITION_TAGS = frozenset({"if", "elsif", "unless"})
@@ -65,6 +68,8 @@ def _rewrite_code(code: str, *, at_start: bool, followed_by_string: bool, in_tag
             code = code[: m.start(1)] + ":" + code[m.start(1) + 1 :]
     if "[" in code:
         code = _SPREAD.sub(f"['{SPREAD_KEY}']", code)
+    if "-" in code:
+        code = _HYPHEN_KEY.sub(r"['\1']", code)
     return code
 
 
