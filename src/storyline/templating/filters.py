@@ -20,6 +20,7 @@ import io
 import json
 import re
 import warnings
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 from functools import lru_cache
@@ -315,6 +316,11 @@ def _regex(pattern: str, flags: int) -> re.Pattern[str]:
         raise FilterError(f"invalid regular expression {pattern!r}: {err}", token=None) from err
 
 
+def ruby_compile(pattern: Any, modifiers: Any = None) -> re.Pattern[str]:
+    """A Ruby regular expression with Ruby modifiers (``i``, ``m``, ``x``), as Python's."""
+    return _regex(_text(pattern), _flags(modifiers))
+
+
 def _flags(spec: Any) -> int:
     # Ruby's ^ and $ always match at line breaks.
     flags = re.MULTILINE
@@ -369,7 +375,7 @@ def csv_parse(value: Any) -> list[list[str]]:
 _RUBY_DIRECTIVE = re.compile(r"%(-?)(\d*)([sLN])")
 
 
-def _to_datetime(value: Any) -> dt.datetime | None:
+def to_datetime(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, dt.date):
@@ -397,8 +403,8 @@ def _to_datetime(value: Any) -> dt.datetime | None:
     return None
 
 
-def date(value: Any, fmt: Any = None) -> Any:
-    """Format a date (``"now"``, epoch seconds, or date text) with strftime, in UTC.
+def date(value: Any, fmt: Any = None, timezone: Any = None) -> Any:
+    """Format a date (``"now"``, epoch seconds, or date text) with strftime, in UTC or ``timezone``.
 
     Ruby directives Python lacks are handled: ``%s`` (epoch seconds), ``%L`` (milliseconds)
     and ``%N`` / ``%3N`` (fractional seconds). Unparseable input is returned unchanged,
@@ -406,9 +412,14 @@ def date(value: Any, fmt: Any = None) -> Any:
     """
     if is_missing(value):
         return ""
-    when = _to_datetime(value)
+    when = to_datetime(value)
     if when is None:
         return value
+    if not is_missing(timezone) and timezone != "":
+        try:
+            when = when.astimezone(zoneinfo.ZoneInfo(str(timezone)))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+            raise FilterError(f"date: unknown time zone {timezone!r}", token=None) from err
     if is_missing(fmt) or fmt == "":
         return when.isoformat()
 
