@@ -84,7 +84,8 @@ def tokenize(source: str) -> list[Token]:
         elif kind == "string":
             tokens.append(Token("string", _unescape(text[1:-1]), pos))
         elif kind == "name":
-            if text in _KEYWORD_OPS:
+            # AND/OR are infix operators, except as the functions AND(...) and OR(...).
+            if text in _KEYWORD_OPS and not source[m.end() :].lstrip().startswith("("):
                 tokens.append(Token("op", _KEYWORD_OPS[text], pos))
             else:
                 tokens.append(Token("name", text, pos))
