@@ -61,6 +61,9 @@ def render(template: str, scope: StaticScope, event: dict[str, Any] | None = Non
         ("{% for u in .roster.body %}{{ forloop.index }}{% if forloop.first %}f{% endif %}{% endfor %}", "1f2"),
         ("{% if .mail.body.headers.Authentication-Results contains 'spf=pass' %}pass{% else %}fail{% endif %}", "pass"),
         ("{{ .mail.body.headers['Authentication-Results'] | split: ' ' | first }}", "spf=pass"),
+        # Ruby's lax parser: words after a complete comparison (a missing `or`) are ignored.
+        ("{% if .mail.body.headers.Authentication-Results contains 'dkim=pass' .mail.body contains 'x' %}1"
+         "{% elsif .mail.body.headers.Authentication-Results contains 'dkim=fail' %}2{% endif %}", "2"),
         ("{{ .roster.body[*].id | join: '+' }}", "u1+u2"),
         ("{{ .roster.body.first.name }}/{{ .roster.body.last.name }}/{{ .roster.body.1.name }}", "Ann/Bob/Bob"),
         ("{{ .RESOURCE.vips | as_object }}", ["ceo"]),
