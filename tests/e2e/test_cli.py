@@ -7,24 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import slash_command_story
 from tests.corpus import shared_story
-from tests.e2e.processes import cli, cli_json, environment
+from tests.e2e.processes import cli, cli_json
 
 COMMAND = json.dumps({"user_name": "alice", "command": "/analyzedomain", "channel_id": "C1",
                       "text": "evil-example.com and login.bad-site.net"})
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return environment(f"sqlite:///{tmp_path}/cli.db")
-
-
-@pytest.fixture
-def story_file(tmp_path: Path) -> Path:
-    path = tmp_path / "slash.json"
-    path.write_text(json.dumps(slash_command_story()))
-    return path
 
 
 def test_import_list_show_export(env: dict[str, str], story_file: Path, tmp_path: Path) -> None:

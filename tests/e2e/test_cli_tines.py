@@ -5,23 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.builders import slash_command_story
 from tests.corpus import shared_story
-from tests.e2e.processes import cli, cli_json, environment
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return environment(f"sqlite:///{tmp_path}/cli.db")
-
-
-@pytest.fixture
-def story_file(tmp_path: Path) -> Path:
-    path = tmp_path / "slash.json"
-    path.write_text(json.dumps(slash_command_story()))
-    return path
+from tests.e2e.processes import cli, cli_json
 
 
 def test_importing_an_existing_story_offers_replace_or_as_new(env: dict[str, str], story_file: Path) -> None:
