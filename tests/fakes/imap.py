@@ -17,7 +17,6 @@ import imaplib
 import threading
 from argparse import Namespace
 from email.message import EmailMessage
-from types import TracebackType
 from typing import Self
 
 from proxyprotocol.reader import ProxyProtocolReader
@@ -25,8 +24,10 @@ from pymap.backend.dict import Config, DictBackend, Login
 from pymap.imap import IMAPServer
 from pysasl.hashing import BuiltinHash
 
+from tests.fakes.server import Running
 
-class FakeImap:
+
+class FakeImap(Running):
     def __init__(self, *, user: str = "soc@example.com", password: str = "imap-pw") -> None:
         self.user = user
         self.password = password
@@ -73,13 +74,6 @@ class FakeImap:
         if self._thread is not None:
             self._thread.join(5)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def client(self) -> imaplib.IMAP4:
         conn = imaplib.IMAP4(self.host, self.port, timeout=5)

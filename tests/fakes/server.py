@@ -37,6 +37,24 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+class Running:
+    """A fake started by ``with``: every fake has ``start`` (returning itself) and ``stop``."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
 @dataclass
 class Call:
     """One request as the server saw it (recorded before any fault or route runs)."""
@@ -91,7 +109,7 @@ class Fault:
         return self.path is None or path == self.path or path.startswith(self.path.rstrip("/") + "/")
 
 
-class FakeServer:
+class FakeServer(Running):
     """Serve ``app`` on a free 127.0.0.1 port in a background thread.
 
     ``url`` is the base URL, ``calls`` every request received (in order). ``fail()``,
@@ -173,13 +191,6 @@ class FakeServer:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- scripting -----------------------------------------------------------------
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
-from types import TracebackType
 from typing import Any, Self, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.fakes.server import Running
 
 
 @dataclass
@@ -58,7 +59,7 @@ class _Handler:
         return "250 Message accepted for delivery"
 
 
-class FakeSmtp:
+class FakeSmtp(Running):
     def __init__(self, *, user: str | None = None, password: str | None = None) -> None:
         self.user = user
         self.password = password
@@ -108,10 +109,3 @@ class FakeSmtp:
             self._controller.stop()
             self._controller = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
