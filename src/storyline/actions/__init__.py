@@ -11,6 +11,9 @@ TYPES: dict[str, ModuleType] = {
     for module in (webhook, trigger, event_transformation, http_request, send_to_story, email, imap)
 }
 
+# Chat platforms add their webhook verification and HTTP Request response check.
+from storyline.chat import slack as _slack  # noqa: E402, F401
+
 
 def action_type(type_name: str) -> ModuleType | None:
     return TYPES.get(type_name)
