@@ -82,8 +82,9 @@ def routes(service: Service) -> list[Route]:
         try:
             body = await _read_body(request, settings.max_body_bytes)
         except TooLarge:
-            log.warning("webhook %s: refused with 413: body over %d bytes", action.name, settings.max_body_bytes)
-            return _error(413, f"request body is larger than the {settings.max_body_bytes} byte limit")
+            message = f"request body is larger than the {settings.max_body_bytes} byte limit"
+            log.warning("webhook %s: refused with 413: %s", action.name, message)
+            return _error(413, message)
         except ClientDisconnect:
             return Response(status_code=400)
         now = time.time()
