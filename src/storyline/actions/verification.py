@@ -47,13 +47,16 @@ class Inbound:
     handshake, a health check). ``body``: the request as the event carries it, instead
     of the generic parse. ``once``: what identifies this delivery; a repeat within an
     hour is answered 200 and records nothing. ``ack``: the reply (status, text) when
-    the webhook sets no ``response``/``response_code`` of its own.
+    the webhook sets no ``response``/``response_code`` of its own. ``prompt``: a
+    ``{% prompt %}`` URL a chat button carried; the click answers that prompt in its
+    own story run (``body`` says who clicked) instead of starting a new run here.
     """
 
     answer: tuple[int, Any] | None = None
     body: Any = None
     once: str | None = None
     ack: tuple[int, str] | None = None
+    prompt: str | None = None
 
 
 class Verifier(Protocol):

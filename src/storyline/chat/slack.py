@@ -17,6 +17,9 @@ Inbound, a webhook's ``verification: {"type": "slack", "signing_secret": ...}``:
   command has (``user_id``, ``user_name``, ``channel_id``, ``response_url``) plus
   which button (``action_id``, ``block_id``, ``value``, ``button``) and when
   (``clicked_at``), so one story can handle both.
+* A button whose ``value`` is a ``{% prompt STATUS %}`` URL answers that prompt when
+  clicked, in the story run that asked (as opening the URL would), with who clicked,
+  which button and when added to the prompt's output; no new run starts here.
 * The legacy verification ``token`` Slack still sends is dropped: it is a secret and
   the signature supersedes it.
 
@@ -141,6 +144,11 @@ def interpret(content_type: str, body: bytes, signature: str) -> verification.In
         fields = _without_token(payload)
         if payload.get("type") == "block_actions":
             fields.update(_click(payload))
+            prompt = _prompt_url(fields.get("value"))
+            if prompt is not None:
+                by = {k: fields[k] for k in CLICK_FIELDS if k != "value" and fields.get(k) is not None}
+                by["response_url"] = fields.get("response_url")
+                return verification.Inbound(body=by, once=replay, ack=ACK, prompt=prompt)
         return verification.Inbound(body=fields, once=replay, ack=ACK)
     return verification.Inbound(body=_without_token(form), once=replay, ack=ACK)
 
@@ -157,6 +165,16 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
 
 def _without_token(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if key != "token"}
+
+
+CLICK_FIELDS = ("action_id", "block_id", "value", "button", "user_id", "user_name", "channel_id", "clicked_at")
+
+
+def _prompt_url(value: Any) -> str | None:
+    """A button whose value is a ``{% prompt %}`` URL answers that prompt when clicked."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and "/prompt?" in value:
+        return value
+    return None
 
 
 def _click(payload: Mapping[str, Any]) -> dict[str, Any]:

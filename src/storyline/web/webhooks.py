@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.engine import Connection
 from starlette.requests import ClientDisconnect, Request
@@ -29,11 +30,12 @@ from starlette.routing import Route
 from storyline.actions import verification, webhook
 from storyline.actions.base import ActionError, ActionSpec
 from storyline.actions.trigger import render_option
-from storyline.engine import deliveries, queue, rate_limit
+from storyline.engine import deliveries, prompts, queue, rate_limit
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import RunScope
 from storyline.engine.service import Service
 from storyline.templating import TemplateError, render_text
+from storyline.web import prompts as web_prompts
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,8 @@ def routes(service: Service) -> list[Route]:
             return _misconfigured(action, exc)
         if inbound is not None and inbound.answer is not None:
             return _content(*inbound.answer)
+        if inbound is not None and inbound.prompt is not None:
+            return await _answer_prompt(service, action, inbound, now)
         if inbound is not None and inbound.body is not None:
             parsed = inbound.body
         else:
@@ -172,6 +176,28 @@ def _record(
     if once is not None:
         deliveries.remember(conn, action.id, once, now)
     return Outcome(ingested=queue.ingest(conn, catalog, action, fields, now))
+
+
+async def _answer_prompt(service: Service, action: ActionSpec, inbound: verification.Inbound,
+                         now: float) -> Response:
+    """A chat button carrying a prompt URL was clicked: answer the prompt as opening the URL would."""
+    assert inbound.prompt is not None
+    key = service.runtime.prompt_key
+    query = dict(parse_qsl(urlsplit(inbound.prompt).query))
+    prompt = prompts.verify(key, query) if key is not None else None
+    if prompt is None:
+        log.warning("webhook %s: refused with 403: a button carried a prompt URL that is not valid", action.name)
+        return _error(403, "the button's prompt URL is incomplete or has been altered; nothing was recorded")
+    catalogs = service.catalogs
+    if prompt.action_id not in catalogs.current.actions:
+        await service.db.read(lambda conn: catalogs.refresh(conn, force=True))
+    by = inbound.body if isinstance(inbound.body, Mapping) else None
+    result = await service.db.write(web_prompts.answer, catalogs.current, service.runtime, prompt, now, by)
+    if result.outcome == "gone":
+        log.info("webhook %s: a click answered a prompt whose event has expired", action.name)
+        return _error(410, "this prompt has expired; nothing was recorded")
+    service.wake()
+    return _content(*(inbound.ack or (200, "")))
 
 
 def _misconfigured(action: ActionSpec, exc: ActionError) -> Response:
