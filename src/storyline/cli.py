@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -32,9 +33,11 @@ app.add_typer(story_app, name="story")
 app.add_typer(db_app, name="db")
 app.add_typer(credential_app, name="credential")
 app.add_typer(resource_app, name="resource")
-template_app = typer.Typer(no_args_is_help=True, help="Ready-made actions for chatbot stories, to paste into a story.")
-chat_app = typer.Typer(no_args_is_help=True, help="Talk to a chatbot story on the local server as Slack or Teams would.")
+tines_app = typer.Typer(no_args_is_help=True, help="Tines compatibility: what of an export storyline would not run.")
+app.add_typer(tines_app, name="tines")
+template_app = typer.Typer(no_args_is_help=True, help="Ready-made chat actions to paste into a story.")
 app.add_typer(template_app, name="template")
+chat_app = typer.Typer(no_args_is_help=True, help="Talk to your bot locally, as Slack or Teams would.")
 app.add_typer(chat_app, name="chat")
 
 console = Console(soft_wrap=True)
@@ -168,11 +171,17 @@ def story_import(
     files: Annotated[list[Path], typer.Argument(help="Tines export JSON files")],
     db: DbOption = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace a story with the same guid")] = False,
+    as_new: Annotated[
+        bool, typer.Option("--as-new", help="Import a copy with new guids (and new webhook paths where taken)")
+    ] = False,
 ) -> None:
-    """Import Tines story exports."""
-    from storyline.store.stories import save_story
+    """Import Tines story exports, each in one transaction."""
+    from storyline.store.stories import names_and_webhook_paths, save_story
+    from storyline.tines.copies import copy_as_new
     from storyline.tines.importer import StoryFormatError, load_file
 
+    if replace and as_new:
+        raise _fail("--replace and --as-new exclude each other: update the story, or import a copy")
     engine = _engine(_settings(db))
     failed = 0
     with Progress(console=err, transient=True) as progress:
@@ -181,6 +190,10 @@ def story_import(
             try:
                 story, warnings = load_file(path)
                 with engine.begin() as conn:
+                    if as_new:
+                        names, paths = names_and_webhook_paths(conn)
+                        story, copied = copy_as_new(story, taken_names=names, taken_paths=paths)
+                        warnings = [*warnings, *copied]
                     save_story(conn, story, replace=replace, now=time.time())
             except (StoryFormatError, OSError, ValueError) as exc:
                 failed += 1
@@ -508,32 +521,133 @@ def resource_delete(name: str, db: DbOption = None) -> None:
     console.print(f"resource [bold]{name}[/bold] deleted")
 
 
+@tines_app.command("check")
+def tines_check(
+    files: Annotated[list[Path], typer.Argument(help="Tines export JSON files")],
+    as_json: JsonOption = False,
+) -> None:
+    """List each action, option, tag, filter or function storyline would not run as Tines does.
+
+    Exits 0 when nothing is unsupported, 1 otherwise. Reads the files only: no database.
+    """
+    from storyline.tines.check import as_json as report_json
+    from storyline.tines.check import check_paths, supported_share
+
+    reports = check_paths(list(files))
+    supported, total = supported_share(reports)
+    if as_json:
+        _print_json(report_json(reports))
+    else:
+        table = Table("story", "schema", "actions", "unsupported")
+        for report in reports:
+            schema = "" if report.schema_version is None else str(report.schema_version)
+            flagged = str(len(report.unsupported)) if report.unsupported else "[green]0[/green]"
+            table.add_row(report.name or report.file, schema, str(report.actions), flagged)
+        console.print(table)
+        share = f"{100 * supported / total:.1f}%" if total else "n/a"
+        for report in reports:
+            for item in report.unsupported:
+                where = f"{report.name or report.file} / {item.action}" if item.action else report.file
+                console.print(f"[bold]{escape(where)}[/bold]: [red]{escape(item.what)}[/red]: {escape(item.reason)}")
+        console.print(f"{supported} of {total} actions ({share}) in {len(reports)} stories run as in Tines")
+    if any(report.unsupported for report in reports):
+        raise typer.Exit(1)
+
+
 @template_app.command("list")
 def template_list(as_json: JsonOption = False) -> None:
-    """Every template: its name and what it does."""
-    from storyline.chat.templates import templates
+    """Template names and what each does."""
+    from storyline.chat.templates import TEMPLATES
 
-    found = templates()
     if as_json:
-        _print_json([{"name": t.name, "description": t.description, "type": t.action["type"]}
-                     for t in found.values()])
+        _print_json({name: t["description"] for name, t in TEMPLATES.items()})
         return
-    table = Table("template", "action", "what it does")
-    for item in found.values():
-        table.add_row(item.name, item.action["type"].removeprefix("Agents::"), item.description)
+    table = Table("template", "description", box=None)
+    for name, template in sorted(TEMPLATES.items()):
+        table.add_row(name, template["description"])
     console.print(table)
 
 
 @template_app.command("show")
 def template_show(name: str) -> None:
-    """Print a template's action as JSON, ready to paste into a story's "agents"."""
-    from storyline.chat.templates import template
+    """The action as Tines JSON, to paste into a story's agents."""
+    from storyline.chat.templates import TEMPLATES
 
+    if name not in TEMPLATES:
+        raise _fail(f"no template {name!r}; `storyline template list` shows them")
+    _print_json(TEMPLATES[name]["action"])
+
+
+
+def _teams_webhook(settings: Settings) -> tuple[str, str]:
+    """The database's one Teams-verified webhook: its URL path and its rendered app id."""
+    from storyline.engine.catalog import load_catalog
+    from storyline.engine.runtime import RunScope
+    from storyline.store.resources import load_resources
+    from storyline.templating import TemplateError, render_text
+
+    engine = _engine(settings)
+    with engine.connect() as conn:
+        catalog, resources = load_catalog(conn), load_resources(conn)
+    engine.dispose()
+    found = [a for a in catalog.webhooks.values()
+             if isinstance(a.options.get("verification"), dict) and a.options["verification"].get("type") == "teams"]
+    if len(found) != 1:
+        names = ", ".join(f"{a.story_name} / {a.name}" for a in found) or "none"
+        raise _fail(f"give --webhook PATH/SECRET and --app-id: the database has {len(found)} Teams webhooks ({names})")
+    action = found[0]
     try:
-        found = template(name)
-    except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
-    _print_json(found.action)
+        app_id = render_text(str(action.options["verification"].get("app_id", "")), {},
+                             RunScope("", action, {}, resources, settings.public_url))
+    except TemplateError as exc:
+        raise _fail(f"webhook '{action.name}': verification.app_id: {exc}; give --app-id") from None
+    return f"{action.options.get('path')}/{action.options.get('secret', '')}", app_id
+
+
+@chat_app.command("teams")
+def chat_teams(
+    text: Annotated[str, typer.Argument(help="What you say to the bot, e.g. \"analyzedomain example.com\"")] = "",
+    url: Annotated[str | None, typer.Option("--url", help="The storyline server (default: $STORYLINE_PUBLIC_URL)")] = None,
+    webhook: Annotated[str | None, typer.Option(
+        "--webhook", help="PATH/SECRET of the Teams webhook (default: the only one in the database)")] = None,
+    app_id: Annotated[str | None, typer.Option(
+        "--app-id", envvar="STORYLINE_TEAMS_APP_ID", help="The bot's app id (default: the webhook's)")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="Click a card button: its Action.Submit data as JSON")] = None,
+    user: Annotated[str, typer.Option("--user", help="Your display name")] = "Console User",
+    port: Annotated[int, typer.Option("--port", help="Port of the local Bot Connector the server reaches")] = 3979,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the first reply")] = 15.0,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="The console's signing key (created if missing)")] = None,
+    db: DbOption = None,
+) -> None:
+    """Send a signed Teams message to the local server as the Bot Connector would, and print the bot's replies.
+
+    The console stands in for Microsoft on 127.0.0.1:PORT (keys, bot tokens, the connector the
+    replies go to); start the server with STORYLINE_EGRESS_OVERRIDES=login.botframework.com=
+    http://127.0.0.1:3979,login.microsoftonline.com=http://127.0.0.1:3979,smba.trafficmanager.net=
+    http://127.0.0.1:3979 (see the README, "Trying a Teams bot locally").
+    """
+    import os
+
+    from storyline.chat import teams
+
+    settings = _settings(db)
+    if webhook is None or app_id is None:
+        found_path, found_app_id = _teams_webhook(settings)
+        webhook, app_id = webhook or found_path, app_id or found_app_id
+    try:
+        clicked = orjson.loads(value) if value is not None else None
+    except orjson.JSONDecodeError as exc:
+        raise _fail(f"--value is not JSON: {exc}") from None
+    if not text and clicked is None:
+        raise _fail("say something (TEXT) or click a button (--value JSON)")
+    base = (url or settings.public_url).rstrip("/")
+    target = webhook if webhook.startswith(("http://", "https://")) else f"{base}/webhook/{webhook.strip('/')}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = teams.ConnectorKey.load_or_create(key_file or cache / "storyline" / "teams-console-key.pem")
+    status = asyncio.run(teams.chat(target, text, app_id, key, port=port, value=clicked, user=user, wait=wait,
+                                    out=lambda line: console.print(line, markup=False, highlight=False)))
+    raise typer.Exit(status)
+
 
 
 @chat_app.command("slack")
@@ -551,7 +665,7 @@ def chat_slack(
     db: DbOption = None,
 ) -> None:
     """Send TEXT signed as Slack would to the story's webhook and print the bot's answers as they arrive."""
-    from storyline.chat import console as chat
+    from storyline.chat import slack_console as chat
     from storyline.store.credentials import Cipher, load_credentials
     from storyline.store.keys import SecretKeyError
 

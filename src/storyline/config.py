@@ -7,6 +7,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 DEFAULT_DATABASE_URL = "sqlite:///./storyline.db"
+TEAMS_SERVICE_HOSTS = (
+    "smba.trafficmanager.net", "*.botframework.com", "*.teams.microsoft.com", "*.teams.microsoft.us",
+)
+"""Microsoft's documented Bot Framework / Teams connector hosts (the Agents SDK's outbound list)."""
 
 
 def _env_float(name: str, default: float) -> float:
@@ -49,6 +53,18 @@ def _env_allow() -> tuple[str, ...]:
         raise SystemExit(f"STORYLINE_EGRESS_ALLOW: {exc}") from exc
 
 
+def _env_hosts(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    from storyline.egress.guard import parse_allow
+
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return parse_allow(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name}: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -73,6 +89,8 @@ class Settings:
     smtp_timeout: float = 30.0
     # Run the scheduler next to the worker (on PostgreSQL one process at a time ticks).
     scheduler: bool = True
+    # Teams: the only serviceUrl hosts a verified activity may name (the bot token goes there).
+    teams_service_hosts: tuple[str, ...] = TEAMS_SERVICE_HOSTS
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -96,6 +114,7 @@ class Settings:
             smtp_password_credential=os.environ.get("STORYLINE_SMTP_PASSWORD_CREDENTIAL", "").strip(),
             smtp_from=os.environ.get("STORYLINE_SMTP_FROM", "").strip(),
             smtp_timeout=_env_float("STORYLINE_SMTP_TIMEOUT", cls.smtp_timeout),
+            teams_service_hosts=_env_hosts("STORYLINE_TEAMS_SERVICE_HOSTS", TEAMS_SERVICE_HOSTS),
             scheduler=os.environ.get("STORYLINE_SCHEDULER", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -8,6 +8,7 @@ console, which prints them.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from storyline.chat.templates import template
+from storyline.chat.templates import TEMPLATES
 from tests.builders import story
 from tests.e2e.processes import cli, environment, free_port, serve
 
@@ -26,11 +27,11 @@ BOT_TOKEN = "xoxb-e2e-bot-token"
 
 
 def bot_story() -> dict[str, Any]:
-    receive = template("slack-receive").action
+    receive = copy.deepcopy(TEMPLATES["slack_receive"]["action"])
     receive["options"]["response"] = '{"response_type": "ephemeral", "text": "Looking into {{.text}}..."}'
     receive["options"]["response_code"] = "200"
-    reply = template("slack-reply-response-url").action
-    ask = template("slack-prompt-buttons").action
+    reply = copy.deepcopy(TEMPLATES["slack_reply_response_url"]["action"])
+    ask = copy.deepcopy(TEMPLATES["slack_prompt_buttons"]["action"])
     return story("Slack bot", [receive, reply, ask], [(0, 1), (0, 2)])
 
 

@@ -1,7 +1,7 @@
 """Slack buttons drive the story on: interactive clicks and link buttons carrying prompt URLs.
 
 The real app runs with its worker. A slash command starts the story, which posts a
-message with buttons to the Slack fake (the shipped ``slack-interactive-buttons``
+message with buttons to the Slack fake (the shipped ``slack_interactive_buttons``
 template: each button's value is a ``{% prompt %}`` URL). Slack posts the click, signed,
 to the same webhook; the click answers the prompt in the story run that asked, and
 the story sees which button, who clicked and when.
@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from storyline.chat.templates import template
+from storyline.chat.templates import TEMPLATES
 from storyline.config import Settings
 from storyline.store import credentials as creds
 from storyline.store import tables as t
@@ -37,9 +37,9 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def bot() -> dict[str, Any]:
-    receive = copy.deepcopy(template("slack-receive").action)
-    ask = copy.deepcopy(template("slack-interactive-buttons").action)
-    reply = copy.deepcopy(template("slack-reply-response-url").action)
+    receive = copy.deepcopy(TEMPLATES["slack_receive"]["action"])
+    ask = copy.deepcopy(TEMPLATES["slack_interactive_buttons"]["action"])
+    reply = copy.deepcopy(TEMPLATES["slack_reply_response_url"]["action"])
     reply["options"]["url"] = "{{.ask_in_slack_with_buttons.prompt.response_url}}"
     reply["options"]["payload"] = {
         "replace_original": True,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from storyline.actions import http_request
 from storyline.actions.base import ActionError, ActionSpec, RunContext
-from storyline.chat.templates import template, templates
+from storyline.chat.templates import TEMPLATES
 from storyline.egress.client import Egress
 from storyline.store import credentials as creds
 from storyline.store.credentials import Cipher
@@ -30,7 +30,7 @@ TOKEN = "xoxb-good"  # what the session's slack_server accepts
 
 
 def from_template(name: str, **options: Any) -> dict[str, Any]:
-    action = copy.deepcopy(template(name).action)
+    action = copy.deepcopy(TEMPLATES[name]["action"])
     action["options"].update(options)
     return action
 
@@ -61,12 +61,12 @@ def errors(h: Harness) -> list[str]:
 async def test_a_proactive_dm_by_email_then_an_update(database_url: str, slack: FakeSlack) -> None:
     """users.lookupByEmail -> conversations.open -> chat.postMessage -> chat.update, all from templates."""
     actions = [
-        from_template("slack-receive"),
-        from_template("slack-lookup-user-by-email", payload={"email": "{{.receive_slack.reporter}}"}),
-        from_template("slack-open-dm"),
-        from_template("slack-post-message", payload={"channel": "{{.open_slack_dm.body.channel.id}}",
+        from_template("slack_receive"),
+        from_template("slack_lookup_user_by_email", payload={"email": "{{.receive_slack.reporter}}"}),
+        from_template("slack_open_dm"),
+        from_template("slack_post_message", payload={"channel": "{{.open_slack_dm.body.channel.id}}",
                                                      "text": "Your alert is being analysed"}),
-        from_template("slack-update-message"),
+        from_template("slack_update_message"),
     ]
     async with Harness(database_url, egress_overrides=overrides(slack)) as h:
         await harness_with_credentials(h, slack_bot_token=TOKEN, slack_signing_secret="s")
@@ -82,9 +82,9 @@ async def test_a_proactive_dm_by_email_then_an_update(database_url: str, slack: 
 
 
 async def test_a_slack_error_fails_the_action_with_slacks_code(database_url: str, slack: FakeSlack) -> None:
-    actions = [from_template("slack-receive"),
-               from_template("slack-lookup-user-by-email", payload={"email": "{{.receive_slack.reporter}}"}),
-               from_template("slack-open-dm")]
+    actions = [from_template("slack_receive"),
+               from_template("slack_lookup_user_by_email", payload={"email": "{{.receive_slack.reporter}}"}),
+               from_template("slack_open_dm")]
     async with Harness(database_url, egress_overrides=overrides(slack)) as h:
         await harness_with_credentials(h, slack_bot_token=TOKEN, slack_signing_secret="s")
         await h.load(story("Notify reporter", actions, [(0, 1), (1, 2)]))
@@ -99,8 +99,8 @@ async def test_a_slack_error_fails_the_action_with_slacks_code(database_url: str
 async def test_rate_limited_posts_are_retried_after_retry_after(database_url: str, slack: FakeSlack) -> None:
     slack.throttle(retry_after=1, path="/api/chat.postMessage")
     slack.error("chat.postMessage", "ratelimited")
-    actions = [from_template("slack-receive"),
-               from_template("slack-post-message", payload={"channel": "C1", "text": "hello"})]
+    actions = [from_template("slack_receive"),
+               from_template("slack_post_message", payload={"channel": "C1", "text": "hello"})]
     async with Harness(database_url, egress_overrides=overrides(slack)) as h:
         await harness_with_credentials(h, slack_bot_token=TOKEN, slack_signing_secret="s")
         await h.load(story("Post", actions, [(0, 1)]))
@@ -113,7 +113,7 @@ async def test_rate_limited_posts_are_retried_after_retry_after(database_url: st
 
 
 async def test_a_response_url_reply(database_url: str, slack: FakeSlack) -> None:
-    actions = [from_template("slack-receive"), from_template("slack-reply-response-url")]
+    actions = [from_template("slack_receive"), from_template("slack_reply_response_url")]
     async with Harness(database_url, egress_overrides=overrides(slack)) as h:
         await h.load(story("Reply", actions, [(0, 1)]))
         await h.ingest("Receive Slack", {"text": "example.com",
@@ -208,11 +208,11 @@ def test_an_unknown_response_check_is_a_validation_error_naming_the_option() -> 
 def test_every_template_is_a_valid_action() -> None:
     from storyline.actions import action_type
 
-    found = templates()
-    assert {"slack-receive", "slack-post-message", "slack-update-message", "slack-lookup-user-by-email",
-            "slack-open-dm", "slack-reply-response-url", "slack-incoming-webhook", "slack-prompt-buttons",
-            "slack-interactive-buttons"} <= set(found)
-    for item in found.values():
-        module = action_type(item.action["type"])
-        assert module is not None, item.name
-        assert module.validate(item.action["options"]) == [], item.name
+    found = {name: t for name, t in TEMPLATES.items() if name.startswith("slack_")}
+    assert {"slack_receive", "slack_post_message", "slack_update_message", "slack_lookup_user_by_email",
+            "slack_open_dm", "slack_reply_response_url", "slack_incoming_webhook", "slack_prompt_buttons",
+            "slack_interactive_buttons"} <= set(found)
+    for name, item in found.items():
+        module = action_type(item["action"]["type"])
+        assert module is not None, name
+        assert module.validate(item["action"]["options"]) == [], name

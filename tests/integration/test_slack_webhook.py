@@ -224,7 +224,7 @@ def _refused(slack_in: Slack, caplog: pytest.LogCaptureFixture, response: Any, s
     assert reason in response.json()["error"]
     assert slack_in.events() == []
     refusals = [r.getMessage() for r in caplog.records if r.name == "storyline.web.webhooks"]
-    assert any(f"refused with {status}" in line and reason in line for line in refusals), refusals
+    assert any("refused: " in line and reason in line and f"(HTTP {status})" in line for line in refusals), refusals
     for text in (response.text, caplog.text):
         assert SECRET not in text and "legacy-verification-token" not in text
 

@@ -23,9 +23,11 @@ from storyline.store.stories import (
     delete_story,
     list_stories,
     load_story,
+    names_and_webhook_paths,
     save_story,
     story_id,
 )
+from storyline.tines.copies import copy_as_new
 from storyline.tines.exporter import export_story
 from storyline.tines.importer import parse_story
 from storyline.tines.model import ActionDef, StoryDef
@@ -210,6 +212,36 @@ def test_a_webhook_path_of_another_story_is_refused(engine: Engine) -> None:
     assert isinstance(info.value, StoryConflictError)
     with engine.connect() as conn:
         assert [s["name"] for s in list_stories(conn)] == ["Alert triage"]
+
+
+def test_a_copy_as_new_lives_beside_the_original(engine: Engine) -> None:
+    """--as-new: new guids everywhere, a free name, and fresh paths only for webhooks whose path is taken."""
+    data = triage_story(agents=[*triage_story()["agents"], hook("Legacy hook", "04" * 16)],
+                        diagram_layout=json.dumps({"01" * 16: [0, 0], "04" * 16: [1, 1]}))
+    original = parsed(data)
+    with engine.begin() as conn:
+        save_story(conn, original, now=1.0)
+    with engine.begin() as conn:
+        names, paths = names_and_webhook_paths(conn)
+        assert names == {"Alert triage"} and paths == {"alerts", "04" * 16}
+        copy_, warnings = copy_as_new(original, taken_names=names, taken_paths=paths)
+        save_story(conn, copy_, now=2.0)
+
+    assert copy_.name == "Alert triage (copy)" and copy_.guid != original.guid
+    old_guids = {original.guid, *(a.guid for a in original.actions)}
+    assert not old_guids & {copy_.guid, *(a.guid for a in copy_.actions)}
+    assert copy_.entry_agent_guid == copy_.actions[0].guid and copy_.exit_agent_guids == [copy_.actions[2].guid]
+    assert set(json.loads(copy_.extra["diagram_layout"])) == {copy_.actions[0].guid, copy_.actions[3].guid}
+    assert copy_.links == original.links and [a.name for a in copy_.actions] == [a.name for a in original.actions]
+    new_path = copy_.actions[0].options["path"]
+    assert new_path != "alerts" and copy_.actions[3].webhook_path == copy_.actions[3].guid
+    assert any(f"/webhook/{new_path}/s3cret" in w for w in warnings), warnings
+    assert original.actions[0].options["path"] == "alerts"  # the original is not changed
+    with engine.connect() as conn:
+        assert sorted(s["name"] for s in list_stories(conn)) == ["Alert triage", "Alert triage (copy)"]
+        assert load_story(conn, "Alert triage").actions[0].webhook_path == "alerts"
+    again, _ = copy_as_new(original, taken_names={"Alert triage", "Alert triage (copy)"}, taken_paths=set())
+    assert again.name == "Alert triage (copy 2)" and again.actions[0].options["path"] == "alerts"
 
 
 def test_webhooks_without_a_path_are_served_at_their_guid(engine: Engine) -> None:

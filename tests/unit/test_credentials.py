@@ -156,3 +156,23 @@ def test_a_run_checks_where_the_credentials_it_used_may_go() -> None:
         use.check_host("https://evil.example/?x=1")
     assert asyncio.run(use.renew()) is False  # text credentials have nothing to renew
 
+
+
+def test_log_lines_and_tracebacks_never_print_a_credential(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from storyline.config import Settings
+    from storyline.engine.runtime import Runtime, redact_logs
+
+    runtime = Runtime(Settings(), vault=vault_with(creds.text("slack", "xoxb-123-456")))
+    uninstall = redact_logs(runtime)
+    try:
+        try:
+            raise RuntimeError("upstream said: bad token xoxb-123-456")
+        except RuntimeError:
+            logging.getLogger("storyline.test").exception("call with %s failed", "Bearer xoxb-123-456")
+    finally:
+        uninstall()
+    assert "xoxb-123-456" not in caplog.text
+    assert "call with Bearer [credential:slack] failed" in caplog.text
+    assert "bad token [credential:slack]" in caplog.text

@@ -13,7 +13,7 @@ import pytest
 from storyline.tines.exporter import export_json, export_story
 from storyline.tines.importer import parse_story
 from storyline.tines.model import ActionDef, StoryDef
-from tests.corpus import corpus_files
+from tests.corpus import corpus_files, corpus_paths
 
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -180,3 +180,18 @@ def test_real_exports_round_trip(path: Path) -> None:
     # And the export imports back to the same story.
     again, _ = parse_story(out, validate_options=False)
     assert again == story
+
+
+def test_embedded_sub_stories_round_trip_too() -> None:
+    """Sub-stories embedded in an export (``send_to_stories``) are stories of their own: same round trip."""
+    checked = 0
+    for path in corpus_paths():
+        for index, original in enumerate(json.loads(path.read_text()).get("send_to_stories") or []):
+            story, _ = parse_story(original, source=f"{path.name}#{index}", validate_options=False)
+            out = export_story(story, exported_at=WHEN)
+            assert out["agents"] == original["agents"] and out["links"] == original["links"], path.name
+            assert {key for key in original if key != "exported_at"} <= set(out), path.name
+            again, _ = parse_story(out, validate_options=False)
+            assert again == story
+            checked += 1
+    assert checked >= 30

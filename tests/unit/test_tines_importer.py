@@ -330,6 +330,15 @@ def test_links_out_of_range_name_the_link_and_the_value(fake_types: dict[str, An
     assert any("links[2]: source '0' is not an index into agents[]" in p for p in problems)
 
 
+def test_control_links_are_kept_and_dangling_ones_refused(fake_types: dict[str, Any]) -> None:
+    control = [{"controller": 0, "control_target": 1}]
+    story, _ = parse_story(minimal(agent(name="A"), agent(name="B"), control_links=control))
+    assert story.extra["control_links"] == control
+    data = minimal(agent(name="A"), control_links=[{"controller": 0, "control_target": 4}])
+    with pytest.raises(StoryFormatError, match=r"control_links\[0\]: control_target 4 is not an index"):
+        parse_story(data)
+
+
 def test_duplicate_guids_are_refused(fake_types: dict[str, Any]) -> None:
     data = minimal(agent(name="A", guid="9" * 32), agent(name="B", guid="9" * 32))
     with pytest.raises(StoryFormatError, match="agents 0, 1 share guid"):

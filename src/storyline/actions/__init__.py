@@ -5,14 +5,15 @@ from __future__ import annotations
 from types import ModuleType
 
 from storyline.actions import email, event_transformation, http_request, imap, send_to_story, trigger, webhook
+from storyline.chat import (
+    botframework,  # noqa: F401  (registers the "teams" webhook verification)
+    slack,  # noqa: F401  (registers the "slack" verification and response_check)
+)
 
 TYPES: dict[str, ModuleType] = {
     module.TYPE: module
     for module in (webhook, trigger, event_transformation, http_request, send_to_story, email, imap)
 }
-
-# Chat platforms add their webhook verification and HTTP Request response check.
-from storyline.chat import slack as _slack  # noqa: E402, F401
 
 
 def action_type(type_name: str) -> ModuleType | None:

@@ -18,9 +18,13 @@ import base64
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from storyline.actions.base import ActionError
+
+if TYPE_CHECKING:
+    from storyline.config import Settings
+    from storyline.egress.client import Egress
 
 Render = Callable[[Any, str], Any]
 """Renders one option value (the second argument names it for errors) through the runtime scope."""
@@ -37,6 +41,9 @@ class Signed:
     headers: Mapping[str, str]
     body: bytes
     now: float
+    # For senders whose proof needs keys from elsewhere (Teams: Microsoft's signing keys).
+    egress: Egress | None = None
+    settings: Settings | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,12 @@ def validate(spec: Any) -> list[str]:
 async def verify(spec: Mapping[str, Any], request: Signed, render: Render) -> Inbound | None:
     """Raise VerificationFailed unless the request passes the webhook's verification."""
     return await VERIFIERS[str(spec["type"])].verify(spec, request, render)
+
+
+def event(spec: Mapping[str, Any], parsed: Any) -> Any:
+    """The verified request as the story sees it: a chat platform's kind may reshape its own wire format."""
+    reshape = getattr(VERIFIERS[str(spec["type"])], "event", None)
+    return parsed if reshape is None else reshape(parsed)
 
 
 class Hmac:

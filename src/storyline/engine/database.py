@@ -13,7 +13,9 @@ import asyncio
 import functools
 import logging
 import queue
+import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Operation = Callable[..., Any]
 MAX_BATCH = 256
+SLOW_BATCH_SECONDS = 0.5
+SWITCH_INTERVAL = 0.0005
 
 
 class Database:
@@ -38,6 +42,12 @@ class Database:
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="storyline-read")
 
     def start(self) -> None:
+        # The writer threads share the GIL with the event loop, and the database driver
+        # releases it around every statement: with Python's default 5 ms switch interval a
+        # writer waits up to 5 ms to get it back after each statement while the loop is busy,
+        # so a batch of small statements took hundreds of milliseconds under load (measured:
+        # bench/README.md). A shorter interval keeps batches, and so acknowledgements, short.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         for n in range(self._writers):
             thread = threading.Thread(target=self._write_loop, name=f"storyline-write-{n}", daemon=True)
             thread.start()
@@ -86,6 +96,7 @@ class Database:
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[Any]) -> None:
+        started = time.monotonic()
         outcomes: list[tuple[Any, Any, BaseException | None]] = []
         try:
             with self.engine.begin() as conn:
@@ -104,6 +115,10 @@ class Database:
         except Exception as exc:
             log.exception("write transaction failed")
             outcomes = [(item, None, exc) for item in batch]
+        took = time.monotonic() - started
+        if took > SLOW_BATCH_SECONDS:
+            log.warning("a write transaction of %d operation(s) took %.2fs; %d more waiting",
+                        len(batch), took, self._ops.qsize())
         for (_fn, _args, future, loop), result, error in outcomes:
             loop.call_soon_threadsafe(_settle, future, result, error)
 

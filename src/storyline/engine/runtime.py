@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,3 +110,38 @@ class Runtime:
             recall=recall,
             secrets=secrets,
         )
+
+
+class RedactingFilter(logging.Filter):
+    """Log lines pass through the runtime's redaction, tracebacks of unexpected errors included,
+    because an exception message can quote a rendered header or URL that carries a credential."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.runtime.redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.runtime.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def redact_logs(runtime: Runtime) -> Callable[[], None]:
+    """Install redaction on every handler that can print storyline's (or uvicorn's) records;
+    returns what uninstalls it."""
+    installed = RedactingFilter(runtime)
+    handlers = [handler for name in LOGGERS for handler in logging.getLogger(name).handlers]
+    for handler in handlers:
+        handler.addFilter(installed)
+
+    def uninstall() -> None:
+        for handler in handlers:
+            handler.removeFilter(installed)
+
+    return uninstall

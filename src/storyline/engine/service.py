@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from storyline.config import Settings
 from storyline.egress.client import Egress
 from storyline.egress.smtp import Mailer
 from storyline.engine.catalog import CatalogCache
 from storyline.engine.database import Database
-from storyline.engine.runtime import Runtime
+from storyline.engine.runtime import Runtime, redact_logs
 from storyline.engine.scheduler import Scheduler
 from storyline.engine.vault import Vault
 from storyline.engine.worker import Worker, housekeeping
@@ -39,6 +40,7 @@ class Service:
         self._concurrency = concurrency
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[object]] = []
+        self._unredact: Callable[[], None] = lambda: None
 
     async def start(self) -> None:
         upgrade(self.engine)
@@ -53,6 +55,7 @@ class Service:
             self.db.stop()
             raise
         self.runtime.vault = vault
+        self._unredact = redact_logs(self.runtime)
         self.egress = Egress.from_settings(self.settings)
         self.runtime.egress = self.egress
         self.runtime.mailer = Mailer.from_settings(self.settings)
@@ -78,3 +81,4 @@ class Service:
             await self.egress.aclose()
         self.db.stop()
         self.engine.dispose()
+        self._unredact()

@@ -104,7 +104,10 @@ class Worker:
                 raise ActionError(f"action {job.action_id} no longer exists")
             module = action_type(action.type)
             if module is None or not hasattr(module, "run"):
-                raise ActionError(f"action type {action.type} cannot run in storyline")
+                raise ActionError(
+                    f"action {action.name!r}: storyline cannot run {action.type} actions; the story was "
+                    "imported with it unchanged (`storyline tines check` lists such actions)"
+                )
             await self.runtime.prepare(action)
             if is_pure(module):
                 await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time())

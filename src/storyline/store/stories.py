@@ -72,7 +72,8 @@ def save_story(conn: Connection, story: StoryDef, *, replace: bool = False, now:
         same = "" if existing.name == story.name else f" as {existing.name!r}"
         raise StoryExistsError(
             f"story {story.name!r} (guid {story.guid}) is already imported{same}; "
-            "pass --replace to update it in place (unchanged actions keep their events and queued runs)"
+            "pass --replace to update it in place (unchanged actions keep their events and queued runs), "
+            "or --as-new to import a copy beside it"
         )
     story_id: int | None = existing.id if existing is not None else None
     _check_webhook_paths(conn, story, story_id)
@@ -399,6 +400,14 @@ def story_id(conn: Connection, name_or_guid: str) -> int:
 
 
 # --------------------------------------------------------------------------- load, list, delete
+
+
+def names_and_webhook_paths(conn: Connection) -> tuple[set[str], set[str]]:
+    """Every stored story name and webhook path: what a copy (``--as-new``) must not reuse."""
+    names = set(conn.execute(sa.select(t.stories.c.name)).scalars())
+    paths = set(conn.execute(sa.select(t.actions.c.webhook_path).where(t.actions.c.webhook_path.is_not(None))).scalars())
+    return names, paths
+
 
 
 def load_story(conn: Connection, name_or_guid: str) -> StoryDef:

@@ -252,6 +252,7 @@ def parse_story(
 
     _check_duplicates(parsed, story_label, problems, warnings)
     links = _parse_links(data.get("links"), len(agents), story_label, problems)
+    _check_control_links(data.get("control_links"), len(agents), story_label, problems)
 
     guids = {action.guid for action in actions}
     entry = str(data["entry_agent_guid"]) if data.get("entry_agent_guid") else None
@@ -424,6 +425,24 @@ def _parse_links(raw: Any, count: int, story_label: str, problems: list[str]) ->
         if len(ends) == 2:
             links.append((ends[0], ends[1]))
     return links
+
+
+def _check_control_links(raw: Any, count: int, story_label: str, problems: list[str]) -> None:
+    """Huginn's ``control_links`` (``{controller, control_target}`` indexes) are kept for export
+    unchanged; Tines exports always have them empty, but a dangling one is still refused."""
+    if raw is None or raw == []:
+        return
+    if not isinstance(raw, list):
+        problems.append(f"{story_label}: 'control_links' must be a list")
+        return
+    for index, link in enumerate(raw):
+        for end in ("controller", "control_target"):
+            value = link.get(end) if isinstance(link, dict) else None
+            if not (_is_index(value) and 0 <= value < count):
+                problems.append(
+                    f"{story_label}, control_links[{index}]: {end} {_quote(value)} is not an index into "
+                    f"agents[] (0 to {count - 1})"
+                )
 
 
 def _exit_guids(data: dict[str, Any], story_label: str, warnings: list[str]) -> list[str]:

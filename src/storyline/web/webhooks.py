@@ -85,7 +85,7 @@ def routes(service: Service) -> list[Route]:
             body = await _read_body(request, settings.max_body_bytes)
         except TooLarge:
             message = f"request body is larger than the {settings.max_body_bytes} byte limit"
-            log.warning("webhook %s: refused with 413: %s", action.name, message)
+            log.warning("webhook %s: refused: %s (HTTP 413)", action.name, message)
             return _error(413, message)
         except ClientDisconnect:
             return Response(status_code=400)
@@ -97,14 +97,13 @@ def routes(service: Service) -> list[Route]:
                 await service.runtime.prepare(action)  # their templates may name credentials
             if options.get("verification"):
                 render = functools.partial(render_option, service.runtime.context(action, {}, "", now))
-                inbound = await verification.verify(
-                    options["verification"], verification.Signed(request.headers, body, now), render
-                )
+                signed = verification.Signed(request.headers, body, now, service.egress, settings)
+                inbound = await verification.verify(options["verification"], signed, render)
         except verification.VerificationFailed as exc:
-            log.warning("webhook %s: refused with 401: %s", action.name, exc)
+            log.warning("webhook %s: refused: %s (HTTP 401)", action.name, exc)
             return _error(401, str(exc))
         except webhook.BadRequest as exc:
-            log.warning("webhook %s: refused with 400: %s", action.name, exc)
+            log.warning("webhook %s: refused: %s (HTTP 400)", action.name, exc)
             return _error(400, str(exc))
         except ActionError as exc:
             return _misconfigured(action, exc)
@@ -118,8 +117,10 @@ def routes(service: Service) -> list[Route]:
             try:
                 parsed = webhook.parse_body(request.headers.get("content-type", ""), body)
             except webhook.BadRequest as exc:
-                log.warning("webhook %s: refused with 400: %s", action.name, exc)
+                log.warning("webhook %s: refused: %s (HTTP 400)", action.name, exc)
                 return _error(400, str(exc))
+            if options.get("verification"):
+                parsed = verification.event(options["verification"], parsed)
         fields = webhook.payload(options, parsed, request.query_params, request.headers)
         ctx = service.runtime.context(action, {action.key: fields}, "", now)
         try:
@@ -186,7 +187,7 @@ async def _answer_prompt(service: Service, action: ActionSpec, inbound: verifica
     query = dict(parse_qsl(urlsplit(inbound.prompt).query))
     prompt = prompts.verify(key, query) if key is not None else None
     if prompt is None:
-        log.warning("webhook %s: refused with 403: a button carried a prompt URL that is not valid", action.name)
+        log.warning("webhook %s: refused: a button carried a prompt URL that is not valid (HTTP 403)", action.name)
         return _error(403, "the button's prompt URL is incomplete or has been altered; nothing was recorded")
     catalogs = service.catalogs
     if prompt.action_id not in catalogs.current.actions:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from storyline.chat.console import Answer, ConsoleError, Hook, choose, credential_name, render, request
+from storyline.chat.slack_console import Answer, ConsoleError, Hook, choose, credential_name, render, request
 
 
 def test_a_leading_slash_is_a_slash_command_form() -> None:
@@ -71,5 +71,5 @@ def test_choosing_the_webhook() -> None:
         choose(HOOKS, None)
     with pytest.raises(ConsoleError, match="no webhook with Slack verification matches 'nope'"):
         choose(HOOKS, "nope")
-    with pytest.raises(ConsoleError, match="slack-receive"):
+    with pytest.raises(ConsoleError, match="slack_receive"):
         choose([], None)

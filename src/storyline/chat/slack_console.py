@@ -94,7 +94,7 @@ def choose(hooks: list[Hook], wanted: str | None) -> Hook:
     if not matches:
         raise ConsoleError(f"no webhook with Slack verification matches {wanted!r} (there are: {listed})"
                            if wanted else "no story has a webhook with verification type slack; import one "
-                           "(`storyline template show slack-receive` is a start)")
+                           "(`storyline template show slack_receive` is a start)")
     if len(matches) > 1:
         raise ConsoleError(f"several webhooks verify Slack requests; choose one with --webhook: {listed}")
     return matches[0]

@@ -1,0 +1,235 @@
+"""Acting as Microsoft's Bot Connector locally: the signing key, and the ``storyline chat teams`` console.
+
+A Teams bot can only be reached through the Bot Connector, which signs each activity
+with a key Microsoft publishes. ``ConnectorKey`` signs activities the same way and
+publishes its own key set, so a storyline server whose egress overrides point
+``login.botframework.com`` here accepts them exactly as it would accept Microsoft's:
+nothing in the server is switched off for the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from storyline.chat.botframework import ALGORITHM, ISSUER
+
+KEYS_PATH = "/v1/.well-known/keys"
+OPENID_PATH = "/v1/.well-known/openidconfiguration"
+
+
+class ConnectorKey:
+    """An RSA key that signs activity tokens as the Bot Connector does, and its JWKS."""
+
+    def __init__(self, private_key: rsa.RSAPrivateKey) -> None:
+        self.private_key = private_key
+        public = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.kid = base64.urlsafe_b64encode(hashlib.sha256(public).digest()[:15]).decode()
+
+    @classmethod
+    def generate(cls) -> ConnectorKey:
+        return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> ConnectorKey:
+        """The same key across runs, so a server that cached it need not fetch the key set again."""
+        if path.exists():
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            if isinstance(key, rsa.RSAPrivateKey):
+                return cls(key)
+        made = cls.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(made.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        path.chmod(0o600)
+        return made
+
+    def jwks(self, endorsements: tuple[str, ...] = ("msteams",)) -> dict[str, Any]:
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
+        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "endorsements": list(endorsements)}]}
+
+    def sign(self, app_id: str, service_url: str, *, lifetime: float = 300, now: float | None = None,
+             **claims: Any) -> str:
+        """A token for an activity to ``app_id`` from ``service_url``; ``claims`` override or add any claim."""
+        issued = time.time() if now is None else now
+        payload = {"iss": ISSUER, "aud": app_id, "serviceurl": service_url, "nbf": int(issued),
+                   "exp": int(issued + lifetime), **claims}
+        return jwt.encode(payload, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
+
+
+def openid_configuration() -> dict[str, Any]:
+    """The metadata document as Microsoft serves it; egress overrides send its jwks_uri to the same place."""
+    return {"issuer": ISSUER, "jwks_uri": f"https://login.botframework.com{KEYS_PATH}",
+            "id_token_signing_alg_values_supported": [ALGORITHM]}
+
+
+# -- the console -------------------------------------------------------------------------
+
+CONSOLE_SERVICE_URL = "https://smba.trafficmanager.net/storyline-console/"
+CONSOLE_HOSTS = ("login.botframework.com", "login.microsoftonline.com", "smba.trafficmanager.net")
+BOT_NAME = "Storyline"
+
+
+def console_overrides(port: int) -> str:
+    """What the server's ``STORYLINE_EGRESS_OVERRIDES`` needs so this console stands in for Microsoft."""
+    return ",".join(f"{host}=http://127.0.0.1:{port}" for host in CONSOLE_HOSTS)
+
+
+def console_activity(text: str, app_id: str, *, user: str = "Console User", value: Any = None) -> dict[str, Any]:
+    """A message as Teams delivers a channel @mention of the bot (or, with ``value``, an Action.Submit click)."""
+    bot = {"id": f"28:{app_id}", "name": BOT_NAME}
+    mention = f"<at>{BOT_NAME}</at>"
+    activity: dict[str, Any] = {
+        "type": "message", "id": uuid.uuid4().hex, "channelId": "msteams", "serviceUrl": CONSOLE_SERVICE_URL,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "from": {"id": "29:storyline-console-user", "name": user, "aadObjectId": "00000000-0000-0000-0000-00000000c0de"},
+        "recipient": bot,
+        "conversation": {"id": "19:storyline-console@thread.tacv2;messageid=1", "conversationType": "channel",
+                         "isGroup": True, "tenantId": "storyline-console"},
+        "text": f"{mention} {text}" if text else "", "textFormat": "plain",
+        "entities": [{"type": "mention", "mentioned": bot, "text": mention}] if text else [],
+        "channelData": {"tenant": {"id": "storyline-console"}},
+    }
+    if value is not None:
+        activity["value"] = value
+    return activity
+
+
+def describe(activity: Mapping[str, Any]) -> list[str]:
+    """A bot's message as lines of text: its text, its cards' text, and their buttons."""
+    lines = [str(activity["text"])] if activity.get("text") else []
+    for attachment in activity.get("attachments") or []:
+        content = attachment.get("content") if isinstance(attachment, Mapping) else None
+        if not isinstance(content, Mapping):
+            continue
+        lines.extend(_card_text(content.get("body") or []))
+        for action in content.get("actions") or []:
+            if not isinstance(action, Mapping):
+                continue
+            title = action.get("title", "")
+            if action.get("url"):
+                lines.append(f"  [{title}] -> {action['url']}")
+            else:
+                data = json.dumps(action.get("data", {}), separators=(",", ":"))
+                lines.append(f"  [{title}] ({action.get('type')}; --value '{data}' clicks it)")
+    return lines
+
+
+def _card_text(elements: list[Any]) -> list[str]:
+    lines = []
+    for element in elements:
+        if not isinstance(element, Mapping):
+            continue
+        if element.get("text"):
+            lines.append(str(element["text"]))
+        for fact in element.get("facts") or []:
+            if isinstance(fact, Mapping):
+                lines.append(f"{fact.get('title')}: {fact.get('value')}")
+        lines.extend(_card_text(list(element.get("items") or []) + list(element.get("columns") or [])))
+    return lines
+
+
+def connector_app(key: ConnectorKey, replies: asyncio.Queue[dict[str, Any]]) -> Starlette:
+    """Microsoft's side, locally: key metadata, bot tokens, and a connector that queues what the bot sends."""
+
+    async def openid(request: Request) -> Response:
+        return JSONResponse(openid_configuration())
+
+    async def keys(request: Request) -> Response:
+        return JSONResponse(key.jwks())
+
+    async def token(request: Request) -> Response:
+        return JSONResponse({"token_type": "Bearer", "expires_in": 3600, "access_token": "storyline-console-token"})
+
+    async def connector(request: Request) -> Response:
+        path = request.url.path
+        if request.method == "POST" and path.rstrip("/").endswith("/v3/conversations"):
+            return JSONResponse({"id": "a:storyline-console-chat"})
+        if request.method in ("POST", "PUT") and "/activities" in path:
+            await replies.put({"updated": request.method == "PUT", **await request.json()})
+            return JSONResponse({"id": uuid.uuid4().hex}, status_code=201 if request.method == "POST" else 200)
+        if request.method == "GET" and "/members/" in path:
+            who = path.rsplit("/", 1)[-1]
+            return JSONResponse({"id": "29:storyline-console-user", "name": "Console User", "email": who,
+                                 "userPrincipalName": who, "tenantId": "storyline-console"})
+        return JSONResponse({"error": {"code": "NotSupportedByConsole", "message": path}}, status_code=404)
+
+    return Starlette(routes=[
+        Route(OPENID_PATH, openid),
+        Route(KEYS_PATH, keys),
+        Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
+        Route("/{rest:path}", connector, methods=["GET", "POST", "PUT"]),
+    ])
+
+
+async def chat(
+    webhook_url: str, text: str, app_id: str, key: ConnectorKey, *, port: int, value: Any = None,
+    user: str = "Console User", wait: float = 15.0, quiet: float = 2.0, out: Callable[[str], None] = print,
+) -> int:
+    """Send one signed activity to ``webhook_url`` and print the bot's answers; the exit status."""
+    replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    config = uvicorn.Config(connector_app(key, replies), host="127.0.0.1", port=port, log_config=None,
+                            log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                out(f"cannot serve the local Bot Connector on 127.0.0.1:{port} (in use? try --port)")
+                return 2
+            await asyncio.sleep(0.01)
+        activity = console_activity(text, app_id, user=user, value=value)
+        token = key.sign(app_id, CONSOLE_SERVICE_URL)
+        async with httpx.AsyncClient(timeout=30) as client:
+            try:
+                answer = await client.post(webhook_url, json=activity, headers={"authorization": f"Bearer {token}"})
+            except httpx.HTTPError as exc:
+                out(f"cannot reach {webhook_url}: {exc}")
+                return 1
+        if answer.status_code >= 300:
+            out(f"the webhook answered {answer.status_code}: {answer.text[:300]}")
+            if answer.status_code in (401, 500):
+                out(f"is the server running with STORYLINE_EGRESS_OVERRIDES={console_overrides(port)} "
+                    "and this --app-id?")
+            return 1
+        out(f"you: {text}" if text else f"you clicked: {json.dumps(value)}")
+        return await _print_replies(replies, wait, quiet, out)
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def _print_replies(
+    replies: asyncio.Queue[dict[str, Any]], wait: float, quiet: float, out: Callable[[str], None]
+) -> int:
+    count = 0
+    while True:
+        try:
+            reply = await asyncio.wait_for(replies.get(), timeout=quiet if count else wait)
+        except TimeoutError:
+            if not count:
+                out(f"(no reply within {wait:g}s)")
+            return 0
+        count += 1
+        lines = describe(reply) or ["(an empty message)"]
+        out(("bot (updated its card): " if reply.get("updated") else "bot: ") + lines[0])
+        for line in lines[1:]:
+            out("  " + line)

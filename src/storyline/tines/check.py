@@ -1,0 +1,236 @@
+"""``storyline tines check``: which parts of a Tines export storyline would not run as Tines does.
+
+Nothing here keeps its own list of what storyline supports: action types come from
+``storyline.actions.TYPES``, Liquid tags and filters from the templating environment
+(``templating.render.ENV``), formula functions from ``templating.formula.FUNCTIONS``,
+and option problems from each action module's ``validate``. So a filter or function
+added to the templating package is supported here the moment it is registered.
+
+Options storyline does not know are not reported: Tines itself ignores options an
+action type does not read (151 sv1 agents still carry Huginn's
+``expected_update_period_in_days``), so they change nothing about how a story runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from liquid.exceptions import LiquidError
+
+from storyline.engine.schedules import problems as schedule_problems
+from storyline.templating import formula
+from storyline.templating.base import TemplateError
+from storyline.templating.preprocess import MARKUP
+from storyline.templating.render import ENV, compile_liquid
+from storyline.tines.importer import StoryFormatError, load_file, parse_story
+from storyline.tines.model import ActionDef, StoryDef
+
+# Tags that only continue or close a block: python-liquid registers them with their block.
+_BLOCK_PARTS = frozenset({"else", "elsif", "when", "break", "continue", "#"})
+_OPTION_MESSAGE = re.compile(r"^(?P<option>[\w.\[\]-]+): (?P<reason>.+)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """One thing storyline would not run as Tines does; ``action`` is None for the file itself."""
+
+    action: str | None
+    what: str
+    reason: str
+
+
+@dataclass
+class StoryReport:
+    """The check of one story: a file's story, or a sub-story embedded in it (``send_to_stories``)."""
+
+    file: str
+    name: str | None
+    schema_version: int | None
+    actions: int
+    unsupported: list[Unsupported] = field(default_factory=list)
+
+    @property
+    def supported_actions(self) -> int:
+        """Actions with nothing unsupported (a file that did not load has none)."""
+        flagged = {item.action for item in self.unsupported}
+        if None in flagged:
+            return 0
+        return self.actions - len(flagged)
+
+
+def check_paths(paths: list[str | os.PathLike[str]]) -> list[StoryReport]:
+    """One report per story in the files, embedded sub-stories after their file's story."""
+    return [report for path in paths for report in check_file(path)]
+
+
+def check_file(path: str | os.PathLike[str]) -> list[StoryReport]:
+    """The reports of one export file; a file that is not a story gets one report saying why."""
+    try:
+        story, _warnings = load_file(path, validate_options=False)
+    except (StoryFormatError, OSError) as exc:
+        return [StoryReport(str(path), None, None, 0, [Unsupported(None, "file", str(exc))])]
+    reports = [check_story(story, str(path))]
+    embedded = story.extra.get("send_to_stories")
+    for index, data in enumerate(embedded if isinstance(embedded, list) else []):
+        source = f"{path}: send_to_stories[{index}]"
+        try:
+            sub, _warnings = parse_story(data, source=source, validate_options=False)
+        except StoryFormatError as exc:
+            reports.append(StoryReport(str(path), None, None, 0, [Unsupported(None, source, str(exc))]))
+            continue
+        reports.append(check_story(sub, str(path)))
+    return reports
+
+
+def check_story(story: StoryDef, file: str) -> StoryReport:
+    """What in ``story`` storyline would not run as Tines does, action by action."""
+    report = StoryReport(file, story.name, story.schema_version, len(story.actions))
+    for action in story.actions:
+        report.unsupported.extend(check_action(action))
+    return report
+
+
+def check_action(action: ActionDef) -> list[Unsupported]:
+    """The action's type, option problems, schedule and every template in its options."""
+    from storyline.actions import TYPES
+
+    found: list[Unsupported] = []
+
+    def add(what: str, reason: str) -> None:
+        found.append(Unsupported(action.name, what, reason))
+
+    module = TYPES.get(action.type)
+    if module is None:
+        add(
+            f"action type {action.type}",
+            "storyline has no action of this type: the action is imported and exported unchanged, "
+            "and a run that reaches it fails with an error",
+        )
+    else:
+        for message in _validate(module, action.options):
+            match = _OPTION_MESSAGE.match(message)
+            if match and match["option"] in action.options:
+                add(f"option {match['option']}", match["reason"])
+            else:
+                add("options", message)
+    for message in schedule_problems(action.type, action.schedule):
+        add("schedule", message)
+    for where, text in _strings(action.options, ""):
+        for what, reason in template_findings(text):
+            add(what, f"in option '{where}': {reason}")
+    return found
+
+
+def _validate(module: Any, options: dict[str, Any]) -> list[str]:
+    validate = getattr(module, "validate", None)
+    if validate is None:
+        return []
+    try:
+        return list(validate(options))
+    except Exception as exc:  # a validator bug must not stop the check of other actions
+        return [f"checking the options failed ({type(exc).__name__}: {exc}); this is a storyline bug"]
+
+
+def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every string the engine renders, keys included, with its option path."""
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str):
+                yield path, key
+            yield from _strings(item, path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{where}[{index}]")
+
+
+def template_findings(text: str) -> list[tuple[str, str]]:
+    """``(what, reason)`` for each formula function, Liquid tag or filter storyline lacks.
+
+    A template that does not parse for another reason is reported whole, with the
+    templating package's own message.
+    """
+    findings: list[tuple[str, str]] = []
+    liquid = text
+    if text[:1] == "=" and text[1:2] != "=":
+        findings.extend(_formula_findings(text[1:], 2))
+        liquid = ""
+    elif "<<" in text and ">>" in text:
+        parts = formula.split_pills(text)
+        for part in parts:
+            if not isinstance(part, str):
+                findings.extend(_formula_findings(part[0], part[1] + 1))
+        liquid = "".join(p if isinstance(p, str) else "" for p in parts)
+    if "{{" in liquid or "{%" in liquid:
+        findings.extend(_liquid_findings(liquid))
+    return findings
+
+
+def _formula_findings(expression: str, offset: int) -> list[tuple[str, str]]:
+    unknown: list[tuple[str, str]] = []
+    try:
+        tokens = formula.tokenize(expression)
+    except formula.FormulaError:
+        tokens = []
+    for token, following in itertools.pairwise(tokens):
+        called = token.kind == "name" and following.kind == "op" and following.value == "("
+        if called and token.value != "LAMBDA" and token.value not in formula.FUNCTIONS:
+            unknown.append(
+                (
+                    f"formula function {token.value}",
+                    f"storyline has no formula function {token.value} (character {token.pos + offset})",
+                )
+            )
+    if unknown:
+        return unknown
+    try:
+        formula.parse(expression)
+    except formula.FormulaError as err:
+        return [("formula", f"formula error at character {err.position + offset}: {err.detail}")]
+    return []
+
+
+def _liquid_findings(text: str) -> list[tuple[str, str]]:
+    try:
+        compiled = compile_liquid(text)
+    except TemplateError as err:
+        tags = sorted(
+            {
+                name
+                for m in MARKUP.finditer(text)
+                if (name := m.group("name")) is not None
+                and name not in ENV.tags
+                and name not in _BLOCK_PARTS
+                and not name.startswith("end")
+            }
+        )
+        if tags:
+            return [(f"Liquid tag {name}", f"storyline has no Liquid tag {{% {name} %}}") for name in tags]
+        return [("Liquid template", str(err))]
+    try:
+        used = compiled.template.filter_names()
+    except LiquidError as err:
+        return [("Liquid template", str(err))]
+    return [
+        (f"Liquid filter {name}", f"storyline has no Liquid filter '{name}'")
+        for name in sorted(set(used))
+        if name not in ENV.filters
+    ]
+
+
+def as_json(reports: list[StoryReport]) -> dict[str, Any]:
+    """The ``--json`` shape: ``{"stories": [{file, name, schema_version, actions, unsupported}]}``."""
+    return {"stories": [asdict(report) for report in reports]}
+
+
+def supported_share(reports: list[StoryReport]) -> tuple[int, int]:
+    """(actions with nothing unsupported, all actions) over the reports."""
+    return sum(r.supported_actions for r in reports), sum(r.actions for r in reports)
+
