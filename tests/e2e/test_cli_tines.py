@@ -53,7 +53,7 @@ def test_tines_check_exits_0_when_everything_runs(story_file: Path) -> None:
 def test_tines_check_lists_what_would_not_run_and_exits_1(tmp_path: Path, story_file: Path) -> None:
     data = slash_command_story()
     data["agents"].append({"type": "Agents::LLMAgent", "name": "Summarise", "guid": "9" * 32, "options": {}})
-    data["agents"][1]["options"]["rules"][0]["value"] = "{{ .x | no_such_filter }}"
+    data["agents"][1]["options"]["rules"][0]["value"] = "=NO_SUCH_FN(x)"
     path = tmp_path / "odd.json"
     path.write_text(json.dumps(data))
     bad = tmp_path / "bad.json"
@@ -65,12 +65,12 @@ def test_tines_check_lists_what_would_not_run_and_exits_1(tmp_path: Path, story_
     assert good["unsupported"] == []
     whats = {(item["action"], item["what"]) for item in odd["unsupported"]}
     assert whats == {("Summarise", "action type Agents::LLMAgent"),
-                     (data["agents"][1]["name"], "Liquid filter no_such_filter")}
+                     (data["agents"][1]["name"], "function NO_SUCH_FN")}
     assert broken["name"] is None and broken["unsupported"][0]["what"] == "file"
     assert "not valid JSON" in broken["unsupported"][0]["reason"]
 
     human = cli("tines", "check", str(path), check=False)
-    assert human.returncode == 1 and "no_such_filter" in human.stdout and "LLMAgent" in human.stdout
+    assert human.returncode == 1 and "NO_SUCH_FN" in human.stdout and "LLMAgent" in human.stdout
 
 
 def test_tines_check_on_a_real_export() -> None:

@@ -9,14 +9,12 @@ from typing import Any
 import pytest
 
 from storyline.templating import formula
-from storyline.templating.render import ENV
 from storyline.tines.check import (
     Unsupported,
     as_json,
     check_file,
     check_paths,
     supported_share,
-    template_findings,
 )
 from tests.corpus import corpus_paths
 
@@ -54,41 +52,26 @@ def test_unknown_action_types_are_flagged_with_the_reason(tmp_path: Path) -> Non
     assert supported_share([report]) == (0, 1)
 
 
-def test_each_unknown_filter_function_and_tag_is_named() -> None:
-    assert template_findings("{{ .a | upcase | no_such_filter: 2 }}") == [
-        ("Liquid filter no_such_filter", "storyline has no Liquid filter 'no_such_filter'")]
-    assert template_findings("=NO_SUCH_FN(a) + OTHER_FN()") == [
-        ("formula function NO_SUCH_FN", "storyline has no formula function NO_SUCH_FN (character 2)"),
-        ("formula function OTHER_FN", "storyline has no formula function OTHER_FN (character 18)")]
-    assert template_findings("x <<NOPE(1)>> y") == [
-        ("formula function NOPE", "storyline has no formula function NOPE (character 5)")]
-    assert template_findings("{% nosuchtag %}hi") == [("Liquid tag nosuchtag", "storyline has no Liquid tag {% nosuchtag %}")]
-
-
-def test_templates_that_do_not_parse_are_reported_whole() -> None:
-    [(what, reason)] = template_findings("{% if .x %}unclosed")
-    assert what == "Liquid template" and "syntax error" in reason
-    [(what, reason)] = template_findings("=1 +")
-    assert what == "formula" and reason.startswith("formula error at character")
-
-
-def test_the_check_asks_the_registries_not_a_list_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A filter or function the templating package registers is supported at once."""
-    assert template_findings("{{ .a | shout }}") != []
-    monkeypatch.setitem(ENV.filters, "shout", lambda value: str(value).upper())
-    assert template_findings("{{ .a | shout }}") == []
+def test_the_check_asks_the_registries_not_a_list_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A function the templating package registers is supported at once; an unknown filter runs
+    as in Tines (passed through), so it is not reported as unsupported."""
+    story = _story(_agent("Build", mode="message_only", payload={"a": "=SHOUT(a)", "b": "{{ .a | nope }}"}))
+    path = _write(tmp_path, story)
+    [report] = check_file(path)
+    assert [item.what for item in report.unsupported] == ["function SHOUT"]
     monkeypatch.setitem(formula.FUNCTIONS, "SHOUT", lambda ctx, value: str(value).upper())
-    assert template_findings("=SHOUT(a)") == []
+    [report] = check_file(path)
+    assert report.unsupported == []
 
 
 def test_findings_name_the_action_and_the_option_path(tmp_path: Path) -> None:
     story = _story(
-        _agent("Build", mode="message_only", payload={"items": ["ok", "{{ .a | no_such_filter }}"]}),
+        _agent("Build", mode="message_only", payload={"items": ["ok", "=NO_SUCH_FN(a)"]}),
         _agent("Call", "HTTPRequestAgent", url="ftp://example.com", method="get"),
     )
     [report] = check_file(_write(tmp_path, story))
-    assert Unsupported("Build", "Liquid filter no_such_filter",
-                       "in option 'payload.items[1]': storyline has no Liquid filter 'no_such_filter'") in report.unsupported
+    assert Unsupported("Build", "function NO_SUCH_FN", "in option 'payload.items[1]': storyline has no formula "
+                       "function NO_SUCH_FN (character 2)") in report.unsupported
     [bad_url] = [item for item in report.unsupported if item.action == "Call"]
     assert bad_url.what == "option url" and "http://" in bad_url.reason
 

@@ -19,11 +19,14 @@ import hmac
 import io
 import json
 import re
+import warnings
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 from functools import lru_cache
 from typing import Any
 
+import jwt
 from dateutil import parser as date_parser
 from liquid import Environment
 from liquid.exceptions import FilterError
@@ -248,6 +251,38 @@ def base64url_decode(value: Any) -> str:
         raise FilterError("base64url_decode: invalid base64", token=None) from err
 
 
+def _jwt_key(key: Any, algorithm: str) -> Any:
+    if isinstance(key, Mapping):
+        # A JWK (Tines accepts JWK as well as PEM for RSA and EC keys).
+        return jwt.PyJWK.from_dict(dict(key), algorithm=algorithm).key
+    text = _text(key)
+    if "-----BEGIN" in text and "\\n" in text:
+        # A PEM pasted from a service-account JSON file keeps its escaped line breaks.
+        text = text.replace("\\n", "\n")
+    return text
+
+
+def jwt_sign(claims: Any, key: Any = "", algorithm: Any = "RS256", headers: Any = None) -> str:
+    """A signed JSON Web Token for a claim set (an object or its JSON text).
+
+    RS256 unless an algorithm is named (HS*, RS*, PS*, ES*), as in Tines; ``headers``
+    adds header fields such as ``kid``.
+    """
+    payload = json_parse(claims) if isinstance(claims, str) else claims
+    if not isinstance(payload, Mapping):
+        raise FilterError("jwt_sign: the claim set must be a JSON object", token=None)
+    alg = "RS256" if is_missing(algorithm) or algorithm == "" else str(algorithm)
+    # Ruby's jwt gem writes no "typ" unless asked, and keeps header fields in order.
+    extra = {"typ": None, **(dict(headers) if isinstance(headers, Mapping) else {})}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+            return jwt.encode(dict(payload), _jwt_key(key, alg), algorithm=alg, headers=extra, sort_headers=False)
+    except (jwt.PyJWTError, ValueError, TypeError) as err:
+        # The key is a secret: name the problem, never the key.
+        raise FilterError(f"jwt_sign: cannot sign with {alg}: {type(err).__name__}", token=None) from None
+
+
 # -- text ------------------------------------------------------------------------------
 
 
@@ -279,6 +314,11 @@ def _regex(pattern: str, flags: int) -> re.Pattern[str]:
         return re.compile(ruby_regex(pattern), flags)
     except re.error as err:
         raise FilterError(f"invalid regular expression {pattern!r}: {err}", token=None) from err
+
+
+def ruby_compile(pattern: Any, modifiers: Any = None) -> re.Pattern[str]:
+    """A Ruby regular expression with Ruby modifiers (``i``, ``m``, ``x``), as Python's."""
+    return _regex(_text(pattern), _flags(modifiers))
 
 
 def _flags(spec: Any) -> int:
@@ -335,7 +375,7 @@ def csv_parse(value: Any) -> list[list[str]]:
 _RUBY_DIRECTIVE = re.compile(r"%(-?)(\d*)([sLN])")
 
 
-def _to_datetime(value: Any) -> dt.datetime | None:
+def to_datetime(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, dt.date):
@@ -363,8 +403,8 @@ def _to_datetime(value: Any) -> dt.datetime | None:
     return None
 
 
-def date(value: Any, fmt: Any = None) -> Any:
-    """Format a date (``"now"``, epoch seconds, or date text) with strftime, in UTC.
+def date(value: Any, fmt: Any = None, timezone: Any = None) -> Any:
+    """Format a date (``"now"``, epoch seconds, or date text) with strftime, in UTC or ``timezone``.
 
     Ruby directives Python lacks are handled: ``%s`` (epoch seconds), ``%L`` (milliseconds)
     and ``%N`` / ``%3N`` (fractional seconds). Unparseable input is returned unchanged,
@@ -372,9 +412,14 @@ def date(value: Any, fmt: Any = None) -> Any:
     """
     if is_missing(value):
         return ""
-    when = _to_datetime(value)
+    when = to_datetime(value)
     if when is None:
         return value
+    if not is_missing(timezone) and timezone != "":
+        try:
+            when = when.astimezone(zoneinfo.ZoneInfo(str(timezone)))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+            raise FilterError(f"date: unknown time zone {timezone!r}", token=None) from err
     if is_missing(fmt) or fmt == "":
         return when.isoformat()
 
@@ -552,6 +597,7 @@ def register(env: Environment) -> None:
         "csv_parse": csv_parse,
         "date": date,
         "eml_parse": eml_parse,
+        "jwt_sign": jwt_sign,
     }
     for name, func in filters.items():
         env.add_filter(name, func)

@@ -17,16 +17,21 @@ path is ``NULL``, never an error. Syntax errors and bad calls raise
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
 import math
 import re
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from liquid.exceptions import LiquidError
+
+from . import filters
 from .base import Scope, TemplateError
 from .values import to_json, to_text
 
@@ -79,7 +84,8 @@ def tokenize(source: str) -> list[Token]:
         elif kind == "string":
             tokens.append(Token("string", _unescape(text[1:-1]), pos))
         elif kind == "name":
-            if text in _KEYWORD_OPS:
+            # AND/OR are infix operators, except as the functions AND(...) and OR(...).
+            if text in _KEYWORD_OPS and not source[m.end() :].lstrip().startswith("("):
                 tokens.append(Token("op", _KEYWORD_OPS[text], pos))
             else:
                 tokens.append(Token("name", text, pos))
@@ -406,6 +412,8 @@ class Call(Node):
             return self.func(ctx, *values)
         except TemplateError:
             raise
+        except LiquidError as err:
+            raise _error(ctx.source, self.pos, f"{self.name}: {err.message}") from None
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
             raise _error(ctx.source, self.pos, f"{self.name}: {err}") from err
 
@@ -453,8 +461,23 @@ def _or(ctx: Context, args: list[Node]) -> Any:
     return any(truthy(a.evaluate(ctx)) for a in args)
 
 
-def _default(ctx: Context, value: Any, fallback: Any = None) -> Any:
-    return fallback if value is None or value == "" or value == [] or value == {} else value
+def _empty(value: Any) -> bool:
+    return value is None or value is False or value == "" or value == [] or value == {}
+
+
+def _default(ctx: Context, value: Any, *fallbacks: Any) -> Any:
+    """The first of value, fallbacks... that is not null, FALSE or empty; else the first
+    fallback, or the last one when the final argument is ``{use_last_fallback: TRUE}``."""
+    use_last = False
+    if fallbacks and isinstance(fallbacks[-1], Mapping) and set(fallbacks[-1]) == {"use_last_fallback"}:
+        use_last = truthy(fallbacks[-1]["use_last_fallback"])
+        fallbacks = fallbacks[:-1]
+    for candidate in (value, *fallbacks):
+        if not _empty(candidate):
+            return candidate
+    if not fallbacks:
+        return None
+    return fallbacks[-1] if use_last else fallbacks[0]
 
 
 def _join(ctx: Context, items: Any, sep: Any = "") -> str:
@@ -485,40 +508,37 @@ def _last(ctx: Context, value: Any, n: Any = None) -> Any:
     return items[-1] if items else None
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
-
-
-def _match(ctx: Context, text: Any, pattern: Any, flags: Any = None) -> bool:
-    f = re.IGNORECASE if flags is not None and "i" in to_text(flags) else 0
+def _match(ctx: Context, text: Any, pattern: Any, modifiers: Any = None) -> bool:
     if text is None:
         return False
-    return _regex(to_text(pattern), f).search(to_text(text)) is not None
+    return filters.ruby_compile(pattern, modifiers).search(to_text(text)) is not None
 
 
-def _regex_extract(ctx: Context, text: Any, pattern: Any, flags: Any = None) -> Any:
-    f = re.IGNORECASE if flags is not None and "i" in to_text(flags) else 0
-    m = _regex(to_text(pattern), f).search(to_text(text))
-    if m is None:
-        return None
-    return m.group(1) if m.groups() else m.group(0)
+def _regex_extract(ctx: Context, text: Any, pattern: Any, modifiers: Any = None) -> list[Any]:
+    """Every match, as Ruby's ``String#scan``: the matched texts, or with groups an
+    array of each match's groups."""
+    rx = filters.ruby_compile(pattern, modifiers)
+    if rx.groups:
+        return [list(m.groups()) for m in rx.finditer(to_text(text))]
+    return [m.group(0) for m in rx.finditer(to_text(text))]
+
+
+def _regex_replace(ctx: Context, text: Any, pattern: Any, replacement: Any = "", modifiers: Any = None) -> str:
+    return filters.regex_replace(text, pattern, replacement, modifiers)
 
 
 def _filter(ctx: Context, items: Any, fn: Any) -> list[Any]:
     return [item for item in _list(items) if truthy(_call(fn, item))]
 
 
-def _map(ctx: Context, items: Any, fn: Any) -> list[Any]:
-    if isinstance(fn, Lambda):
-        return [fn(item) for item in _list(items)]
-    path = to_text(fn).split(".")
-    out = []
-    for item in _list(items):
-        for step in path:
-            item = get_item(item, step)
-        out.append(item)
-    return out
+def _map(ctx: Context, items: Any, path: Any) -> list[Any]:
+    """The value at ``path`` in each item; the path is written as in a formula
+    (``a.b.c``, ``["User ID"]``), relative to the item."""
+    if isinstance(path, Lambda):
+        return [path(item) for item in _list(items)]
+    text = to_text(path).strip()
+    node = parse("%" + ("" if text.startswith("[") else ".") + text)
+    return [node.evaluate(ctx.child({"%": item})) for item in _list(items)]
 
 
 def _map_lambda(ctx: Context, items: Any, fn: Any) -> list[Any]:
@@ -624,6 +644,47 @@ def _number_fn(fn: Callable[[float], Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _flatten(ctx: Context, items: Any) -> list[Any]:
+    out: list[Any] = []
+    for item in _list(items):
+        if isinstance(item, (list, tuple)):
+            out.extend(_flatten(ctx, item))
+        else:
+            out.append(item)
+    return out
+
+
+def _keys(ctx: Context, value: Any) -> list[Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, found {to_json(value)}")
+    return list(value)
+
+
+def _values(ctx: Context, value: Any) -> list[Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, found {to_json(value)}")
+    return list(value.values())
+
+
+def _now(ctx: Context) -> str:
+    """The current time as ISO 8601 text (UTC); the scope's clock when it has one."""
+    clock = getattr(ctx.scope, "now", None)
+    epoch = clock() if callable(clock) else time.time()
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
+
+
+def _date(ctx: Context, value: Any, fmt: Any = None, timezone: Any = None) -> Any:
+    if value is None:
+        return None
+    if filters.to_datetime(value) is None:
+        raise ValueError(f"cannot read a date from {to_json(value)}")
+    return filters.date(value, fmt, timezone)
+
+
+def _jwt_sign(ctx: Context, claims: Any, key: Any, algorithm: Any = "RS256", headers: Any = None) -> str:
+    return filters.jwt_sign(claims, key, algorithm, headers)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "IF": _if,
     "AND": _and,
@@ -645,12 +706,16 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "LAST": _last,
     "MATCH": _match,
     "REGEX_EXTRACT": _regex_extract,
+    "REGEX_REPLACE": _regex_replace,
     "FILTER": _filter,
     "MAP": _map,
     "MAP_LAMBDA": _map_lambda,
     "REDUCE": _reduce,
     "INCLUDES": _includes,
     "UNIQ": _uniq,
+    "FLATTEN": _flatten,
+    "KEYS": _keys,
+    "VALUES": _values,
     "ARRAY": lambda ctx, *v: list(v),
     "OBJECT": _object,
     "SPLIT": _split,
@@ -660,6 +725,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "JSON_PARSE": _json_parse,
     "JSON_ENCODE": lambda ctx, v: to_json(v),
     "TO_JSON": lambda ctx, v: to_json(v),
+    "JSON_STRINGIFY": lambda ctx, v: to_json(v),
     "BASE64_ENCODE": lambda ctx, v: base64.b64encode(to_text(v).encode()).decode("ascii"),
     "BASE64_DECODE": lambda ctx, v: base64.b64decode(to_text(v)).decode("utf-8", "replace"),
     "URL_ENCODE": lambda ctx, v: urllib.parse.quote(to_text(v), safe=""),
@@ -673,6 +739,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "FLOOR": _number_fn(math.floor),
     "CEIL": _number_fn(math.ceil),
     "ABS": _number_fn(abs),
+    "DATE": _date,
+    "NOW": _now,
+    "JWT_SIGN": _jwt_sign,
     "PROMPT": _prompt,
     "STORY_RUN_GUID": _story_run_guid,
     "STORY_RUN_LINK": _story_run_link,

@@ -16,10 +16,14 @@ These are tolerated too (each seen in a real export):
 * an output nested in a tag (``{% if a == {{.b}} %}``) is the bare expression ``.b``;
 * ``path[*].key`` spreads over an array (see ``render.TinesContext``);
 * a filter in an ``if``/``elsif``/``unless`` condition is ignored up to the next
-  ``and``/``or``, exactly as Ruby's lax parser does (it tests the unfiltered value).
+  ``and``/``or``, exactly as Ruby's lax parser does (it tests the unfiltered value);
+* in a condition, whatever follows a complete comparison before the next ``and``/``or``
+  is ignored, as Ruby's lax parser does (``a contains 'x' b contains 'y'`` tests ``a``);
+* a hyphen inside a path key (``headers.Authentication-Results``) is part of the key, as
+  in Ruby Liquid's identifiers; the key becomes ``['Authentication-Results']``.
 
 String literals, ``{% raw %}`` and ``{% comment %}`` blocks and the custom widget tags
-(whose arguments are plain text) are left alone. Only the last three leniencies can
+(whose arguments are plain text) are left alone. Only the last four leniencies can
 shift columns, and no rewrite adds or removes a newline, so line numbers always hold.
 """
 
@@ -39,6 +43,7 @@ _FILTER_NO_COLON = re.compile(r"\|\s*\w+(\s+)$")
 _NESTED_OUTPUT = re.compile(r"\{\{-?|-?\}\}")
 _SPREAD = re.compile(r"\[\s*\*\s*\]")
 _CONDITION_FILTER = re.compile(r"\|.*?(?=\s(?:and|or)\s|$)", re.DOTALL)
+_HYPHEN_KEY = re.compile(r"\.([A-Za-z_]\w*(?:-\w+)+)")
 
 _SKIP_BLOCKS = {"raw": "endraw", "comment": "endcomment"}
 _CONDITION_TAGS = frozenset({"if", "elsif", "unless"})
@@ -65,6 +70,8 @@ def _rewrite_code(code: str, *, at_start: bool, followed_by_string: bool, in_tag
             code = code[: m.start(1)] + ":" + code[m.start(1) + 1 :]
     if "[" in code:
         code = _SPREAD.sub(f"['{SPREAD_KEY}']", code)
+    if "-" in code:
+        code = _HYPHEN_KEY.sub(r"['\1']", code)
     return code
 
 
@@ -80,6 +87,27 @@ def _segments(expr: str) -> list[tuple[bool, str]]:
     if pos < len(expr):
         out.append((False, expr[pos:]))
     return out
+
+
+_CONDITION_CHUNK = re.compile(r"(?<=\s)(?:and|or)(?=\s)")
+_FRAGMENT = re.compile(r"\S+")
+_COMPARATORS = frozenset({"==", "!=", "<>", "<", ">", "<=", ">=", "contains"})
+
+
+def _drop_condition_junk(expr: str) -> str:
+    """Blank what follows ``left [op right]`` in each ``and``/``or`` part of a condition."""
+    masked = "".join(
+        text if not is_str else text[0] + "_" * (len(text) - 2) + text[-1] for is_str, text in _segments(expr)
+    )
+    masked = _NESTED_OUTPUT.sub(_blank, masked)  # {{ }} inside a tag are blanked later
+    chars = list(expr)
+    bounds = [0, *(x for m in _CONDITION_CHUNK.finditer(masked) for x in (m.start(), m.end())), len(masked)]
+    for start, end in zip(bounds[::2], bounds[1::2], strict=True):
+        fragments = list(_FRAGMENT.finditer(masked, start, end))
+        keep = 3 if len(fragments) >= 3 and fragments[1].group() in _COMPARATORS else 1
+        for frag in fragments[keep:]:
+            chars[frag.start() : frag.end()] = " " * (frag.end() - frag.start())
+    return "".join(chars)
 
 
 def _drop_condition_filters(expr: str) -> str:
@@ -103,8 +131,10 @@ def rewrite_expression(expr: str, tag: str | None = None) -> str:
         # Shift left, then pad, so text after this expression keeps its offset.
         fixed = expr.replace('\\"', '"')
         expr = fixed + " " * (len(expr) - len(fixed))
-    if tag in _CONDITION_TAGS and "|" in expr:
-        expr = _drop_condition_filters(expr)
+    if tag in _CONDITION_TAGS:
+        if "|" in expr:
+            expr = _drop_condition_filters(expr)
+        expr = _drop_condition_junk(expr)
     if "." not in expr and "\xa0" not in expr and "|" not in expr and "{{" not in expr and "[" not in expr:
         return expr
     segments = _segments(expr)

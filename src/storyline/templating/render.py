@@ -74,7 +74,7 @@ class TinesContext(RenderContext):
 
 
 def _make_environment() -> TinesEnvironment:
-    env = TinesEnvironment(strict_filters=True)
+    env = TinesEnvironment(strict_filters=False)
     tags.register(env)
     filters.register(env)
     return env

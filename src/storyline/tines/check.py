@@ -13,25 +13,16 @@ action type does not read (151 sv1 agents still carry Huginn's
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from liquid.exceptions import LiquidError
-
 from storyline.engine.schedules import problems as schedule_problems
-from storyline.templating import formula
-from storyline.templating.base import TemplateError
-from storyline.templating.preprocess import MARKUP
-from storyline.templating.render import ENV, compile_liquid
+from storyline.templating.check import template_findings
 from storyline.tines.importer import StoryFormatError, load_file, parse_story
 from storyline.tines.model import ActionDef, StoryDef
 
-# Tags that only continue or close a block: python-liquid registers them with their block.
-_BLOCK_PARTS = frozenset({"else", "elsif", "when", "break", "continue", "#"})
 _OPTION_MESSAGE = re.compile(r"^(?P<option>[\w.\[\]-]+): (?P<reason>.+)$", re.DOTALL)
 
 
@@ -120,9 +111,9 @@ def check_action(action: ActionDef) -> list[Unsupported]:
                 add("options", message)
     for message in schedule_problems(action.type, action.schedule):
         add("schedule", message)
-    for where, text in _strings(action.options, ""):
-        for what, reason in template_findings(text):
-            add(what, f"in option '{where}': {reason}")
+    for finding in template_findings(action.options):
+        if finding.severity == "unsupported":  # warnings (an unknown filter) run as in Tines
+            add(finding.what, f"in option '{finding.option}': {finding.reason}")
     return found
 
 
@@ -134,95 +125,6 @@ def _validate(module: Any, options: dict[str, Any]) -> list[str]:
         return list(validate(options))
     except Exception as exc:  # a validator bug must not stop the check of other actions
         return [f"checking the options failed ({type(exc).__name__}: {exc}); this is a storyline bug"]
-
-
-def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
-    """Every string the engine renders, keys included, with its option path."""
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            path = f"{where}.{key}" if where else str(key)
-            if isinstance(key, str):
-                yield path, key
-            yield from _strings(item, path)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{where}[{index}]")
-
-
-def template_findings(text: str) -> list[tuple[str, str]]:
-    """``(what, reason)`` for each formula function, Liquid tag or filter storyline lacks.
-
-    A template that does not parse for another reason is reported whole, with the
-    templating package's own message.
-    """
-    findings: list[tuple[str, str]] = []
-    liquid = text
-    if text[:1] == "=" and text[1:2] != "=":
-        findings.extend(_formula_findings(text[1:], 2))
-        liquid = ""
-    elif "<<" in text and ">>" in text:
-        parts = formula.split_pills(text)
-        for part in parts:
-            if not isinstance(part, str):
-                findings.extend(_formula_findings(part[0], part[1] + 1))
-        liquid = "".join(p if isinstance(p, str) else "" for p in parts)
-    if "{{" in liquid or "{%" in liquid:
-        findings.extend(_liquid_findings(liquid))
-    return findings
-
-
-def _formula_findings(expression: str, offset: int) -> list[tuple[str, str]]:
-    unknown: list[tuple[str, str]] = []
-    try:
-        tokens = formula.tokenize(expression)
-    except formula.FormulaError:
-        tokens = []
-    for token, following in itertools.pairwise(tokens):
-        called = token.kind == "name" and following.kind == "op" and following.value == "("
-        if called and token.value != "LAMBDA" and token.value not in formula.FUNCTIONS:
-            unknown.append(
-                (
-                    f"formula function {token.value}",
-                    f"storyline has no formula function {token.value} (character {token.pos + offset})",
-                )
-            )
-    if unknown:
-        return unknown
-    try:
-        formula.parse(expression)
-    except formula.FormulaError as err:
-        return [("formula", f"formula error at character {err.position + offset}: {err.detail}")]
-    return []
-
-
-def _liquid_findings(text: str) -> list[tuple[str, str]]:
-    try:
-        compiled = compile_liquid(text)
-    except TemplateError as err:
-        tags = sorted(
-            {
-                name
-                for m in MARKUP.finditer(text)
-                if (name := m.group("name")) is not None
-                and name not in ENV.tags
-                and name not in _BLOCK_PARTS
-                and not name.startswith("end")
-            }
-        )
-        if tags:
-            return [(f"Liquid tag {name}", f"storyline has no Liquid tag {{% {name} %}}") for name in tags]
-        return [("Liquid template", str(err))]
-    try:
-        used = compiled.template.filter_names()
-    except LiquidError as err:
-        return [("Liquid template", str(err))]
-    return [
-        (f"Liquid filter {name}", f"storyline has no Liquid filter '{name}'")
-        for name in sorted(set(used))
-        if name not in ENV.filters
-    ]
 
 
 def as_json(reports: list[StoryReport]) -> dict[str, Any]:
