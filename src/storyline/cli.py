@@ -649,5 +649,57 @@ def chat_teams(
     raise typer.Exit(status)
 
 
+
+@chat_app.command("slack")
+def chat_slack(
+    text: Annotated[str, typer.Argument(help='What the user types: "/analyzedomain example.com", or a mention')],
+    url: Annotated[str, typer.Option("--url", help="The running storyline server")] = "http://127.0.0.1:8000",
+    webhook: Annotated[str | None, typer.Option(
+        "--webhook", help="Webhook path, action or story name (default: the only webhook verifying Slack)")] = None,
+    signing_secret: Annotated[str | None, typer.Option(
+        "--signing-secret", help="Sign with this (default: the credential the webhook's verification names)")] = None,
+    sink: Annotated[str, typer.Option(
+        "--sink", help="host:port the console serves for slack.com and hooks.slack.com answers")] = "127.0.0.1:8765",
+    user: Annotated[str, typer.Option("--user", help="Who types it")] = "console-user",
+    wait: Annotated[float, typer.Option("--wait", help="Stop after this many seconds without an answer")] = 10.0,
+    db: DbOption = None,
+) -> None:
+    """Send TEXT signed as Slack would to the story's webhook and print the bot's answers as they arrive."""
+    from storyline.chat import slack_console as chat
+    from storyline.store.credentials import Cipher, load_credentials
+    from storyline.store.keys import SecretKeyError
+
+    settings = _settings(db)
+    with _engine(settings).connect() as conn:
+        try:
+            hook = chat.choose(chat.slack_hooks(conn), webhook)
+        except chat.ConsoleError as exc:
+            raise _fail(str(exc)) from None
+        if signing_secret is None:
+            name = chat.credential_name(hook.signing_secret)
+            if name is None:
+                option = hook.signing_secret
+                signing_secret = str(option[0] if isinstance(option, list) else option)
+            else:
+                try:
+                    stored = load_credentials(conn, Cipher.for_database(settings.database_url)).get(name)
+                except SecretKeyError as exc:
+                    raise _fail(str(exc)) from None
+                if stored is None or "value" not in stored.secret:
+                    raise _fail(f"webhook '{hook.name}' verifies with credential '{name}', which is not set: "
+                                f"`storyline credential set {name} --value ...` or pass --signing-secret")
+                signing_secret = str(stored.secret["value"])
+    content_type, body = chat.request(text, user)
+    err.print(f"[dim]{user} -> {hook.story} / {hook.name}: {text}[/dim]")
+    try:
+        count = asyncio.run(chat.converse(hook.url(url), content_type, body, signing_secret, sink, wait,
+                                          lambda line: console.print(line, markup=False, highlight=False)))
+    except chat.ConsoleError as exc:
+        raise _fail(str(exc)) from None
+    if count == 0:
+        err.print(f"[dim]no later answer within {wait:g}s. Replies reach this console when the server runs with "
+                  f"STORYLINE_EGRESS_OVERRIDES=slack.com=http://{sink},hooks.slack.com=http://{sink}[/dim]")
+
+
 if __name__ == "__main__":
     app()

@@ -2,19 +2,28 @@
 
 * ``POST /api/chat.postMessage`` and ``POST /api/chat.update`` (JSON or form body)
 * ``GET|POST /api/users.lookupByEmail?email=``
-* ``POST /services/...`` (incoming webhooks and ``response_url``; answers ``ok``)
+* ``POST /api/conversations.open`` (``users``: one DM channel per user, ``already_open`` after)
+* ``POST /services/...`` (incoming webhooks; answers ``ok``)
+* ``POST /commands/...`` and ``/actions/...`` (``response_url`` of a slash command or a
+  click; kept in ``replies``; like Slack, each URL takes 5 replies, then 404 ``used_url``)
 
 Like the real API, Web API errors are HTTP 200 with ``{"ok": false, "error": ...}``:
 ``not_authed`` without a token, ``invalid_auth`` with a wrong one. The token may come
 as ``Authorization: Bearer`` or a ``token`` parameter. Posted messages are kept in
 ``messages`` (with their ``ts``) so tests can assert on what a story said.
-Point both ``slack.com`` and ``hooks.slack.com`` at ``.url``.
+Point both ``slack.com`` and ``hooks.slack.com`` at ``.url``. Every request is in
+``calls``; ``error(method, code)`` scripts an ``ok: false`` answer, ``throttle()`` a 429
+with Retry-After and ``{"ok": false, "error": "ratelimited"}``. ``signed(body)`` gives
+the headers Slack signs an inbound request with, under ``signing_secret``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
+import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,7 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import ASGIApp, FakeServer
+from tests.fakes.server import ASGIApp, FakeServer, Fault
+
+REPLIES_PER_URL = 5
 
 
 class FakeSlack(FakeServer):
@@ -32,12 +43,16 @@ class FakeSlack(FakeServer):
     rate_limit_body = {"ok": False, "error": "ratelimited"}
 
     def __init__(
-        self, token: str = "xoxb-test-token", *, users: dict[str, dict[str, Any]] | None = None
+        self, token: str = "xoxb-test-token", *, users: dict[str, dict[str, Any]] | None = None,
+        signing_secret: str = "slack-signing-secret",
     ) -> None:
         self.token = token
+        self.signing_secret = signing_secret
         self.users: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, Any]] = []
         self.webhook_posts: list[dict[str, Any]] = []
+        self.replies: list[dict[str, Any]] = []
+        self.dms: dict[str, str] = {}
         self._ts = itertools.count(1)
         for email, user in (users or {}).items():
             self.add_user(email, **user)
@@ -65,6 +80,23 @@ class FakeSlack(FakeServer):
         super().reset()
         self.messages.clear()
         self.webhook_posts.clear()
+        self.replies.clear()
+        self.dms.clear()
+
+    def signed(self, body: bytes | str, timestamp: float | None = None) -> dict[str, str]:
+        """Headers for an inbound request as Slack signs it (``timestamp`` defaults to now)."""
+        stamp = str(int(time.time() if timestamp is None else timestamp))
+        raw = body.encode() if isinstance(body, str) else body
+        digest = hmac.new(self.signing_secret.encode(), b"v0:%s:%s" % (stamp.encode(), raw), hashlib.sha256)
+        return {"x-slack-request-timestamp": stamp, "x-slack-signature": "v0=" + digest.hexdigest()}
+
+    def error(self, method: str, code: str, *, times: int | None = 1) -> Fault:
+        """Answer the next call(s) of a Web API method with HTTP 200 and ``ok: false``."""
+        return self.fail(200, times=times, path=f"/api/{method}", json={"ok": False, "error": code})
+
+    def calls_of(self, method: str) -> list[Any]:
+        """The calls of one Web API method, e.g. ``calls_of("chat.postMessage")``."""
+        return self.calls_to(f"/api/{method}")
 
     # -- helpers -------------------------------------------------------------------
 
@@ -106,7 +138,10 @@ class FakeSlack(FakeServer):
                 Route("/api/chat.postMessage", self._post_message, methods=["POST"]),
                 Route("/api/chat.update", self._update_message, methods=["POST"]),
                 Route("/api/users.lookupByEmail", self._lookup_by_email, methods=["GET", "POST"]),
+                Route("/api/conversations.open", self._open_conversation, methods=["POST"]),
                 Route("/services/{rest:path}", self._incoming_webhook, methods=["POST"]),
+                Route("/commands/{rest:path}", self._response_url, methods=["POST"]),
+                Route("/actions/{rest:path}", self._response_url, methods=["POST"]),
             ]
         )
 
@@ -160,3 +195,33 @@ class FakeSlack(FakeServer):
             return PlainTextResponse("invalid_payload", status_code=400)
         self.webhook_posts.append({"path": request.url.path, "payload": payload})
         return PlainTextResponse("ok")
+
+    async def _open_conversation(self, request: Request) -> Response:
+        params = await self._params(request)
+        if (error := self._auth_error(request, params)) is not None:
+            return error
+        users = [u.strip() for u in str(params.get("users", "")).split(",") if u.strip()]
+        if not users:
+            return JSONResponse({"ok": False, "error": "not_enough_users"})
+        known = {user["id"] for user in self.users.values()}
+        if any(user not in known for user in users):
+            return JSONResponse({"ok": False, "error": "user_not_found"})
+        key = ",".join(sorted(users))
+        already = key in self.dms
+        channel = self.dms.setdefault(key, f"D{len(self.dms) + 1:08d}")
+        answer: dict[str, Any] = {"ok": True, "channel": {"id": channel}}
+        if already:
+            answer.update(no_op=True, already_open=True)
+        return JSONResponse(answer)
+
+    async def _response_url(self, request: Request) -> Response:
+        body = await request.body()
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            return PlainTextResponse("invalid_payload", status_code=400)
+        path = request.url.path
+        if sum(1 for reply in self.replies if reply["path"] == path) >= REPLIES_PER_URL:
+            return PlainTextResponse("used_url", status_code=404)
+        self.replies.append({"path": path, "payload": payload})
+        return JSONResponse({"ok": True})

@@ -15,13 +15,17 @@ Status handling, in order:
 * Otherwise the response is emitted whatever its status (Tines emits 4xx/5xx events so
   stories can branch on ``.status``); ``log_error_on_status`` only adds an error log.
 * No answer at all (timeout, refused connection; Tines' "status 0") is retried.
+
+``response_check`` (storyline's own) names an API whose errors do not show in the
+status: ``slack`` fails the action on ``{"ok": false, "error": CODE}`` with the code,
+and retries ``ratelimited`` (see ``storyline.chat.slack``). It runs after the 429 check.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +55,10 @@ CONTENT_TYPES: dict[str, str] = {
     "data": "multipart/form-data",
     "text": "text/plain; charset=utf-8",
 }
+
+ResponseCheck = Callable[[EgressResponse, str, RunContext], None]
+RESPONSE_CHECKS: dict[str, ResponseCheck] = {}
+"""``response_check`` values: each raises ActionError to fail or retry (chat modules add theirs)."""
 
 _STATUS_PATTERN = re.compile(r"^[1-5](\d\d|xx|\dx)$", re.IGNORECASE)
 
@@ -126,6 +134,9 @@ def validate(options: Mapping[str, Any]) -> list[str]:
         bad = [item for item in items if not _is_template(item) and not _status_matcher_ok(item)]
         if bad:
             problems.append(f"{name}: must list HTTP status codes such as 429, 5xx or 400-499 (bad: {bad!r})")
+    check = options.get("response_check")
+    if check not in (None, "") and not _is_template(check) and check not in RESPONSE_CHECKS:
+        problems.append(f"response_check: must be one of {', '.join(sorted(RESPONSE_CHECKS))} (got {check!r})")
     return problems
 
 
@@ -422,6 +433,11 @@ async def run(ctx: RunContext) -> Result:
             retryable=True,
             retry_after=wait,
         )
+    check = ctx.option("response_check")
+    if check not in (None, ""):
+        if str(check) not in RESPONSE_CHECKS:
+            raise ActionError(f"response_check: must be one of {', '.join(sorted(RESPONSE_CHECKS))} (got {check!r})")
+        RESPONSE_CHECKS[str(check)](response, host, ctx)
     if not 200 <= status < 300 and truthy(ctx.option("fail_on_status")):
         raise ActionError(f"HTTP {status} from {host} (fail_on_status): {_snippet(response)}")
 

@@ -4,7 +4,9 @@ A registry keyed by ``type``. Each kind validates its own options (at import, na
 the option) and checks a request's raw body and headers when it arrives; the web
 layer answers 401 and records nothing when the check fails. ``hmac`` is the generic
 kind (GitHub, Stripe-like senders); the chat platforms' own schemes plug in with
-:func:`register` the same way.
+:func:`register` the same way. A verifier that knows its sender's protocol may also
+say what the request means (an :class:`Inbound`): a handshake to answer without an
+event, the body as the event should carry it, what identifies a retried delivery.
 
 Secrets are options like any other, so ``{% credential x %}`` works: the web layer
 hands in ``render``, which goes through the runtime scope.
@@ -44,10 +46,30 @@ class Signed:
     settings: Settings | None = None
 
 
+@dataclass(frozen=True)
+class Inbound:
+    """What a verifier made of a request it accepted.
+
+    ``answer``: reply with this (status, JSON or text body) and record nothing (a URL
+    handshake, a health check). ``body``: the request as the event carries it, instead
+    of the generic parse. ``once``: what identifies this delivery; a repeat within an
+    hour is answered 200 and records nothing. ``ack``: the reply (status, text) when
+    the webhook sets no ``response``/``response_code`` of its own. ``prompt``: a
+    ``{% prompt %}`` URL a chat button carried; the click answers that prompt in its
+    own story run (``body`` says who clicked) instead of starting a new run here.
+    """
+
+    answer: tuple[int, Any] | None = None
+    body: Any = None
+    once: str | None = None
+    ack: tuple[int, str] | None = None
+    prompt: str | None = None
+
+
 class Verifier(Protocol):
     def validate(self, spec: Mapping[str, Any]) -> list[str]: ...
 
-    async def verify(self, spec: Mapping[str, Any], request: Signed, render: Render) -> None: ...
+    async def verify(self, spec: Mapping[str, Any], request: Signed, render: Render) -> Inbound | None: ...
 
 
 VERIFIERS: dict[str, Verifier] = {}
@@ -66,9 +88,9 @@ def validate(spec: Any) -> list[str]:
     return verifier.validate(spec)
 
 
-async def verify(spec: Mapping[str, Any], request: Signed, render: Render) -> None:
+async def verify(spec: Mapping[str, Any], request: Signed, render: Render) -> Inbound | None:
     """Raise VerificationFailed unless the request passes the webhook's verification."""
-    await VERIFIERS[str(spec["type"])].verify(spec, request, render)
+    return await VERIFIERS[str(spec["type"])].verify(spec, request, render)
 
 
 def event(spec: Mapping[str, Any], parsed: Any) -> Any:

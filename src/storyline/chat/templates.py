@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from storyline.chat import teams_templates
+from storyline.chat import slack_templates, teams_templates
 
-TEMPLATES: dict[str, dict[str, Any]] = {**teams_templates.TEMPLATES}
+TEMPLATES: dict[str, dict[str, Any]] = {**teams_templates.TEMPLATES, **slack_templates.TEMPLATES}

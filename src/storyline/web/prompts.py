@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -47,8 +48,14 @@ class Answer:
     at: float | None = None
 
 
-def answer(conn: Connection, catalog: Catalog, runtime: Runtime, prompt: prompts.Prompt, now: float) -> Answer:
-    """Make the prompted action emit the status in the original story run; durable once committed."""
+def answer(
+    conn: Connection, catalog: Catalog, runtime: Runtime, prompt: prompts.Prompt, now: float,
+    by: Mapping[str, Any] | None = None,
+) -> Answer:
+    """Make the prompted action emit the status in the original story run; durable once committed.
+
+    ``by`` is what a chat platform says about the click (who, which button), added to the output.
+    """
     action = catalog.actions.get(prompt.action_id)
     e = t.events.c
     row = conn.execute(
@@ -64,7 +71,7 @@ def answer(conn: Connection, catalog: Catalog, runtime: Runtime, prompt: prompts
             return Answer("repeated", action, earlier.get("at"))
     state.append(bucket, {"status": prompt.status, "at": now})
     output = {"prompt": {"status": prompt.status, "agent_id": action.id, "event_id": prompt.event_id,
-                         "answered_at": iso(now)}}
+                         "answered_at": iso(now), **(by or {})}}
     result = Result(events=[output], logs=[f"prompt answered: {prompt.status}"])
     queue.emit(conn, catalog, runtime, action, row.payload, result, row.story_run, now)
     return Answer("recorded", action, now)

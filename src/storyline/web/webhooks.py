@@ -5,7 +5,10 @@ acknowledged request is never lost. Checks run cheapest and most certain first: 
 URL secret, the method, the body size, the ``verification`` over the raw body, then
 ``rules`` and ``rate_limit`` on the parsed request; the rate limit counts every
 request that got that far (matching the rules or not) in the transaction that
-records it.
+records it. A verifier that knows its sender's protocol (Slack, Teams) may answer a
+handshake itself, hand over the body as the event carries it, and name what
+identifies a delivery so that the sender's retries are answered 200 and record
+nothing (``storyline.engine.deliveries``). Every refusal is logged with its reason.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.engine import Connection
 from starlette.requests import ClientDisconnect, Request
@@ -26,11 +30,12 @@ from starlette.routing import Route
 from storyline.actions import verification, webhook
 from storyline.actions.base import ActionError, ActionSpec
 from storyline.actions.trigger import render_option
-from storyline.engine import queue, rate_limit
+from storyline.engine import deliveries, prompts, queue, rate_limit
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import RunScope
 from storyline.engine.service import Service
 from storyline.templating import TemplateError, render_text
+from storyline.web import prompts as web_prompts
 
 log = logging.getLogger(__name__)
 
@@ -79,29 +84,43 @@ def routes(service: Service) -> list[Route]:
         try:
             body = await _read_body(request, settings.max_body_bytes)
         except TooLarge:
-            return _error(413, f"request body is larger than the {settings.max_body_bytes} byte limit")
+            message = f"request body is larger than the {settings.max_body_bytes} byte limit"
+            log.warning("webhook %s: refused: %s (HTTP 413)", action.name, message)
+            return _error(413, message)
         except ClientDisconnect:
             return Response(status_code=400)
         now = time.time()
         options = action.options
+        inbound: verification.Inbound | None = None
         try:
             if any(options.get(name) for name in ("verification", "rules", "rate_limit")):
                 await service.runtime.prepare(action)  # their templates may name credentials
             if options.get("verification"):
                 render = functools.partial(render_option, service.runtime.context(action, {}, "", now))
                 signed = verification.Signed(request.headers, body, now, service.egress, settings)
-                await verification.verify(options["verification"], signed, render)
+                inbound = await verification.verify(options["verification"], signed, render)
         except verification.VerificationFailed as exc:
-            log.warning("webhook %s: refused: %s", action.name, exc)
+            log.warning("webhook %s: refused: %s (HTTP 401)", action.name, exc)
             return _error(401, str(exc))
+        except webhook.BadRequest as exc:
+            log.warning("webhook %s: refused: %s (HTTP 400)", action.name, exc)
+            return _error(400, str(exc))
         except ActionError as exc:
             return _misconfigured(action, exc)
-        try:
-            parsed = webhook.parse_body(request.headers.get("content-type", ""), body)
-        except webhook.BadRequest as exc:
-            return _error(400, str(exc))
-        if options.get("verification"):
-            parsed = verification.event(options["verification"], parsed)
+        if inbound is not None and inbound.answer is not None:
+            return _content(*inbound.answer)
+        if inbound is not None and inbound.prompt is not None:
+            return await _answer_prompt(service, action, inbound, now)
+        if inbound is not None and inbound.body is not None:
+            parsed = inbound.body
+        else:
+            try:
+                parsed = webhook.parse_body(request.headers.get("content-type", ""), body)
+            except webhook.BadRequest as exc:
+                log.warning("webhook %s: refused: %s (HTTP 400)", action.name, exc)
+                return _error(400, str(exc))
+            if options.get("verification"):
+                parsed = verification.event(options["verification"], parsed)
         fields = webhook.payload(options, parsed, request.query_params, request.headers)
         ctx = service.runtime.context(action, {action.key: fields}, "", now)
         try:
@@ -109,7 +128,11 @@ def routes(service: Service) -> list[Route]:
             limit = webhook.rate_limit(ctx)
         except ActionError as exc:
             return _misconfigured(action, exc)
-        outcome = await service.db.write(_record, catalogs.current, action, fields, matched, limit, now)
+        once = inbound.once if inbound is not None else None
+        outcome = await service.db.write(_record, catalogs.current, action, fields, matched, limit, now, once)
+        if outcome.duplicate:
+            log.info("webhook %s: repeated delivery answered 200, not recorded again", action.name)
+            return Response(status_code=200)
         if outcome.retry_after is not None:
             assert limit is not None
             return JSONResponse(
@@ -121,7 +144,8 @@ def routes(service: Service) -> list[Route]:
         service.wake()
         vault = service.runtime.vault
         await vault.sync()
-        return _respond(action, fields, outcome.ingested.story_run, settings.public_url, vault.resources)
+        ack = inbound.ack if inbound is not None else None
+        return _respond(action, fields, outcome.ingested.story_run, settings.public_url, vault.resources, ack)
 
     return [
         Route("/webhook/{path}/{secret}", receive, methods=[v.upper() for v in webhook.VERBS]),
@@ -131,21 +155,50 @@ def routes(service: Service) -> list[Route]:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A request recorded (``ingested``), filtered out by rules (neither), or over the rate limit."""
+    """A request recorded (``ingested``), filtered out by rules (neither), over the rate limit, or a repeat."""
 
     ingested: queue.Ingested | None = None
     retry_after: int | None = None
+    duplicate: bool = False
 
 
 def _record(
     conn: Connection, catalog: Catalog, action: ActionSpec, fields: Any, matched: bool,
-    limit: webhook.RateLimit | None, now: float,
+    limit: webhook.RateLimit | None, now: float, once: str | None = None,
 ) -> Outcome:
+    if once is not None and deliveries.seen(conn, action.id, once, now):
+        return Outcome(duplicate=True)
     if limit is not None:
         wait = rate_limit.admit(conn, action.id, limit.key, limit.count, limit.period, now)
         if wait is not None:
             return Outcome(retry_after=wait)
-    return Outcome(ingested=queue.ingest(conn, catalog, action, fields, now) if matched else None)
+    if not matched:
+        return Outcome()
+    if once is not None:
+        deliveries.remember(conn, action.id, once, now)
+    return Outcome(ingested=queue.ingest(conn, catalog, action, fields, now))
+
+
+async def _answer_prompt(service: Service, action: ActionSpec, inbound: verification.Inbound,
+                         now: float) -> Response:
+    """A chat button carrying a prompt URL was clicked: answer the prompt as opening the URL would."""
+    assert inbound.prompt is not None
+    key = service.runtime.prompt_key
+    query = dict(parse_qsl(urlsplit(inbound.prompt).query))
+    prompt = prompts.verify(key, query) if key is not None else None
+    if prompt is None:
+        log.warning("webhook %s: refused: a button carried a prompt URL that is not valid (HTTP 403)", action.name)
+        return _error(403, "the button's prompt URL is incomplete or has been altered; nothing was recorded")
+    catalogs = service.catalogs
+    if prompt.action_id not in catalogs.current.actions:
+        await service.db.read(lambda conn: catalogs.refresh(conn, force=True))
+    by = inbound.body if isinstance(inbound.body, Mapping) else None
+    result = await service.db.write(web_prompts.answer, catalogs.current, service.runtime, prompt, now, by)
+    if result.outcome == "gone":
+        log.info("webhook %s: a click answered a prompt whose event has expired", action.name)
+        return _error(410, "this prompt has expired; nothing was recorded")
+    service.wake()
+    return _content(*(inbound.ack or (200, "")))
 
 
 def _misconfigured(action: ActionSpec, exc: ActionError) -> Response:
@@ -158,12 +211,21 @@ def _bearer(request: Request) -> str:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
 
 
+def _content(status: int, content: Any) -> Response:
+    if isinstance(content, str):
+        return Response(content, status_code=status, media_type="text/plain")
+    return JSONResponse(content, status_code=status)
+
+
 def _respond(
-    action: Any, fields: dict[str, Any], story_run: str, public_url: str, resources: Mapping[str, Any]
+    action: Any, fields: dict[str, Any], story_run: str, public_url: str, resources: Mapping[str, Any],
+    ack: tuple[int, str] | None = None,
 ) -> Response:
     options = action.options
     headers = {str(k): str(v) for k, v in (options.get("response_headers") or {}).items()}
     template = options.get("response")
+    if template in (None, "") and ack is not None and options.get("response_code") in (None, ""):
+        return Response(ack[1], status_code=ack[0], headers=headers, media_type="text/plain")
     if template in (None, ""):
         return Response("Ok", status_code=webhook.response_code(options), headers=headers,
                         media_type="text/plain")

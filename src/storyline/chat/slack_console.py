@@ -1,0 +1,316 @@
+"""``storyline chat slack "TEXT"``: try a Slack bot against the local server, no workspace needed.
+
+The console does what Slack does: it signs a slash command (or, for text without a
+leading ``/``, an ``app_mention`` event) with the app's signing secret and posts it to
+the story's Slack webhook on the running server. It shows the webhook's immediate
+answer (what Slack would show the user at once), then the bot's later answers as they
+arrive, buttons included.
+
+Later answers travel as they would in production: the story calls
+``https://hooks.slack.com/commands/...`` (the ``response_url`` the console sent) or
+``https://slack.com/api/chat.postMessage``. The console serves a small stand-in for
+both (the *sink*), and the server is started with
+``STORYLINE_EGRESS_OVERRIDES=slack.com=http://127.0.0.1:8765,hooks.slack.com=http://127.0.0.1:8765``
+so those calls reach it instead of Slack. The sink answers the Web API methods
+stories use (``chat.postMessage``, ``chat.update``, ``users.lookupByEmail``,
+``conversations.open``; anything else ``ok: true``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import json
+import re
+import secrets
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+import sqlalchemy as sa
+import uvicorn
+from sqlalchemy.engine import Connection
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from storyline.chat.slack import sign
+from storyline.store import tables as t
+
+DEFAULT_SINK = "127.0.0.1:8765"
+DEFAULT_CREDENTIAL = "slack_signing_secret"
+CONSOLE_TEAM, CONSOLE_CHANNEL, CONSOLE_BOT = "TCONSOLE", "CCONSOLE", "UCONSOLEBOT"
+
+
+class ConsoleError(Exception):
+    """Why the console cannot send (no such webhook, no signing secret); shown to the user."""
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A webhook that verifies Slack signatures."""
+
+    story: str
+    name: str
+    path: str
+    secret: str
+    signing_secret: Any
+
+    def url(self, base: str) -> str:
+        return f"{base.rstrip('/')}/webhook/{self.path}" + (f"/{self.secret}" if self.secret else "")
+
+
+def slack_hooks(conn: Connection) -> list[Hook]:
+    a, s = t.actions.c, t.stories.c
+    rows = conn.execute(
+        sa.select(s.name.label("story"), a.name, a.webhook_path, a.webhook_secret, a.options)
+        .join(t.stories, t.stories.c.id == a.story_id)
+        .where(a.webhook_path.is_not(None)).order_by(s.name, a.position)
+    )
+    hooks = []
+    for row in rows:
+        spec = (row.options or {}).get("verification")
+        if isinstance(spec, Mapping) and spec.get("type") == "slack":
+            hooks.append(Hook(row.story, row.name, row.webhook_path, row.webhook_secret or "",
+                              spec.get("signing_secret")))
+    return hooks
+
+
+def choose(hooks: list[Hook], wanted: str | None) -> Hook:
+    """The webhook named by path, action or story name; the only one when none is named."""
+    if wanted:
+        path = wanted.strip("/").removeprefix("webhook/").split("/")[0]
+        matches = [h for h in hooks if wanted in (h.story, h.name) or h.path == path]
+    else:
+        matches = hooks
+    listed = "; ".join(f"{h.story} / {h.name} (/webhook/{h.path})" for h in hooks) or "none"
+    if not matches:
+        raise ConsoleError(f"no webhook with Slack verification matches {wanted!r} (there are: {listed})"
+                           if wanted else "no story has a webhook with verification type slack; import one "
+                           "(`storyline template show slack_receive` is a start)")
+    if len(matches) > 1:
+        raise ConsoleError(f"several webhooks verify Slack requests; choose one with --webhook: {listed}")
+    return matches[0]
+
+
+def credential_name(option: Any) -> str | None:
+    """The credential a ``signing_secret`` option names, or None when it is written out."""
+    text = option[0] if isinstance(option, list) and option else option
+    if not isinstance(text, str):
+        return None
+    found = re.search(r"credential\s+[\"']?([A-Za-z0-9_][A-Za-z0-9_-]*)|CREDENTIAL\.([A-Za-z0-9_][A-Za-z0-9_-]*)",
+                      text)
+    if found:
+        return found.group(1) or found.group(2)
+    return None if not any(mark in text for mark in ("{{", "{%", "<<")) else DEFAULT_CREDENTIAL
+
+
+# -- what the console sends --------------------------------------------------------------------------
+
+
+def request(text: str, user: str) -> tuple[str, bytes]:
+    """(content type, body) of what Slack would send for ``text`` typed by ``user``."""
+    if text.startswith("/"):
+        command, _, rest = text.partition(" ")
+        form = {
+            "team_id": CONSOLE_TEAM, "team_domain": "console", "channel_id": CONSOLE_CHANNEL,
+            "channel_name": "console", "user_id": _user_id(user), "user_name": user, "command": command,
+            "text": rest.strip(), "api_app_id": "ACONSOLE", "is_enterprise_install": "false",
+            "response_url": f"https://hooks.slack.com/commands/{CONSOLE_TEAM}/{int(time.time())}/"
+                            f"{secrets.token_hex(12)}",
+            "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(8)}",
+        }
+        return "application/x-www-form-urlencoded", urlencode(form).encode()
+    ts = f"{time.time():.6f}"
+    envelope = {
+        "team_id": CONSOLE_TEAM, "api_app_id": "ACONSOLE", "type": "event_callback",
+        "event_id": f"Ev{secrets.token_hex(6).upper()}", "event_time": int(time.time()),
+        "event": {"type": "app_mention", "user": _user_id(user), "text": f"<@{CONSOLE_BOT}> {text}", "ts": ts,
+                  "channel": CONSOLE_CHANNEL, "event_ts": ts},
+    }
+    return "application/json", json.dumps(envelope).encode()
+
+
+def _user_id(name: str) -> str:
+    return "U" + hashlib.sha256(name.encode()).hexdigest()[:8].upper()
+
+
+# -- what the console shows --------------------------------------------------------------------------
+
+
+def render(message: Mapping[str, Any]) -> list[str]:
+    """A Slack message as terminal lines: its blocks (buttons as ``[Label]``), else its text."""
+    blocks = message.get("blocks")
+    if isinstance(blocks, str):
+        with contextlib.suppress(ValueError):
+            blocks = json.loads(blocks)
+    lines: list[str] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, Mapping):
+            continue
+        kind = block.get("type")
+        if kind in ("section", "header") and _text(block.get("text")):
+            lines.append(_text(block.get("text")))
+        lines.extend(_text(field) for field in block.get("fields") or [] if _text(field))
+        elements = block.get("elements") or []
+        if kind == "context":
+            lines.append(" ".join(_text(e) for e in elements if _text(e)))
+        elif kind == "actions":
+            lines.extend(_button(e) for e in elements if isinstance(e, Mapping))
+        accessory = block.get("accessory")
+        if isinstance(accessory, Mapping) and accessory.get("type") == "button":
+            lines.append(_button(accessory))
+        if kind == "divider":
+            lines.append("---")
+    if not lines and message.get("text"):
+        lines.append(str(message["text"]))
+    for attachment in message.get("attachments") or []:
+        if isinstance(attachment, Mapping) and (attachment.get("text") or attachment.get("fallback")):
+            lines.append(str(attachment.get("text") or attachment.get("fallback")))
+    return lines
+
+
+def _text(obj: Any) -> str:
+    if isinstance(obj, Mapping):
+        return str(obj.get("text") or "")
+    return str(obj) if isinstance(obj, str) else ""
+
+
+def _button(element: Mapping[str, Any]) -> str:
+    label = f"  [{_text(element.get('text')) or element.get('action_id') or 'button'}]"
+    details = [f"{k}={element[k]}" for k in ("action_id", "value") if element.get(k)]
+    if element.get("url"):
+        details.append(f"url={element['url']}")
+    return label + (f" ({', '.join(details)})" if details else "")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One thing the bot sent: where (``chat.postMessage``, ``response_url``, ...) and the message."""
+
+    via: str
+    message: Mapping[str, Any]
+
+    def lines(self) -> list[str]:
+        channel = self.message.get("channel")
+        where = f"{self.via} {channel}" if channel else self.via
+        body = render(self.message)
+        if self.via in ("users.lookupByEmail", "conversations.open") or not body:
+            details = ", ".join(f"{k}={v}" for k, v in self.message.items() if k not in ("token",))
+            return [f"bot ({where}) {details}".rstrip()]
+        return [f"bot ({where}): {body[0]}", *(f"    {line}" for line in body[1:])]
+
+
+# -- the sink: Slack's Web API and hooks, as far as the console needs ----------------------------
+
+
+class Sink:
+    """Receives what the story sends to slack.com and hooks.slack.com; hands each to ``on_answer``."""
+
+    def __init__(self, on_answer: Callable[[Answer], None]) -> None:
+        self.on_answer = on_answer
+        self._ts = itertools.count(1)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/api/{method}", self._api, methods=["GET", "POST"]),
+            Route("/{kind:str}/{rest:path}", self._hook, methods=["POST"]),
+        ])
+
+    async def _params(self, request: Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query_params)
+        body = await request.body()
+        if body.lstrip().startswith(b"{"):
+            with contextlib.suppress(ValueError):
+                params.update(json.loads(body))
+        elif body:
+            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        return params
+
+    async def _api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        params = await self._params(request)
+        params.pop("token", None)
+        self.on_answer(Answer(method, params))
+        channel = str(params.get("channel") or CONSOLE_CHANNEL)
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            ts = str(params.get("ts") or f"{int(time.time())}.{next(self._ts):06d}")
+            return JSONResponse({"ok": True, "channel": channel, "ts": ts, "message": params})
+        if method == "users.lookupByEmail":
+            email = str(params.get("email", ""))
+            name = email.split("@")[0]
+            return JSONResponse({"ok": True, "user": {"id": _user_id(name), "name": name,
+                                                      "profile": {"email": email}}})
+        if method == "conversations.open":
+            users = str(params.get("users", ""))
+            return JSONResponse({"ok": True, "channel": {"id": "D" + _user_id(users)[1:]}})
+        return JSONResponse({"ok": True})
+
+    async def _hook(self, request: Request) -> Response:
+        kind = request.path_params["kind"]
+        params = await self._params(request)
+        via = "incoming webhook" if kind == "services" else "response_url"
+        self.on_answer(Answer(via, params))
+        return PlainTextResponse("ok")
+
+
+# -- the conversation ------------------------------------------------------------------------------
+
+
+async def converse(
+    url: str, content_type: str, body: bytes, signing_secret: str, sink: str, wait: float,
+    show: Callable[[str], None],
+) -> int:
+    """Send the signed request, show every answer until ``wait`` seconds pass without one; the count."""
+    answers: asyncio.Queue[Answer] = asyncio.Queue()
+    host, _, port = sink.rpartition(":")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host or "127.0.0.1", int(port)))
+    except (OSError, ValueError) as exc:
+        listener.close()
+        raise ConsoleError(f"cannot listen on {sink} for the bot's answers ({exc}); choose another --sink") from None
+    server = uvicorn.Server(uvicorn.Config(Sink(answers.put_nowait).app(), log_config=None, log_level="warning",
+                                           access_log=False, lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(timeout=10) as client:
+            try:
+                response = await client.post(url, content=body, headers={
+                    "content-type": content_type, **sign(signing_secret, body)})
+            except httpx.HTTPError as exc:
+                raise ConsoleError(f"cannot reach {url.split('/webhook/')[0]}: {exc} (is `storyline serve` "
+                                   "running? --url says where)") from None
+        if response.status_code >= 300:
+            raise ConsoleError(f"the server answered HTTP {response.status_code}: {response.text[:300]}")
+        immediate = response.text.strip()
+        if immediate:
+            try:
+                shown = Answer("reply", json.loads(immediate))
+            except ValueError:
+                shown = Answer("reply", {"text": immediate})
+            for line in shown.lines():
+                show(line)
+        count = 0
+        while True:
+            try:
+                answer = await asyncio.wait_for(answers.get(), timeout=wait)
+            except TimeoutError:
+                return count
+            count += 1
+            for line in answer.lines():
+                show(line)
+    finally:
+        server.should_exit = True
+        await serving
+        listener.close()
