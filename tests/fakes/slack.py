@@ -2,6 +2,7 @@
 
 * ``POST /api/chat.postMessage`` and ``POST /api/chat.update`` (JSON or form body)
 * ``GET|POST /api/users.lookupByEmail?email=``
+* ``POST /api/views.open`` (modals; kept in ``views``)
 * ``POST /services/...`` (incoming webhooks and ``response_url``; answers ``ok``)
 
 Like the real API, Web API errors are HTTP 200 with ``{"ok": false, "error": ...}``:
@@ -38,6 +39,7 @@ class FakeSlack(FakeServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, Any]] = []
         self.webhook_posts: list[dict[str, Any]] = []
+        self.views: list[dict[str, Any]] = []
         self._ts = itertools.count(1)
         for email, user in (users or {}).items():
             self.add_user(email, **user)
@@ -65,6 +67,7 @@ class FakeSlack(FakeServer):
         super().reset()
         self.messages.clear()
         self.webhook_posts.clear()
+        self.views.clear()
 
     # -- helpers -------------------------------------------------------------------
 
@@ -106,6 +109,7 @@ class FakeSlack(FakeServer):
                 Route("/api/chat.postMessage", self._post_message, methods=["POST"]),
                 Route("/api/chat.update", self._update_message, methods=["POST"]),
                 Route("/api/users.lookupByEmail", self._lookup_by_email, methods=["GET", "POST"]),
+                Route("/api/views.open", self._open_view, methods=["POST"]),
                 Route("/services/{rest:path}", self._incoming_webhook, methods=["POST"]),
             ]
         )
@@ -151,6 +155,17 @@ class FakeSlack(FakeServer):
         if user is None:
             return JSONResponse({"ok": False, "error": "users_not_found"})
         return JSONResponse({"ok": True, "user": user})
+
+    async def _open_view(self, request: Request) -> Response:
+        params = await self._params(request)
+        if (error := self._auth_error(request, params)) is not None:
+            return error
+        view = params.get("view")
+        if not params.get("trigger_id") or not isinstance(view, dict):
+            return JSONResponse({"ok": False, "error": "invalid_arguments"})
+        opened = {"id": f"V{len(self.views) + 1:08d}", "trigger_id": params["trigger_id"], **view}
+        self.views.append(opened)
+        return JSONResponse({"ok": True, "view": opened})
 
     async def _incoming_webhook(self, request: Request) -> Response:
         body = await request.body()
