@@ -96,6 +96,7 @@ class Deployment:
         """Make every deferred job due now, as if its delay had elapsed."""
         with self.engine.begin() as conn:
             conn.execute(t.jobs.update().where(t.jobs.c.status == "queued").values(run_after=time.time()))
+        self.client.app.state.service.wake()  # type: ignore[attr-defined]
 
     def click(self, url: str) -> Any:
         """Open a prompt link from a message, as the person it was sent to does."""
