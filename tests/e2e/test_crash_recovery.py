@@ -57,7 +57,7 @@ def test_sigkill_mid_flood_then_restart_completes_every_accepted_request_exactly
     database_url: str, tmp_path: Path
 ) -> None:
     with FakeVirusTotal() as vt, FakeSlack() as slack:
-        vt.latency = 0.02  # slow enough that the kill lands mid-action
+        vt.latency = 0.2  # slow enough that the kill lands mid-action, even on a loaded machine
         story_file = tmp_path / "story.json"
         story_file.write_text(json.dumps(
             slash_command_story("https://www.virustotal.com", "https://slack.com")))

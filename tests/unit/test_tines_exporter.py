@@ -96,7 +96,7 @@ def test_exported_at_is_utc_iso8601() -> None:
     assert export_story(story, exported_at=plus_two)["exported_at"] == "2025-01-02T03:04:05Z"
 
 
-def test_a_story_built_in_code_exports_as_schema_4() -> None:
+def test_a_story_built_in_code_exports_without_a_version_as_it_runs() -> None:
     story = StoryDef(
         name="Built here",
         guid="b" * 32,
@@ -109,17 +109,15 @@ def test_a_story_built_in_code_exports_as_schema_4() -> None:
         exit_agent_guids=["d" * 32],
     )
     out = export_story(story, exported_at=WHEN)
-    assert out["schema_version"] == 4
+    assert "schema_version" not in out  # it runs as Tines' first format: flat webhook events
     assert out["exit_agent_guid"] == "d" * 32 and out["exit_agent_guids"] == ["d" * 32]
-    assert "keep_events_for" not in out  # the default; schema 4 kept retention per agent
+    assert "keep_events_for" not in out  # the default; early schemas kept retention per agent
     assert out["agents"][0] == {"type": "Agents::WebhookAgent", "name": "Receive", "disabled": False,
                                 "guid": "c" * 32, "options": {"path": "in", "secret": "s"}}
     assert out["agents"][1]["schedule"] == [{"cron": "0 9 * * *", "timezone": "UTC"}]
     assert out["links"] == [{"source": 0, "receiver": 1}]
     again, warnings = parse_story(out, validate_options=False)
     assert warnings == []
-    assert again.schema_version == 4
-    again.schema_version = None
     assert again == story
 
 
@@ -195,3 +193,17 @@ def test_embedded_sub_stories_round_trip_too() -> None:
             assert again == story
             checked += 1
     assert checked >= 30
+
+
+def test_a_story_without_a_version_exports_without_one_so_it_means_the_same_when_imported_again() -> None:
+    from storyline.tines.exporter import export_story
+    from storyline.tines.importer import parse_story
+
+    original = {"name": "Old", "guid": "a" * 32, "agents": [
+        {"type": "Agents::WebhookAgent", "name": "Hook", "guid": "b" * 32, "options": {"secret": "s"}}],
+        "links": []}
+    story, _ = parse_story(original)
+    exported = export_story(story)
+    assert "schema_version" not in exported
+    again, _ = parse_story(exported)
+    assert again.schema_version is None and again.actions[0].options == {"secret": "s"}

@@ -46,7 +46,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
                        "signing secret; give its URL as the slash command's, Event Subscriptions' and "
                        "Interactivity's Request URL.",
         "action": {"type": "Agents::WebhookAgent", "name": "Receive Slack", "options": {
-            "path": "slack", "verbs": "post",
+            "path": "slack", "verbs": "post", "include_headers": "false",
             "verification": {"type": "slack", "signing_secret": "{% credential slack_signing_secret %}"}}},
     },
     "slack_post_message": {

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from storyline.tines.model import DEFAULT_KEEP_EVENTS_FOR, DEFAULT_SCHEMA_VERSION, ActionDef, StoryDef
+from storyline.tines.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 
 # Tines places these kept keys between the header and the story-level sub-story keys;
 # the rest of ``extra`` follows them in its own (imported) order.
@@ -36,11 +36,13 @@ def export_story(story: StoryDef, *, exported_at: datetime | None = None) -> dic
     ``keep_events_for`` when the schema has it or the value is not Tines' default, so
     the output has the keys its ``schema_version`` promises.
     """
-    schema_version = story.schema_version if story.schema_version is not None else DEFAULT_SCHEMA_VERSION
+    # A story imported without a version (Tines' first format) is exported without one: writing
+    # a newer version would change what it means (webhooks nest their request from schema 3).
+    schema_version = story.schema_version if story.schema_version is not None else 1
     stamp = (exported_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     extra = copy.deepcopy(story.extra)
 
-    out: dict[str, Any] = {"schema_version": schema_version}
+    out: dict[str, Any] = {} if story.schema_version is None else {"schema_version": schema_version}
     _take(out, extra, _HEAD_EXTRA)
     out["name"] = story.name
     out["description"] = story.description

@@ -17,9 +17,6 @@ WEBHOOK_TYPE = "Agents::WebhookAgent"
 #: Tines' default event retention ("Keep events and logs": 7 days), in seconds.
 DEFAULT_KEEP_EVENTS_FOR = 7 * 24 * 3600
 
-#: The schema version written for stories that never had one (stories we build by hand).
-DEFAULT_SCHEMA_VERSION = 4
-
 
 def _action_key(name: str) -> str:
     """The action's key, from ``storyline.actions.base`` when it imports.
