@@ -86,7 +86,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     db: DbOption = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Load the bundled demo stories")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the bundled demo stories; answer as VirusTotal, URLhaus, RDAP, Slack, Teams")
+    ] = False,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve webhooks only; run workers apart")] = False,
 ) -> None:
     """Serve webhooks, run the worker and the scheduler, in one process."""
@@ -94,8 +96,11 @@ def serve(
 
     from storyline.web.app import create_app
 
-    public = None if _env_public_url() else f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    local = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    public = None if _env_public_url() else local
     settings = _settings(db, public_url=public)
+    if demo:
+        settings = _with_sandbox(settings, local)
     engine = _engine(settings)
     _check_key(engine, settings)
     if demo:
@@ -111,6 +116,20 @@ def serve(
         create_app(settings, worker=not no_worker),
         host=host, port=port, log_level="warning", access_log=False, http="httptools", loop="uvloop",
     )
+
+
+def _with_sandbox(settings: Settings, local_url: str) -> Settings:
+    """Serve the offline sandbox and send the services it plays there, unless the user overrode them."""
+    from dataclasses import replace
+
+    from storyline import sandbox
+
+    played = sandbox.overrides(local_url)
+    console.print(
+        f"sandbox:  {local_url}{sandbox.PREFIX}/ answers as {', '.join(sorted(h for h in played if h not in settings.egress_overrides))}"
+    )
+    console.print(f"  bot messages: {local_url}{sandbox.PREFIX}/messages")
+    return replace(settings, sandbox=True, egress_overrides={**played, **settings.egress_overrides})
 
 
 def _env_public_url() -> bool:

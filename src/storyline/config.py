@@ -91,6 +91,8 @@ class Settings:
     scheduler: bool = True
     # Teams: the only serviceUrl hosts a verified activity may name (the bot token goes there).
     teams_service_hosts: tuple[str, ...] = TEAMS_SERVICE_HOSTS
+    # serve --demo: answer as VirusTotal, URLhaus, RDAP, Slack and Teams under /_sandbox/.
+    sandbox: bool = False
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -5,7 +5,8 @@
   with an empty body, as the real v2 API does.
 * v3 ``GET /api/v3/domains/{domain}`` with ``x-apikey``: 401 ``AuthenticationRequiredError``
   without a key, 401 ``WrongCredentialsError`` with a wrong one, 404 ``NotFoundError``
-  for a domain marked unknown.
+  for a domain marked unknown. The answer is the sandbox's (``storyline.sandbox.intel``)
+  with this fake's verdict.
 
 Every domain is known and categorised ``category`` (default "phishing") unless
 ``set_domain()`` says otherwise; ``unknown()`` makes one answer "not found".
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from storyline.sandbox.intel import profile, virustotal_error, virustotal_object
 from tests.fakes.server import ASGIApp, FakeServer
 
 
@@ -112,38 +114,20 @@ class FakeVirusTotal(FakeServer):
     async def _v3_domain(self, request: Request) -> Response:
         key = request.headers.get("x-apikey")
         if not key:
-            return _v3_error(401, "AuthenticationRequiredError", "X-Apikey header is missing")
+            return virustotal_error(401, "AuthenticationRequiredError", "X-Apikey header is missing")
         if key != self.api_key:
-            return _v3_error(401, "WrongCredentialsError", "Wrong API key")
+            return virustotal_error(401, "WrongCredentialsError", "Wrong API key")
         domain = request.path_params["domain"]
         verdict = self._verdict(domain)
         if verdict is None:
-            return _v3_error(404, "NotFoundError", f'Domain "{domain}" not found')
-        category = verdict["category"]
+            return virustotal_error(404, "NotFoundError", f'Domain "{domain}" not found')
+        answer = virustotal_object("domain", domain, profile(domain))
         malicious, harmless = verdict["malicious"], verdict["harmless"]
-        return JSONResponse(
-            {
-                "data": {
-                    "id": domain,
-                    "type": "domain",
-                    "links": {"self": f"https://www.virustotal.com/api/v3/domains/{domain}"},
-                    "attributes": {
-                        "categories": {"Forcepoint ThreatSeeker": category},
-                        "last_analysis_stats": {
-                            "harmless": harmless,
-                            "malicious": malicious,
-                            "suspicious": 0,
-                            "undetected": 90 - harmless - malicious,
-                            "timeout": 0,
-                        },
-                        "reputation": -10 * malicious,
-                        "creation_date": 1_600_000_000,
-                        **verdict["extra"],
-                    },
-                }
-            }
+        answer["data"]["attributes"].update(
+            categories={"Forcepoint ThreatSeeker": verdict["category"]},
+            last_analysis_stats={"harmless": harmless, "malicious": malicious, "suspicious": 0,
+                                 "undetected": 90 - harmless - malicious, "timeout": 0},
+            reputation=-10 * malicious,
+            **verdict["extra"],
         )
-
-
-def _v3_error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+        return JSONResponse(answer)

@@ -7,7 +7,7 @@ plus the ``CREDENTIAL``, ``RESOURCE``, ``META`` and ``STORY`` roots.
 Modules: ``render`` (entry points, caching), ``preprocess`` (leading dots and other
 Tines leniencies rewritten to standard Liquid), ``tags`` (``{% credential %}``,
 ``{% prompt %}``, ...), ``filters`` (``as_object``, ``where``, ``jsonpath``, ...),
-``formula`` (``<<pills>>`` and ``=expr``), ``values`` (text/JSON conversion, lazy roots).
+``security`` (indicator extraction and verdicts), ``formula`` (``<<pills>>`` and ``=expr``), ``values`` (text/JSON conversion, lazy roots).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from typing import Any
 
 from liquid.exceptions import LiquidError
 
-from . import filters
+from . import filters, security
 from .base import Scope, TemplateError
 from .values import to_json, to_text
 
@@ -745,6 +745,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "PROMPT": _prompt,
     "STORY_RUN_GUID": _story_run_guid,
     "STORY_RUN_LINK": _story_run_link,
+    **security.FUNCTIONS,
 }
 
 _LAZY = frozenset({"IF", "AND", "OR"})

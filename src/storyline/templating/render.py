@@ -24,7 +24,7 @@ from liquid.exceptions import LiquidError
 from liquid.expression import Expression
 from liquid.template import BoundTemplate
 
-from . import filters, tags
+from . import filters, security, tags
 from . import formula as formula_module
 from .base import Scope, TemplateError
 from .preprocess import MARKUP, SPREAD_KEY, rewrite
@@ -77,6 +77,7 @@ def _make_environment() -> TinesEnvironment:
     env = TinesEnvironment(strict_filters=False)
     tags.register(env)
     filters.register(env)
+    security.register(env)
     return env
 
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from storyline import sandbox
 from storyline.config import Settings
 from storyline.engine.service import Service
 from storyline.web import prompts, webhooks
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
             Route("/healthz", healthz),
             *webhooks.routes(service),
             *prompts.routes(service),
+            *(sandbox.routes() if settings.sandbox else []),
         ],
         lifespan=lifespan,
     )

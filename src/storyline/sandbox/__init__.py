@@ -1,0 +1,61 @@
+"""The offline sandbox of ``storyline serve --demo``: the outside services a chatbot story calls.
+
+It answers, under ``/_sandbox/<service>/`` on storyline's own server, as VirusTotal v3,
+URLhaus, RDAP (rdap.org and IANA's bootstrap file), Slack and the Teams Bot Connector
+would, with no account and no network: enrichment answers are canned and deterministic
+(:mod:`storyline.sandbox.intel`), chat posts are kept for ``GET /_sandbox/messages``
+(:mod:`storyline.sandbox.chat`). Stories are not changed to use it: ``serve --demo``
+points the real host names at it through egress overrides (:func:`overrides`), except
+hosts the user already overrode.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from storyline.sandbox import chat, intel
+from storyline.sandbox.chat import Outbox
+
+PREFIX = "/_sandbox"
+
+HOSTS: dict[str, str] = {
+    "www.virustotal.com": "virustotal",
+    "urlhaus-api.abuse.ch": "urlhaus",
+    "rdap.org": "rdap",
+    "data.iana.org": "iana",
+    "slack.com": "slack",
+    "hooks.slack.com": "slack",
+    "login.microsoftonline.com": "teams",
+    "smba.trafficmanager.net": "teams",
+    "prod-01.westus.logic.azure.com": "teams",
+}
+"""Real host -> the sandbox service that plays it."""
+
+
+def overrides(base_url: str) -> dict[str, str]:
+    """Egress overrides sending every host of :data:`HOSTS` to the sandbox served at ``base_url``."""
+    base = base_url.rstrip("/")
+    return {host: f"{base}{PREFIX}/{service}" for host, service in HOSTS.items()}
+
+
+def routes(outbox: Outbox | None = None) -> list[BaseRoute]:
+    """The sandbox's routes, to add to storyline's app; ``outbox`` collects chat posts."""
+    box = outbox if outbox is not None else Outbox()
+
+    async def messages(request: Request) -> Response:
+        if request.method == "DELETE":
+            box.clear()
+            return JSONResponse({"messages": []})
+        try:
+            after = int(request.query_params.get("after") or 0)
+        except ValueError:
+            return JSONResponse({"error": "after: must be a message number"}, status_code=400)
+        return JSONResponse({"messages": box.after(after)})
+
+    mounted = {**intel.routes(), "slack": chat.slack_routes(box), "teams": chat.teams_routes(box)}
+    return [
+        Route(f"{PREFIX}/messages", messages, methods=["GET", "DELETE"]),
+        *(Mount(f"{PREFIX}/{service}", routes=service_routes) for service, service_routes in mounted.items()),
+    ]
