@@ -155,3 +155,45 @@ def test_help_and_no_indicator(workspace: Workspace) -> None:
     _, path = workspace.command("/analyzedomain", "please check invoice.zip and evil.test")
     assert workspace.reply(path)["text"].startswith("No domains found in `please check invoice.zip and evil.test`")
     assert workspace.db.events("Search VirusTotal") == []
+
+
+@pytest.fixture
+def no_keys(database_url: str, slack: FakeSlack, intel: FakeEnrichment) -> Iterator[Workspace]:
+    yield from open_workspace(database_url, slack, intel, {}, chatbot_max_indicators=3)
+
+
+def test_no_key_says_not_configured_and_hides_nothing_else(no_keys: Workspace) -> None:
+    _, path = no_keys.command("/analyzedomain", "evil-example.com")
+    lines = verdicts(no_keys.reply(path))["evil-example.com"].splitlines()
+    assert lines[1:3] == ["VirusTotal: not configured", "URLhaus: not configured"]
+    assert lines[3].startswith("Domain age: registered ")
+    assert not [c for c in no_keys.slack.calls if "virustotal" in c.path]
+
+
+def test_fifty_indicators_are_cut_with_a_note(no_keys: Workspace) -> None:
+    _, path = no_keys.command("/analyzedomain", " ".join(f"host{i}.example.com" for i in range(50)))
+    reply = no_keys.reply(path)
+    assert list(verdicts(reply)) == ["host0.example.com", "host1.example.com", "host2.example.com"]
+    assert "(Found 50 domains, looking up the first 3.)" in reply["blocks"][0]["text"]["text"]
+
+
+def test_a_429_is_retried_and_a_500_stays_in_its_line(workspace: Workspace, intel: FakeEnrichment) -> None:
+    intel.throttle(1, retry_after=0, path="/virustotal")
+    intel.fail(500, times=None, path="/urlhaus")
+    _, path = workspace.command("/analyzedomain", "evil-example.com")
+    lines = verdicts(workspace.reply(path))["evil-example.com"].splitlines()
+    assert lines[1].startswith("VirusTotal: 12/94 engines flag it as malicious")
+    assert lines[2] == "URLhaus: error (HTTP 500)"
+    assert lines[3].startswith("Domain age: registered ")
+    assert [c.fault for c in intel.calls if c.path.startswith("/virustotal")] == ["status 429", None]
+
+
+def test_a_source_that_never_answers_is_named_and_the_reply_still_goes(
+        workspace: Workspace, intel: FakeEnrichment) -> None:
+    intel.hang(5, times=None, path="/rdap")
+    _, path = workspace.command("/analyzedomain", "evil-example.com")
+    lines = verdicts(workspace.reply(path, timeout=20))["evil-example.com"].splitlines()
+    assert lines[0] == ":red_circle: *evil-example.com*: malicious"
+    assert lines[3] == "Domain age: no answer in time (rate limited or unavailable)"
+    time.sleep(1)
+    assert len([r for r in workspace.slack.replies if r["path"] == path]) == 1
