@@ -12,6 +12,9 @@ HTTP = "Agents::HTTPRequestAgent"
 
 
 def agent(type_: str, name: str, **options: Any) -> dict[str, Any]:
+    if type_ == WEBHOOK:
+        # These stories are schema 4, where Tines nests a request under "body" unless told not to.
+        options.setdefault("include_headers", "false")
     return {"type": type_, "name": name, "disabled": False, "guid": uuid.uuid4().hex, "options": options}
 
 

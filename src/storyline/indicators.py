@@ -73,18 +73,18 @@ def _psl() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-def refang_input(text: Any) -> str:
+def _as_text(text: Any) -> str:
     """Text to scan from any template value (nil: nothing; a list: its items, one per line)."""
     if text is None:
         return ""
     if isinstance(text, (list, tuple)):
-        return "\n".join(refang_input(item) for item in text)
+        return "\n".join(_as_text(item) for item in text)
     return text if isinstance(text, str) else str(text)
 
 
 def refang(text: Any) -> str:
     """Undo defanging (``hxxp``, ``[.]``, ``(dot)``, ``[:]``, ``[at]`` ...) and chat link markup."""
-    value = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), refang_input(text))
+    value = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), _as_text(text))
     value = html.unescape(_HTML_TAG.sub(" ", value))
     for pattern, replacement in _FANG:
         value = pattern.sub(replacement, value)
@@ -100,9 +100,11 @@ def _domain(candidate: str) -> str | None:
 
 def registered_domain(name: Any) -> str:
     """The name registered under its public suffix (``www.bbc.co.uk`` -> ``bbc.co.uk``): what RDAP knows."""
-    if name is None:
+    text = _as_text(name).strip()
+    try:
+        host = urlsplit(text).hostname if "://" in text else text
+    except ValueError:
         return ""
-    host = urlsplit(name).hostname if "://" in str(name) else str(name)
     return _psl()((host or "").rstrip(".").lower()).top_domain_under_public_suffix
 
 
@@ -224,7 +226,7 @@ def extract_indicators(text: Any, limit: Any = None, include_private: Any = Fals
     ``found`` counts each kind before the cut; ``message`` says what was cut, for the reply.
     """
     most = _limit(limit)
-    found = _scan(refang_input(text), bool(include_private))
+    found = _scan(_as_text(text), bool(include_private))
     counts = {kind: len(found.lists[kind]) for kind in KINDS}
     cut = [kind for kind in KINDS if 0 < most < counts[kind]]
     message = "; ".join(f"found {counts[kind]} {kind}, looking up the first {most}" for kind in cut)
@@ -239,7 +241,7 @@ def extract_indicators(text: Any, limit: Any = None, include_private: Any = Fals
 
 def extract(kind: str, text: Any, limit: Any = None, include_private: Any = False) -> list[str]:
     """One kind of indicator (``domains``, ``ips``, ``urls`` or ``hashes``) from ``text``."""
-    return _cut(_scan(refang_input(text), bool(include_private)).lists[kind], _limit(limit))
+    return _cut(_scan(_as_text(text), bool(include_private)).lists[kind], _limit(limit))
 
 
 def indicator_type(value: Any) -> str:

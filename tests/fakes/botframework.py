@@ -39,7 +39,7 @@ WORKFLOW_HOST = "prod-01.westus.logic.azure.com"
 WORKFLOW_SIG = "workflow-sas-signature-77"
 _CONNECTOR = re.compile(
     r"^(?P<base>.*?)/v3/conversations(?:/(?P<conversation>[^/]+)(?:/(?P<kind>activities|members)"
-    r"(?:/(?P<item>[^/]+))?)?)?$")
+    r"(?:/(?P<item>[^/]+))?)?)?/?$")  # the 2019 stories end some URLs in "/"
 _KEY = ConnectorKey.generate()  # RSA generation is slow; one key serves every fake unless rotated
 
 

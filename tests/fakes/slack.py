@@ -3,6 +3,7 @@
 * ``POST /api/chat.postMessage`` and ``POST /api/chat.update`` (JSON or form body)
 * ``GET|POST /api/users.lookupByEmail?email=``
 * ``POST /api/conversations.open`` (``users``: one DM channel per user, ``already_open`` after)
+* ``POST /api/views.open`` (modals; kept in ``views``)
 * ``POST /services/...`` (incoming webhooks; answers ``ok``)
 * ``POST /commands/...`` and ``/actions/...`` (``response_url`` of a slash command or a
   click; kept in ``replies``; like Slack, each URL takes 5 replies, then 404 ``used_url``)
@@ -53,6 +54,7 @@ class FakeSlack(FakeServer):
         self.webhook_posts: list[dict[str, Any]] = []
         self.replies: list[dict[str, Any]] = []
         self.dms: dict[str, str] = {}
+        self.views: list[dict[str, Any]] = []
         self._ts = itertools.count(1)
         for email, user in (users or {}).items():
             self.add_user(email, **user)
@@ -82,6 +84,7 @@ class FakeSlack(FakeServer):
         self.webhook_posts.clear()
         self.replies.clear()
         self.dms.clear()
+        self.views.clear()
 
     def signed(self, body: bytes | str, timestamp: float | None = None) -> dict[str, str]:
         """Headers for an inbound request as Slack signs it (``timestamp`` defaults to now)."""
@@ -139,6 +142,7 @@ class FakeSlack(FakeServer):
                 Route("/api/chat.update", self._update_message, methods=["POST"]),
                 Route("/api/users.lookupByEmail", self._lookup_by_email, methods=["GET", "POST"]),
                 Route("/api/conversations.open", self._open_conversation, methods=["POST"]),
+                Route("/api/views.open", self._open_view, methods=["POST"]),
                 Route("/services/{rest:path}", self._incoming_webhook, methods=["POST"]),
                 Route("/commands/{rest:path}", self._response_url, methods=["POST"]),
                 Route("/actions/{rest:path}", self._response_url, methods=["POST"]),
@@ -186,6 +190,17 @@ class FakeSlack(FakeServer):
         if user is None:
             return JSONResponse({"ok": False, "error": "users_not_found"})
         return JSONResponse({"ok": True, "user": user})
+
+    async def _open_view(self, request: Request) -> Response:
+        params = await self._params(request)
+        if (error := self._auth_error(request, params)) is not None:
+            return error
+        view = params.get("view")
+        if not params.get("trigger_id") or not isinstance(view, dict):
+            return JSONResponse({"ok": False, "error": "invalid_arguments"})
+        opened = {"id": f"V{len(self.views) + 1:08d}", "trigger_id": params["trigger_id"], **view}
+        self.views.append(opened)
+        return JSONResponse({"ok": True, "view": opened})
 
     async def _incoming_webhook(self, request: Request) -> Response:
         body = await request.body()

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from storyline.templating import TemplateError
+from storyline.templating import TemplateError, option_path
 
 if TYPE_CHECKING:
     from storyline.actions.state import ActionState
@@ -51,6 +51,11 @@ class ActionSpec:
     story_name: str = ""
     disabled: bool = False
     schedule: Any = None
+
+
+def template_failure(action: ActionSpec, option: str, exc: TemplateError) -> ActionError:
+    """An option failed to render: name the action, the option's path and where in the text."""
+    return ActionError(f"action '{action.name}': option '{option_path(option, exc.path)}': {exc}")
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,8 @@ class RunContext:
     recall: Callable[[str], Awaitable[list[Any]]] | None = None
     secrets: Secrets | None = None
 
-    def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
-        """Render against the incoming event plus extra top-level names, e.g. ``LOOP``.
+    def render_with(self, value: Any, extra: Mapping[str, Any], option: str = "payload") -> Any:
+        """Render ``option``'s ``value`` against the incoming event plus extra top-level names, e.g. ``LOOP``.
 
         ``render`` is bound to the incoming event, but a message-only loop renders its
         payload once per element with a different ``LOOP``.
@@ -127,7 +132,7 @@ class RunContext:
         try:
             return self.render_event(value, {**self.event, **extra})
         except TemplateError as exc:
-            raise ActionError(str(exc)) from exc
+            raise template_failure(self.action, option, exc) from exc
 
     def option(self, name: str, default: Any = None) -> Any:
         """The option rendered against the incoming event (Liquid and formulas)."""
@@ -136,7 +141,7 @@ class RunContext:
         try:
             return self.render(self.action.options[name])
         except TemplateError as exc:
-            raise ActionError(f"option '{name}': {exc}") from exc
+            raise template_failure(self.action, name, exc) from exc
 
 
 def truthy(value: Any) -> bool:

@@ -79,6 +79,7 @@ CONTROL_OPTIONS = frozenset(
         "include_metadata",
         "expected_update_period_in_days",
         "manual_time",
+        "local",
     }
 )
 LOOP_LIMIT = 20_000

@@ -41,7 +41,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from storyline.actions.base import ActionError, Result, RunContext, truthy
+from storyline.actions.base import ActionError, Result, RunContext, template_failure, truthy
 from storyline.templating import TemplateError
 
 TYPE = "Agents::TriggerAgent"
@@ -201,7 +201,7 @@ def render_option(ctx: RunContext, value: Any, where: str) -> Any:
     try:
         return ctx.render(value)
     except TemplateError as exc:
-        raise ActionError(f"option '{where}': {exc}") from exc
+        raise template_failure(ctx.action, where, exc) from exc
 
 
 # ---------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """Webhook (Agents::WebhookAgent): the entry point of a story.
 
 It does not run as a job: the web layer verifies and records the request (see
-``storyline.web.webhooks``) and this module says how. ``include_headers`` is off
-unless set, as in legacy Tines exports, where posted fields sit directly under the
-action key (``{{.receive_commands.text}}``).
+``storyline.web.webhooks``) and this module says how. ``include_headers`` nests the
+request under ``body`` beside its ``headers``. Left unset, it follows the export's
+``schema_version``: off before 3 (Tines had no such option; the 2019 stories read
+``{{.receive_commands.text}}``), on from 3 (Tines' documented default; the 2020-2022
+exports read ``{{.receive_interactive_from_slack.body.payload}}``). Stories without a
+schema version, written for storyline, keep the legacy flat shape.
 
 Options beyond the legacy ones, as in current Tines:
 
@@ -148,15 +151,26 @@ def parse_body(content_type: str, body: bytes) -> Any:
     return {"body": text}
 
 
+#: The first export schema whose webhooks include headers unless told otherwise.
+FIRST_SCHEMA_WITH_HEADERS = 3
+
+
+def includes_headers(options: Mapping[str, Any], schema_version: int | None) -> bool:
+    if options.get("include_headers") is not None:
+        return truthy(options["include_headers"])
+    return schema_version is not None and schema_version >= FIRST_SCHEMA_WITH_HEADERS
+
+
 def payload(
-    options: Mapping[str, Any], body: Any, query: Mapping[str, str], headers: Mapping[str, str]
+    options: Mapping[str, Any], body: Any, query: Mapping[str, str], headers: Mapping[str, str],
+    schema_version: int | None = None,
 ) -> dict[str, Any]:
-    """Query parameters plus the body's fields (the body wins); headers on request."""
+    """Query parameters plus the body's fields (the body wins); headers as ``includes_headers`` says."""
     fields: dict[str, Any] = dict(query)
     if isinstance(body, Mapping):
         fields.update(body)
     elif body not in ({}, None):
         fields["body"] = body
-    if truthy(options.get("include_headers", False)):
+    if includes_headers(options, schema_version):
         return {"headers": dict(headers), "body": fields}
     return fields

@@ -26,6 +26,8 @@ class StoryInfo:
     # Send to Story: whether other stories may call this one, and how they find it.
     send_to_story_enabled: bool = False
     slug: str = ""
+    # The Tines export's schema_version (None: written for storyline); defaults follow it.
+    schema_version: int | None = None
 
 
 @dataclass
@@ -61,7 +63,7 @@ def load_catalog(conn: Connection) -> Catalog:
         slug = (row["extra"] or {}).get("slug") or action_key(row["name"])
         catalog.stories[row["id"]] = StoryInfo(
             row["id"], row["name"], row["guid"], row["keep_events_for"],
-            bool(row["send_to_story_enabled"]), str(slug),
+            bool(row["send_to_story_enabled"]), str(slug), row["schema_version"],
         )
         if row["entry_agent_guid"]:
             entry_guids[row["id"]] = row["entry_agent_guid"]

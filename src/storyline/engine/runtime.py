@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from storyline.actions.base import ActionSpec, RunContext
+from storyline.actions.base import ActionSpec, RunContext, template_failure
 from storyline.actions.state import ActionState
 from storyline.config import Settings
 from storyline.egress.client import Egress
@@ -91,8 +91,12 @@ class Runtime:
         scope = RunScope(story_run, action, secrets, self.vault.resources, self.settings.public_url,
                          event_id, self.prompt_key)
 
-        def render_event(value: Any, event: Mapping[str, Any]) -> Any:
-            return render_value(value, event, scope)
+        local = action.options.get("local")
+        if isinstance(local, dict) and local:
+            render_event = _with_local(action, local, scope)
+        else:
+            def render_event(value: Any, event: Mapping[str, Any]) -> Any:
+                return render_value(value, event, scope)
 
         return RunContext(
             action=action,
@@ -110,6 +114,30 @@ class Runtime:
             recall=recall,
             secrets=secrets,
         )
+
+
+def _with_local(action: ActionSpec, local: dict[str, Any], scope: RunScope) -> Callable[[Any, Mapping[str, Any]], Any]:
+    """Tines' "local values": the ``local`` option, rendered once per run, is ``LOCAL`` in the others.
+
+    Each key may use the keys before it. It is rendered on first use, against the event
+    of that render (a loop's renders share the incoming event's LOCAL).
+    """
+    rendered: dict[str, Any] | None = None
+
+    def render_event(value: Any, event: Mapping[str, Any]) -> Any:
+        nonlocal rendered
+        if rendered is None:
+            values: dict[str, Any] = {}
+            for key, item in local.items():
+                try:
+                    values[key] = render_value(item, {**event, "LOCAL": values}, scope)
+                except TemplateError as exc:
+                    exc.path = (key, *exc.path)
+                    raise template_failure(action, "local", exc) from exc
+            rendered = values
+        return render_value(value, {**event, "LOCAL": rendered}, scope)
+
+    return render_event
 
 
 class RedactingFilter(logging.Filter):

@@ -12,7 +12,7 @@ Tines leniencies rewritten to standard Liquid), ``tags`` (``{% credential %}``,
 
 from __future__ import annotations
 
-from .base import Scope, StaticScope, TemplateError
+from .base import Scope, StaticScope, TemplateError, option_path
 from .render import render_text, render_value
 
-__all__ = ["Scope", "StaticScope", "TemplateError", "render_text", "render_value"]
+__all__ = ["Scope", "StaticScope", "TemplateError", "option_path", "render_text", "render_value"]

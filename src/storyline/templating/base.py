@@ -12,7 +12,21 @@ from typing import Any, Protocol
 
 
 class TemplateError(ValueError):
-    """A template that does not parse or render; the message says where."""
+    """A template that does not parse or render; the message says where in the text.
+
+    ``path`` says where in an option's value the failing string is (dict keys and list
+    indexes, outermost first); ``render_value`` fills it in as the error leaves each level.
+    """
+
+    path: tuple[str | int, ...] = ()
+
+
+def option_path(option: str, path: tuple[str | int, ...]) -> str:
+    """``payload`` + ``("attachments", 0, "text")`` -> ``payload.attachments[0].text``."""
+    out = option
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else f".{step}" if out else str(step)
+    return out
 
 
 class Scope(Protocol):

@@ -108,7 +108,9 @@ def as_object(value: Any) -> Any:
     """Mark a value as an object; as the whole template it yields the value itself.
 
     A string holding a JSON object or array is parsed, since ``as_object`` is how stories
-    pass JSON text received from webhooks on as structured data.
+    pass JSON text received from webhooks on as structured data. Raw line breaks inside
+    its strings are accepted: stories build such text with ``{% for %}`` from values that
+    hold them (the chatops story's Slack fields).
     """
     if is_missing(value):
         return None
@@ -116,7 +118,7 @@ def as_object(value: Any) -> Any:
         stripped = value.strip()
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
             try:
-                return json.loads(stripped)
+                return json.loads(stripped, strict=False)
             except ValueError:
                 return value
     return value

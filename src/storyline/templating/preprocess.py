@@ -12,7 +12,8 @@ These are tolerated too (each seen in a real export):
 * non-breaking spaces inside markup count as spaces;
 * a doubled leading dot (``{{ ..action.field }}``) is a leading dot;
 * a filter argument written without its colon (``| regex_replace '\\n', ''``);
-* backslash-escaped quotes inside markup (``where:\\"name\\",\\"Received\\"``) are quotes;
+* backslash-escaped quotes inside markup (``where:\\"name\\",\\"Received\\"``) are quotes,
+  except inside a single-quoted string, which Liquid takes literally (``replace: '}\\"', '}'``);
 * an output nested in a tag (``{% if a == {{.b}} %}``) is the bare expression ``.b``;
 * ``path[*].key`` spreads over an array (see ``render.TinesContext``);
 * a filter in an ``if``/``elsif``/``unless`` condition is ignored up to the next
@@ -43,6 +44,7 @@ _FILTER_NO_COLON = re.compile(r"\|\s*\w+(\s+)$")
 _NESTED_OUTPUT = re.compile(r"\{\{-?|-?\}\}")
 _SPREAD = re.compile(r"\[\s*\*\s*\]")
 _CONDITION_FILTER = re.compile(r"\|.*?(?=\s(?:and|or)\s|$)", re.DOTALL)
+_ESCAPED_QUOTE = re.compile(r"'[^']*'|\\\"")
 _HYPHEN_KEY = re.compile(r"\.([A-Za-z_]\w*(?:-\w+)+)")
 
 _SKIP_BLOCKS = {"raw": "endraw", "comment": "endcomment"}
@@ -129,7 +131,7 @@ def rewrite_expression(expr: str, tag: str | None = None) -> str:
     """Rewrite one output expression (``tag=None``) or the expression of tag ``tag``."""
     if '\\"' in expr:
         # Shift left, then pad, so text after this expression keeps its offset.
-        fixed = expr.replace('\\"', '"')
+        fixed = _ESCAPED_QUOTE.sub(lambda m: m.group() if m.group()[0] == "'" else '"', expr)
         expr = fixed + " " * (len(expr) - len(fixed))
     if tag in _CONDITION_TAGS:
         if "|" in expr:

@@ -280,12 +280,23 @@ class _Render:
         if isinstance(value, str):
             return self.string(value, native=True)
         if isinstance(value, dict):
-            return {
-                (self.string(k, native=False) if isinstance(k, str) else k): self.value(v)
-                for k, v in value.items()
-            }
+            out: dict[Any, Any] = {}
+            for k, v in value.items():
+                try:
+                    out[self.string(k, native=False) if isinstance(k, str) else k] = self.value(v)
+                except TemplateError as err:
+                    err.path = (k, *err.path)
+                    raise
+            return out
         if isinstance(value, list):
-            return [self.value(v) for v in value]
+            items: list[Any] = []
+            for i, v in enumerate(value):
+                try:
+                    items.append(self.value(v))
+                except TemplateError as err:
+                    err.path = (i, *err.path)
+                    raise
+            return items
         return value
 
 

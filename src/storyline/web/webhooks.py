@@ -121,7 +121,8 @@ def routes(service: Service) -> list[Route]:
                 return _error(400, str(exc))
             if options.get("verification"):
                 parsed = verification.event(options["verification"], parsed)
-        fields = webhook.payload(options, parsed, request.query_params, request.headers)
+        schema = catalogs.current.story(action.story_id).schema_version
+        fields = webhook.payload(options, parsed, request.query_params, request.headers, schema)
         ctx = service.runtime.context(action, {action.key: fields}, "", now)
         try:
             matched, _ = webhook.admits(ctx)
