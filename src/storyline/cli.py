@@ -39,6 +39,8 @@ template_app = typer.Typer(no_args_is_help=True, help="Ready-made chat actions t
 app.add_typer(template_app, name="template")
 chat_app = typer.Typer(no_args_is_help=True, help="Talk to your bot locally, as Slack or Teams would.")
 app.add_typer(chat_app, name="chat")
+pack_app = typer.Typer(no_args_is_help=True, help="Story packs shipped with storyline.")
+app.add_typer(pack_app, name="pack")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -104,11 +106,14 @@ def serve(
     engine = _engine(settings)
     _check_key(engine, settings)
     if demo:
+        from storyline import packs
         from storyline.stories import install_demo
 
         with engine.begin() as conn:
             for name in install_demo(conn):
                 console.print(f"demo story loaded: [bold]{name}[/bold]")
+            for name in packs.install(conn, "security-chatbot").stories:
+                console.print(f"pack story loaded: [bold]{name}[/bold]")
     _print_urls(engine, settings)
     engine.dispose()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -720,5 +725,49 @@ def chat_slack(
                   f"STORYLINE_EGRESS_OVERRIDES=slack.com=http://{sink},hooks.slack.com=http://{sink}[/dim]")
 
 
+@pack_app.command("list")
+def pack_list(as_json: JsonOption = False) -> None:
+    """List the story packs and the credentials their stories use."""
+    from storyline.packs import PACKS
+
+    rows = [{"name": p.name, "description": p.description, "stories": [f.name for f in p.files],
+             "credentials": list(p.credentials), "resources": p.resources} for p in PACKS.values()]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("pack", "stories", "description")
+    for row in rows:
+        table.add_row(row["name"], str(len(row["stories"])), row["description"])
+    console.print(table)
+
+
+@pack_app.command("install")
+def pack_install(
+    name: Annotated[str, typer.Argument(help="The pack, as `storyline pack list` names it")],
+    db: DbOption = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Update the pack's stories already installed")] = False,
+) -> None:
+    """Import a pack's stories and the tuning resources it needs (existing resources are kept)."""
+    from storyline import packs
+
+    engine = _engine(_settings(db))
+    try:
+        with engine.begin() as conn:
+            done = packs.install(conn, name, replace=replace)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    for warning in done.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    for story in done.stories:
+        console.print(f"installed [bold]{story}[/bold]")
+    for story in done.skipped:
+        console.print(f"already installed: [bold]{story}[/bold] (--replace updates it)")
+    for resource in done.resources:
+        console.print(f"resource [bold]{resource}[/bold] set to its default")
+    pack = packs.get(name)
+    console.print(f"credentials its stories use: {', '.join(pack.credentials)}")
+
+
 if __name__ == "__main__":
     app()
+

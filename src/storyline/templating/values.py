@@ -18,7 +18,7 @@ from typing import Any
 
 from liquid import Undefined
 
-from .base import Scope
+from .base import Scope, TemplateError
 
 
 def is_missing(value: object) -> bool:
@@ -133,6 +133,16 @@ class _LazyRoot(Mapping[str, Any]):
             raise KeyError(name) from err
         self._cache[name] = value
         return value
+
+    def __contains__(self, name: object) -> bool:
+        # ``{% if CREDENTIAL contains "virustotal" %}`` lets a story skip what is not configured.
+        if not isinstance(name, str):
+            return False
+        try:
+            self[name]
+        except (KeyError, TemplateError):
+            return False
+        return True
 
     def __iter__(self) -> Iterator[str]:
         # Listing every secret would defeat laziness; only names already used are known.

@@ -1,0 +1,100 @@
+"""Story packs: sets of stories shipped with storyline that work together, installed in one go.
+
+A pack is a directory of Tines exports under ``storyline/stories/`` plus the resources its
+stories read for tuning (installed only when absent, so a user's values survive a
+reinstall). Credentials are never part of a pack: the user sets them, and the stories
+say "not configured" for an optional one that is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from storyline.stories import HERE
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    description: str
+    credentials: tuple[str, ...]
+    """Credentials the stories use; the README says which are optional."""
+    resources: dict[str, Any] = field(default_factory=dict)
+    """Tuning values installed when absent."""
+
+    @property
+    def files(self) -> list[Path]:
+        return sorted((HERE / self.name).glob("*.json"))
+
+
+PACKS: dict[str, Pack] = {
+    pack.name: pack
+    for pack in (
+        Pack(
+            "security-chatbot",
+            "Slack and Teams security chatbot: /analyzedomain, /analyzeip, /analyzeurl, /analyzehash with "
+            "VirusTotal, URLhaus and RDAP verdicts; proactive alerts with Confirm / Not me; channel notifications",
+            credentials=("slack_bot_token", "slack_signing_secret", "teams_bot", "virustotal", "urlhaus",
+                         "slack_incoming_webhook_url", "teams_workflow_url"),
+            resources={
+                "chatbot_max_indicators": 10,
+                "chatbot_reply_within_seconds": 90,
+                "alert_escalate_after_seconds": 900,
+            },
+        ),
+    )
+}
+
+
+class PackError(ValueError):
+    """An unknown pack, or stories that cannot be installed; the message says which and why."""
+
+
+@dataclass
+class Installed:
+    stories: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Stories already there (install again with ``replace`` to update them)."""
+    resources: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def get(name: str) -> Pack:
+    try:
+        return PACKS[name]
+    except KeyError:
+        raise PackError(f"no pack {name!r} (packs: {', '.join(sorted(PACKS))})") from None
+
+
+def install(conn: Connection, name: str, *, replace: bool = False, now: float | None = None) -> Installed:
+    """Import the pack's stories and its missing resources in the caller's transaction."""
+    from storyline.store.resources import load_resources, save_resource
+    from storyline.store.stories import StoryExistsError, save_story
+    from storyline.tines.importer import StoryFormatError, load_file
+
+    pack = get(name)
+    when = time.time() if now is None else now
+    done = Installed()
+    for path in pack.files:
+        try:
+            story, warnings = load_file(path)
+        except StoryFormatError as exc:
+            raise PackError(f"pack {name}: {path.name}: {exc}") from None
+        done.warnings.extend(f"{story.name}: {w}" for w in warnings)
+        try:
+            save_story(conn, story, replace=replace, now=when)
+        except StoryExistsError:
+            done.skipped.append(story.name)
+            continue
+        done.stories.append(story.name)
+    present = load_resources(conn)
+    for resource, value in pack.resources.items():
+        if resource not in present:
+            save_resource(conn, resource, value, when)
+            done.resources.append(resource)
+    return done

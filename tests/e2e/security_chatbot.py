@@ -1,0 +1,60 @@
+"""What the security-chatbot tests share: the pack installed in a real app, fakes for the outside.
+
+The pack's stories keep their real URLs (www.virustotal.com, urlhaus-api.abuse.ch,
+rdap.org, slack.com, the Bot Connector); egress overrides send them to the fakes, whose
+answers are the demo sandbox's (a name containing ``evil`` is malicious, ``new`` was
+registered 3 days ago). Faults are scripted on the fakes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from storyline import packs
+from storyline.store import credentials as creds
+from storyline.store.credentials import Cipher
+from storyline.store.db import make_engine, upgrade
+from storyline.store.queries import list_events
+from storyline.store.resources import save_resource
+
+PUBLIC = "https://storyline.example"
+
+
+def install(database_url: str, credentials: dict[str, str], resources: dict[str, Any] | None = None) -> None:
+    """The pack as a user installs it, with the credentials (and resource changes) they set."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    cipher = Cipher.for_database(database_url)
+    with engine.begin() as conn:
+        packs.install(conn, "security-chatbot", now=time.time())
+        for name, value in credentials.items():
+            creds.save_credential(conn, cipher, creds.text(name, value), time.time())
+        for name, value in (resources or {}).items():
+            save_resource(conn, name, value, time.time())
+    engine.dispose()
+
+
+class Database:
+    def __init__(self, database_url: str) -> None:
+        self.engine = make_engine(database_url)
+
+    def events(self, action: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return list_events(conn, action=action, limit=10_000)
+
+    def count(self, table: sa.Table) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout}s: {what}")
