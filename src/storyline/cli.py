@@ -106,7 +106,8 @@ def serve(
     engine = _engine(settings)
     _check_key(engine, settings)
     if demo:
-        from storyline import packs
+        from storyline import packs, sandbox
+        from storyline.store.credentials import Cipher
         from storyline.stories import install_demo
 
         with engine.begin() as conn:
@@ -114,6 +115,9 @@ def serve(
                 console.print(f"demo story loaded: [bold]{name}[/bold]")
             for name in packs.install(conn, "security-chatbot").stories:
                 console.print(f"pack story loaded: [bold]{name}[/bold]")
+            added = sandbox.configure_demo(conn, Cipher.for_database(settings.database_url), time.time())
+            if added:
+                console.print(f"demo values set (replace them with real ones to go live): {', '.join(added)}")
     _print_urls(engine, settings)
     engine.dispose()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -14,6 +14,10 @@ both (the *sink*), and the server is started with
 so those calls reach it instead of Slack. The sink answers the Web API methods
 stories use (``chat.postMessage``, ``chat.update``, ``users.lookupByEmail``,
 ``conversations.open``; anything else ``ok: true``).
+
+Against ``storyline serve --demo`` nothing needs setting: the demo's sandbox already plays
+Slack for the server and keeps what the bot said at ``/_sandbox/messages``, which the
+console reads as well.
 """
 
 from __future__ import annotations
@@ -281,16 +285,21 @@ async def converse(
     server = uvicorn.Server(uvicorn.Config(Sink(answers.put_nowait).app(), log_config=None, log_level="warning",
                                            access_log=False, lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[listener]))
+    polling: asyncio.Task[None] | None = None
     try:
         while not server.started:
             await asyncio.sleep(0.01)
         async with httpx.AsyncClient(timeout=10) as client:
+            base = url.split("/webhook/")[0]
+            seen = await _sandbox_seq(client, base)
             try:
                 response = await client.post(url, content=body, headers={
                     "content-type": content_type, **sign(signing_secret, body)})
             except httpx.HTTPError as exc:
-                raise ConsoleError(f"cannot reach {url.split('/webhook/')[0]}: {exc} (is `storyline serve` "
+                raise ConsoleError(f"cannot reach {base}: {exc} (is `storyline serve` "
                                    "running? --url says where)") from None
+        if seen is not None:
+            polling = asyncio.create_task(_poll_sandbox(base, seen, answers.put_nowait))
         if response.status_code >= 300:
             raise ConsoleError(f"the server answered HTTP {response.status_code}: {response.text[:300]}")
         immediate = response.text.strip()
@@ -311,6 +320,43 @@ async def converse(
             for line in answer.lines():
                 show(line)
     finally:
+        if polling is not None:
+            polling.cancel()
         server.should_exit = True
         await serving
         listener.close()
+
+
+# -- the demo sandbox: what the bot said to its stand-in Slack -----------------------------------
+
+_SANDBOX_VIA = {"message": "chat.postMessage", "update": "chat.update", "ephemeral": "chat.postEphemeral",
+                "webhook": "incoming webhook", "response": "response_url"}
+
+
+async def _sandbox_seq(client: httpx.AsyncClient, base: str) -> int | None:
+    """The newest message number of a ``serve --demo`` sandbox, or None when the server has none."""
+    try:
+        response = await client.get(f"{base}/_sandbox/messages")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    entries = response.json()
+    entries = entries.get("messages", []) if isinstance(entries, dict) else entries
+    return max((int(entry["seq"]) for entry in entries), default=0)
+
+
+async def _poll_sandbox(base: str, seen: int, on_answer: Callable[[Answer], None]) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                response = await client.get(f"{base}/_sandbox/messages", params={"after": seen})
+                entries = response.json()
+                entries = entries.get("messages", []) if isinstance(entries, dict) else entries
+                for entry in entries:
+                    seen = max(seen, int(entry["seq"]))
+                    if entry.get("platform") != "slack":
+                        continue
+                    message = {k: v for k, v in entry.items() if k not in ("seq", "at", "platform", "kind", "ts", "path")}
+                    on_answer(Answer(_SANDBOX_VIA.get(str(entry.get("kind")), str(entry.get("kind"))), message))
+            await asyncio.sleep(0.25)

@@ -11,12 +11,14 @@ hosts the user already overrode.
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from storyline.sandbox import chat, intel
 from storyline.sandbox.chat import Outbox
+from storyline.store.credentials import Cipher
 
 PREFIX = "/_sandbox"
 
@@ -59,3 +61,39 @@ def routes(outbox: Outbox | None = None) -> list[BaseRoute]:
         Route(f"{PREFIX}/messages", messages, methods=["GET", "DELETE"]),
         *(Mount(f"{PREFIX}/{service}", routes=service_routes) for service, service_routes in mounted.items()),
     ]
+
+
+DEMO_CREDENTIALS: dict[str, str] = {
+    "slack_signing_secret": "demo-slack-signing-secret",
+    "slack_bot_token": "xoxb-demo-token",
+    "virustotal": "demo-virustotal-key",
+    "urlhaus": "demo-urlhaus-key",
+}
+DEMO_RESOURCES: dict[str, str] = {"teams_app_id": "demo-teams-app"}
+
+
+def configure_demo(conn: Connection, cipher: Cipher, now: float) -> list[str]:
+    """Give the pack what it needs to answer in the demo, without touching what the user set.
+
+    The sandbox accepts any key, so these values only have to exist; real ones set with
+    ``storyline credential set`` are kept (and then reach the sandbox, never the real service,
+    while ``--demo`` overrides the hosts)."""
+    from storyline.store import credentials as creds
+    from storyline.store.resources import load_resources, save_resource
+
+    present = creds.load_credentials(conn, cipher)
+    wanted = [creds.text(name, value) for name, value in DEMO_CREDENTIALS.items()]
+    wanted.append(creds.oauth2("teams_bot", token_url="https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token",
+                               client_id=DEMO_RESOURCES["teams_app_id"], client_secret="demo-teams-secret",
+                               scope="https://api.botframework.com/.default"))
+    added = []
+    for credential in wanted:
+        if credential.name not in present:
+            creds.save_credential(conn, cipher, credential, now)
+            added.append(f"credential {credential.name}")
+    resources = load_resources(conn)
+    for name, value in DEMO_RESOURCES.items():
+        if name not in resources:
+            save_resource(conn, name, value, now)
+            added.append(f"resource {name}")
+    return added
