@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.fakes.enrichment import FakeEnrichment
 from tests.fakes.httpbin import FakeHttpbin
 from tests.fakes.slack import FakeSlack
 from tests.fakes.virustotal import FakeVirusTotal
@@ -61,6 +62,19 @@ def slack_server() -> Iterator[FakeSlack]:
 def bin_server() -> Iterator[FakeHttpbin]:
     with FakeHttpbin() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def intel_server() -> Iterator[FakeEnrichment]:
+    with FakeEnrichment() as server:
+        yield server
+
+
+@pytest.fixture
+def intel(intel_server: FakeEnrichment) -> Iterator[FakeEnrichment]:
+    intel_server.reset()
+    yield intel_server
+    intel_server.reset()
 
 
 @pytest.fixture

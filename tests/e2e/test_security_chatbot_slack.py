@@ -25,19 +25,6 @@ FORM = "application/x-www-form-urlencoded"
 EVERY_KEY = {"virustotal": "vt-key", "urlhaus": "uh-key"}
 
 
-@pytest.fixture(scope="module")
-def intel_server() -> Iterator[FakeEnrichment]:
-    with FakeEnrichment() as server:
-        yield server
-
-
-@pytest.fixture
-def intel(intel_server: FakeEnrichment) -> Iterator[FakeEnrichment]:
-    intel_server.reset()
-    yield intel_server
-    intel_server.reset()
-
-
 class Workspace:
     """Slack's side of the conversation with the installed pack."""
 

@@ -7,27 +7,11 @@ malicious, ``new``: 3 days old). Faults are scripted on the fake, never patched 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.builders import HTTP, TRANSFORM, WEBHOOK, agent, story
 from tests.fakes.enrichment import FakeEnrichment
 from tests.harness import Harness
-
-
-@pytest.fixture(scope="module")
-def intel_server() -> Iterator[FakeEnrichment]:
-    with FakeEnrichment() as server:
-        yield server
-
-
-@pytest.fixture
-def intel(intel_server: FakeEnrichment) -> Iterator[FakeEnrichment]:
-    intel_server.reset()
-    yield intel_server
-    intel_server.reset()
 
 
 def analyze_story(vt_key: str = "vt-key", path: str = "analyze") -> dict[str, Any]:
