@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.engine import Connection
 
 from storyline.config import Settings
 
@@ -491,10 +493,7 @@ def credential_delete(name: str, db: DbOption = None) -> None:
     """Delete a credential; stories that use it fail with "credential 'NAME' is not defined"."""
     from storyline.store.credentials import delete_credential
 
-    with _engine(_settings(db)).begin() as conn:
-        if not delete_credential(conn, name):
-            raise _fail(f"no credential named {name!r}; `storyline credential list` shows them")
-    console.print(f"credential [bold]{name}[/bold] deleted")
+    _delete("credential", delete_credential, name, db)
 
 
 @resource_app.command("set")
@@ -543,10 +542,14 @@ def resource_delete(name: str, db: DbOption = None) -> None:
     """Delete a resource."""
     from storyline.store.resources import delete_resource
 
+    _delete("resource", delete_resource, name, db)
+
+
+def _delete(kind: str, delete: Callable[[Connection, str], bool], name: str, db: str | None) -> None:
     with _engine(_settings(db)).begin() as conn:
-        if not delete_resource(conn, name):
-            raise _fail(f"no resource named {name!r}; `storyline resource list` shows them")
-    console.print(f"resource [bold]{name}[/bold] deleted")
+        if not delete(conn, name):
+            raise _fail(f"no {kind} named {name!r}; `storyline {kind} list` shows them")
+    console.print(f"{kind} [bold]{name}[/bold] deleted")
 
 
 @tines_app.command("check")
