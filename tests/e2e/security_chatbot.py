@@ -24,15 +24,20 @@ from storyline.store.resources import save_resource
 PUBLIC = "https://storyline.example"
 
 
-def install(database_url: str, credentials: dict[str, str], resources: dict[str, Any] | None = None) -> None:
-    """The pack as a user installs it, with the credentials (and resource changes) they set."""
+def install(database_url: str, credentials: dict[str, str | creds.Credential],
+            resources: dict[str, Any] | None = None) -> None:
+    """The pack as a user installs it, with the credentials (and resource changes) they set.
+
+    A text credential is given by its value, any other kind (OAuth2, ...) as a ``Credential``.
+    """
     engine = make_engine(database_url)
     upgrade(engine)
     cipher = Cipher.for_database(database_url)
     with engine.begin() as conn:
         packs.install(conn, "security-chatbot", now=time.time())
         for name, value in credentials.items():
-            creds.save_credential(conn, cipher, creds.text(name, value), time.time())
+            credential = creds.text(name, value) if isinstance(value, str) else value
+            creds.save_credential(conn, cipher, credential, time.time())
         for name, value in (resources or {}).items():
             save_resource(conn, name, value, time.time())
     engine.dispose()
