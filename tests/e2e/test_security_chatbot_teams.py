@@ -126,7 +126,7 @@ def test_analyzedomain_replies_with_a_verdict_card_and_a_click_is_recorded(team:
 
     content = card(team.reply_to(activity))
     assert content["type"] == "AdaptiveCard"
-    assert content["body"][0]["text"] == "1 domains analysed: analyzedomain evil-example.com"
+    assert content["body"][0]["text"] == "1 domain analysed: analyzedomain evil-example.com"
     evil = lines(content, "evil-example.com")
     assert evil[0] == "evil-example.com: malicious"
     assert evil[1].startswith("VirusTotal: 12/94 engines flag it as malicious")
