@@ -67,6 +67,8 @@ class Call:
     client: tuple[str, int] | None = None
     fault: str | None = None
     """What scripted fault answered it ("status 429", "hang 5s"), or None if the app did."""
+    received_at: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when it arrived, for benchmarks timing a reply."""
 
     @property
     def params(self) -> dict[str, str]:

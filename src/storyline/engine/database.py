@@ -5,6 +5,14 @@ writer thread takes every operation that is waiting, runs each in its own
 savepoint and commits them together (group commit), so a flood of webhooks costs
 one fsync per batch while each request is still durable before it is answered.
 An operation that fails rolls back only its savepoint.
+
+On PostgreSQL several writers commit batches side by side, and operations lock rows
+(a webhook's delivery and rate-limit keys, an action's state) in whatever order
+their batch holds them, so two batches could deadlock. A transaction therefore
+commits right after an operation that took a lock; and when PostgreSQL still aborts
+one for a deadlock or a serialization failure, what it ran is run again (every
+operation is a function of the connection, so running it again in a fresh
+transaction is safe) instead of failing requests that did nothing wrong.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import asyncio
 import functools
 import logging
 import queue
+import random
 import sys
 import threading
 import time
@@ -22,14 +31,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
-from storyline.store.db import is_sqlite
+from storyline.store.db import LOCKS_HELD, is_sqlite, is_transient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Operation = Callable[..., Any]
+Outcome = tuple[Any, Any, BaseException | None]
 MAX_BATCH = 256
 SLOW_BATCH_SECONDS = 0.5
 SWITCH_INTERVAL = 0.0005
+BATCH_ATTEMPTS = 5
 
 
 class Database:
@@ -97,30 +107,61 @@ class Database:
 
     def _run_batch(self, batch: list[Any]) -> None:
         started = time.monotonic()
-        outcomes: list[tuple[Any, Any, BaseException | None]] = []
-        try:
-            with self.engine.begin() as conn:
-                if len(batch) == 1:
-                    fn, args, future, loop = batch[0]
-                    outcomes.append((batch[0], _call(fn, conn, args), None))
-                else:
-                    for item in batch:
-                        fn, args, _future, _loop = item
-                        try:
-                            with conn.begin_nested():
-                                result = _call(fn, conn, args)
-                            outcomes.append((item, result, None))
-                        except Exception as exc:
-                            outcomes.append((item, None, exc))
-        except Exception as exc:
-            log.exception("write transaction failed")
-            outcomes = [(item, None, exc) for item in batch]
+        outcomes: list[Outcome] = []
+        pending, attempt = batch, 1
+        while pending:
+            try:
+                done, pending = self._transaction(pending)
+                outcomes.extend(done)
+                attempt = 1
+            except Exception as exc:
+                if is_transient(exc) and attempt < BATCH_ATTEMPTS:
+                    log.warning("a write transaction of %d operation(s) hit %s; running it again (attempt %d)",
+                                len(pending), type(getattr(exc, "orig", exc)).__name__, attempt + 1)
+                    attempt += 1
+                    time.sleep(random.uniform(0, 0.02 * attempt))
+                    continue
+                log.exception("write transaction failed")
+                outcomes.extend((item, None, exc) for item in pending)
+                pending = []
         took = time.monotonic() - started
         if took > SLOW_BATCH_SECONDS:
             log.warning("a write transaction of %d operation(s) took %.2fs; %d more waiting",
                         len(batch), took, self._ops.qsize())
         for (_fn, _args, future, loop), result, error in outcomes:
             loop.call_soon_threadsafe(_settle, future, result, error)
+
+    def _transaction(self, batch: list[Any]) -> tuple[list[Outcome], list[Any]]:
+        """Run operations in one transaction; return their outcomes and the ones left for the next.
+
+        The transaction commits early, right after an operation that took a lock
+        (``store.db.lock_key``), so that no transaction holds one operation's lock while
+        waiting for another's: that is how two batches deadlock. Raises (rolling back
+        what it ran) on a transient error.
+        """
+        outcomes: list[Outcome] = []
+        with self.engine.begin() as conn:
+            if len(batch) == 1:
+                fn, args, _future, _loop = batch[0]
+                try:
+                    outcomes.append((batch[0], _call(fn, conn, args), None))
+                finally:
+                    conn.info.pop(LOCKS_HELD, None)
+                return outcomes, []
+            for n, item in enumerate(batch):
+                fn, args, _future, _loop = item
+                try:
+                    with conn.begin_nested():
+                        result = _call(fn, conn, args)
+                    outcomes.append((item, result, None))
+                except Exception as exc:
+                    if is_transient(exc):
+                        conn.info.pop(LOCKS_HELD, None)
+                        raise
+                    outcomes.append((item, None, exc))
+                if conn.info.pop(LOCKS_HELD, False):
+                    return outcomes, batch[n + 1 :]
+        return outcomes, []
 
 
 def _call(fn: Callable[..., T], conn: Connection, args: tuple[Any, ...]) -> T:

@@ -28,10 +28,11 @@ from sqlalchemy.engine import Connection
 
 from storyline.actions import action_type, is_pure
 from storyline.actions.base import ActionError, ActionSpec, Result, SendToStory
-from storyline.engine import substory
+from storyline.engine import deliveries, substory
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
 from storyline.store import tables as t
+from storyline.store.db import is_transient
 from storyline.store.state import SqlActionState
 
 log = logging.getLogger(__name__)
@@ -273,8 +274,12 @@ class Step:
             state=SqlActionState(self.conn, action.id, self.now), event_id=event_id,
         )
         try:
-            result = module.run(ctx)
-        except Exception:
+            # In a savepoint: state the action wrote before failing must not outlive the failure.
+            with self.conn.begin_nested():
+                result = module.run(ctx)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # the whole transaction is run again (engine/database.py)
             # Let the queue retry it and record the failure the usual way.
             self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
@@ -465,7 +470,8 @@ def next_due(conn: Connection) -> float | None:
 
 
 def purge(conn: Connection, now: float) -> int:
-    """Retention: drop expired events and runs, and finished jobs and logs older than their story keeps."""
+    """Retention: drop expired events and runs, finished jobs and logs older than their story keeps, and
+    webhook delivery keys older than any sender retries."""
     removed = conn.execute(t.events.delete().where(t.events.c.expires_at < now)).rowcount
     removed += conn.execute(t.story_runs.delete().where(t.story_runs.c.expires_at < now)).rowcount
     keep = (
@@ -484,6 +490,7 @@ def purge(conn: Connection, now: float) -> int:
         .scalar_subquery()
     )
     removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + log_keep < now)).rowcount
+    removed += deliveries.purge(conn, now)
     return removed
 
 

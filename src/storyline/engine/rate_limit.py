@@ -2,8 +2,8 @@
 
 The window lives in ``action_state`` (one row per admitted request) and is checked in
 the same transaction that records the request, so every web node sharing a
-PostgreSQL database enforces one limit together (the webhook's action row is locked
-while counting), and a restart forgets nothing. Rows older than the window are
+PostgreSQL database enforces one limit together (a lock on the webhook's window is
+held while counting), and a restart forgets nothing. Rows older than the window are
 dropped as requests come in.
 """
 
@@ -16,14 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storyline.store import tables as t
+from storyline.store.db import lock_key
 
 BUCKET_PREFIX = "rate_limit:"
 
 
 def admit(conn: Connection, action_id: int, key: str, count: int, period: float, now: float) -> int | None:
     """Count one request in the window, or return the seconds until one frees up when it is full."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(t.actions.c.id).where(t.actions.c.id == action_id).with_for_update())
+    lock_key(conn, "rate_limit", action_id)
     c = t.action_state.c
     conn.execute(
         t.action_state.delete().where(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,35 @@ def _json_dumps(value: Any) -> str:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+LOCKS_HELD = "storyline.locks_held"
+"""Set in ``conn.info`` by ``lock_key``: the batching writer commits after such an operation."""
+
+
+def lock_key(conn: sa.Connection, *parts: object) -> None:
+    """Serialise transactions that touch the same key, and only those, until this one ends.
+
+    A PostgreSQL transaction-scoped advisory lock on a hash of ``parts``; nothing on
+    SQLite, whose single writer already serialises. Locking rows that many keys share
+    (an action's row) instead would queue unrelated requests behind each other and,
+    with batched writes, deadlock.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    conn.info[LOCKS_HELD] = True
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
+
+
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the database aborted the transaction for its own reasons, not for anything in it."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
 def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine:

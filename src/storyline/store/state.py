@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storyline.store import tables as t
+from storyline.store.db import lock_key
 
 
 class SqlActionState:
@@ -15,19 +16,17 @@ class SqlActionState:
         self.conn = conn
         self.action_id = action_id
         self.now = now
-        self._locked = conn.dialect.name == "sqlite"  # SQLite's single writer already serialises
+        self._locked: set[str] = set()
 
-    def _lock(self) -> None:
+    def _lock(self, bucket: str) -> None:
         # Two PostgreSQL workers imploding into the same group must not both see
-        # "one item short"; the action row lock orders them.
-        if not self._locked:
-            self.conn.execute(
-                sa.select(t.actions.c.id).where(t.actions.c.id == self.action_id).with_for_update()
-            )
-            self._locked = True
+        # "one item short": a lock on the bucket orders them (and only them).
+        if bucket not in self._locked:
+            lock_key(self.conn, "state", self.action_id, bucket)
+            self._locked.add(bucket)
 
     def append(self, bucket: str, value: Any) -> None:
-        self._lock()
+        self._lock(bucket)
         self.conn.execute(
             t.action_state.insert().values(
                 action_id=self.action_id, bucket=bucket, value=value, created_at=self.now
@@ -35,7 +34,7 @@ class SqlActionState:
         )
 
     def items(self, bucket: str, *, limit: int | None = None, since: float | None = None) -> list[Any]:
-        self._lock()
+        self._lock(bucket)
         c = t.action_state.c
         query = sa.select(c.value).where(c.action_id == self.action_id, c.bucket == bucket)
         if since is not None:
@@ -46,6 +45,6 @@ class SqlActionState:
         return [row.value for row in self.conn.execute(query)][::-1]
 
     def clear(self, bucket: str) -> None:
-        self._lock()
+        self._lock(bucket)
         c = t.action_state.c
         self.conn.execute(t.action_state.delete().where(c.action_id == self.action_id, c.bucket == bucket))

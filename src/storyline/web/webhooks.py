@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -130,7 +131,13 @@ def routes(service: Service) -> list[Route]:
         except ActionError as exc:
             return _misconfigured(action, exc)
         once = inbound.once if inbound is not None else None
-        outcome = await service.db.write(_record, catalogs.current, action, fields, matched, limit, now, once)
+        try:
+            outcome = await service.db.write(_record, catalogs.current, action, fields, matched, limit, now, once)
+        except SQLAlchemyError:
+            log.exception("webhook %s: the request could not be recorded (HTTP 503)", action.name)
+            return JSONResponse({"error": "storyline could not record this request (database error); nothing "
+                                          "was recorded, send it again"},
+                                status_code=503, headers={"retry-after": "1"})
         if outcome.duplicate:
             log.info("webhook %s: repeated delivery answered 200, not recorded again", action.name)
             return Response(status_code=200)
