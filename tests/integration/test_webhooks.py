@@ -91,3 +91,19 @@ def test_plain_text_body_is_kept_as_text(client: TestClient) -> None:
 
 def test_health(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "worker": False}
+
+
+def test_a_request_the_database_cannot_record_gets_503_and_retry_after(
+    client: TestClient, database_url: str
+) -> None:
+    engine = make_engine(database_url)
+    with engine.begin() as conn:  # the events table out of the way: recording the request fails
+        conn.exec_driver_sql("ALTER TABLE events RENAME TO events_away")
+    response = client.post("/webhook/echo/abc", json={"alert": 1})
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE events_away RENAME TO events")
+    engine.dispose()
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "nothing was recorded, send it again" in response.json()["error"]
+    assert client.events() == []  # type: ignore[attr-defined]
