@@ -93,6 +93,18 @@ def test_a_signed_mention_becomes_an_event_with_the_bot_mention_stripped(
     assert message["reply_url"] == f"{message['conversation_url']}/{activity['id']}"
 
 
+def test_an_activity_the_connector_sends_again_is_answered_200_and_recorded_once(
+    sender: Sender, bot: FakeBotFramework
+) -> None:
+    activity = bot.activity("analyzedomain example.com")
+    assert post(sender, activity, bot.mint()).status_code == 201
+    again = post(sender, activity, bot.mint())  # the Bot Connector's redelivery: a fresh token, the same id
+    assert again.status_code == 200 and again.text == ""
+    other = post(sender, bot.activity("analyzedomain example.com"), bot.mint())
+    assert other.status_code == 201
+    assert len(sender.events("Teams message")) == 2
+
+
 def test_adaptive_card_submits_and_invokes_become_events(sender: Sender, bot: FakeBotFramework) -> None:
     submit = bot.activity(value={"verb": "approve", "run": "r-1"}, replyToId="activity-7")
     invoke = bot.activity(type="invoke", name="adaptiveCard/action",

@@ -31,7 +31,7 @@ import jwt
 import orjson
 
 from storyline.actions.base import ActionError
-from storyline.actions.verification import Render, Signed, VerificationFailed, register
+from storyline.actions.verification import Inbound, Render, Signed, VerificationFailed, register
 from storyline.config import TEAMS_SERVICE_HOSTS
 from storyline.egress.client import Egress, EgressError
 from storyline.egress.guard import AllowList, classify, parse_ip
@@ -164,7 +164,7 @@ class BotFrameworkJwt:
                     "app id, e.g. {{.RESOURCE.teams_app_id}})"]
         return []
 
-    async def verify(self, spec: Mapping[str, Any], request: Signed, render: Render) -> None:
+    async def verify(self, spec: Mapping[str, Any], request: Signed, render: Render) -> Inbound | None:
         token = _bearer(request.headers)
         try:
             header = jwt.get_unverified_header(token)
@@ -192,6 +192,12 @@ class BotFrameworkJwt:
             raise VerificationFailed("activity serviceUrl does not match the token's serviceurl claim")
         hosts = request.settings.teams_service_hosts if request.settings is not None else TEAMS_SERVICE_HOSTS
         check_service_url(service_url, AllowList(hosts))
+        # The Bot Connector sends an activity again when the bot is slow to answer; its id
+        # (unique within the conversation) makes the repeat a no-op, as Slack's event_id does.
+        activity_id, conversation = activity.get("id"), (activity.get("conversation") or {}).get("id")
+        if activity_id and conversation:
+            return Inbound(once=f"teams-activity:{conversation}:{activity_id}")
+        return None
 
     def event(self, activity: Any) -> Any:
         if not isinstance(activity, dict):
