@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-chatbot clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -25,6 +25,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	bash bench/run.sh storyline
+
+bench-chatbot: $(STAMP)
+	$(PY) bench/chatbot.py
 
 clean:
 	rm -rf $(VENV) storyline.db storyline.db-* .pytest_cache
