@@ -12,7 +12,9 @@ commands) ask at once. For each database, in one run, side by side:
    each answering after a realistic round trip (defaults: VirusTotal 300 ms, URLhaus 200 ms,
    RDAP 400 ms, Slack 100 ms);
 3. ``--commands`` signed slash commands, ``--concurrency`` in flight at a time, each naming two
-   domains of its own (`/analyzedomain evil-bench-N.com new-bench-N.org`);
+   domains of its own (`/analyzedomain evil-bench-N.com new-bench-N.org`); with ``--wait-reply``
+   each of those users waits for its reply before its next command (``--concurrency 1 --wait-reply``:
+   the reply time of a command on an idle server);
 4. then waits (bounded) for every reply at the command's ``response_url`` and checks it lists both
    domains.
 
@@ -120,8 +122,9 @@ async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 
     raise SystemExit(f"storyline serve not ready on {base} after {timeout:.0f}s")
 
 
-async def drive(base: str, slack: FakeSlack, commands: int, concurrency: int) -> dict[str, Any]:
-    """Send the commands (``concurrency`` acks outstanding at a time); return send times and ack latencies."""
+async def drive(base: str, slack: FakeSlack, commands: int, concurrency: int, wait_reply: bool) -> dict[str, Any]:
+    """Send the commands, ``concurrency`` at a time (each slot waits for the ack, or with ``wait_reply``
+    for the reply too); return send times and ack latencies."""
     sent: dict[str, float] = {}
     acks: list[float] = []
     bad_acks: list[str] = []
@@ -148,6 +151,8 @@ async def drive(base: str, slack: FakeSlack, commands: int, concurrency: int) ->
             except httpx.HTTPError as exc:
                 bad_acks.append(repr(exc))
             acks.append(time.monotonic() - started)
+            if wait_reply:
+                await collect_replies(slack, {path: started}, timeout=60)
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits) as client:
@@ -202,7 +207,7 @@ def measure(kind: str, args: argparse.Namespace, overrides: dict[str, str], fake
         print(f"[{kind}] serving on {base}; sending {args.commands} commands, {args.concurrency} at a time",
               file=sys.stderr)
         started = time.monotonic()
-        driven = asyncio.run(drive(base, slack, args.commands, args.concurrency))
+        driven = asyncio.run(drive(base, slack, args.commands, args.concurrency, args.wait_reply))
         acks_done = time.monotonic()
         replies = asyncio.run(collect_replies(slack, driven["sent"], args.reply_timeout))
         rss = peak_rss_mb(proc.pid)
@@ -243,6 +248,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commands", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--wait-reply", action="store_true",
+                        help="each of the --concurrency users waits for its reply before the next command")
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--port", type=int, default=8110)
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
@@ -270,7 +277,7 @@ def main(argv: list[str]) -> int:
     out.write_text(json.dumps(report, indent=2) + "\n")
 
     print(f"\n/analyzedomain of 2 domains through the security-chatbot pack ({args.commands} commands, "
-          f"{args.concurrency} in flight; fake latency VT {latency['virustotal']}s, URLhaus {latency['urlhaus']}s, "
+          f"{args.concurrency} in flight{', each waiting for its reply' if args.wait_reply else ''}; fake latency VT {latency['virustotal']}s, URLhaus {latency['urlhaus']}s, "
           f"RDAP {latency['rdap']}s, Slack {latency['slack']}s)")
     print(f"{'database':<11}{'ack p50':>9}{'ack p99':>9}{'>3s':>5}{'cmds/s':>8}{'reply p50':>11}{'reply p99':>11}"
           f"{'slowest':>9}{'missing':>9}{'wrong':>7}{'RSS MB':>8}")
