@@ -148,6 +148,29 @@ def test_analyzedomain_replies_with_a_verdict_card_and_a_click_is_recorded(team:
     assert len(team.db.events("Post verdicts")) == 1, "a click is not taken for a new command"
 
 
+@pytest.mark.parametrize(("text", "indicator", "sources"), [
+    ("analyzeip seen from 45.9.148.1 and 10.0.0.1", "45.9.148.1", ["VirusTotal", "URLhaus"]),
+    ("analyzeurl hxxps://evil-example[.]com/login", "https://evil-example.com/login", ["VirusTotal", "URLhaus"]),
+    ("analyzehash 44d88612fea8a8f36de82e1278abb02f", "44d88612fea8a8f36de82e1278abb02f", ["VirusTotal", "URLhaus"]),
+])
+def test_every_kind_of_indicator(team: Team, text: str, indicator: str, sources: list[str]) -> None:
+    _, activity = team.mention(text)
+    content = card(team.reply_to(activity))
+    assert content["body"][0]["text"].startswith("1 ")  # the private address is skipped
+    first, *rest = lines(content, indicator)
+    assert first == f"{indicator}: malicious"
+    assert [line.split(":")[0] for line in rest] == sources
+
+
+def test_help_and_no_indicator(team: Team) -> None:
+    _, activity = team.mention("analyzedomain help")
+    assert "analyzehash" in team.reply_to(activity)["text"]
+    _, activity = team.mention("analyzedomain please check invoice.zip")
+    assert team.reply_to(activity)["text"] == (
+        'No domains found in "please check invoice.zip". Try "analyzedomain help".')
+    assert team.db.events("Search VirusTotal") == []
+
+
 def test_an_unsigned_activity_is_refused(team: Team) -> None:
     response = team.client.post(WEBHOOK, json=team.bot.activity("analyzedomain x.com"))
     assert response.status_code == 401
