@@ -22,6 +22,10 @@ from tests.harness import Harness
 IMAP = "Agents::IMAPAgent"
 
 
+MAIL_SERVER = ("127.0.0.1",)
+"""The fake IMAP server is on loopback: allowed as an operator allows an internal mail server."""
+
+
 @pytest.fixture
 def mailbox() -> Iterator[FakeImap]:
     with FakeImap(user="report-phishing@example.com", password="imap-pw") as server:
@@ -43,9 +47,9 @@ def mail(subject: str, *, sender: str = "ana@example.com", attachment: bytes | N
 
 
 def inbox_story(server: FakeImap | None, port: int | None = None, **options: Any) -> dict[str, Any]:
-    options = {"password": "imap-pw", "conditions": {}, "mark_as_read": "true", **options}
+    options = {"host": "127.0.0.1", "password": "imap-pw", "conditions": {}, "mark_as_read": "true", **options}
     reader = agent(
-        IMAP, "Read mail", host="127.0.0.1", port=port or (server.port if server else 0),
+        IMAP, "Read mail", port=port or (server.port if server else 0),
         username="report-phishing@example.com", ssl=False, folders=["INBOX"], **options,
     )
     summary = agent(TRANSFORM, "Summarise", mode="message_only",
@@ -70,7 +74,7 @@ async def test_first_visit_watches_then_each_new_message_is_emitted_once(
     database_url: str, mailbox: FakeImap
 ) -> None:
     old = mailbox.deliver(mail("Already here"))
-    async with Harness(database_url) as h:
+    async with Harness(database_url, egress_allow=MAIL_SERVER) as h:
         await h.load(inbox_story(mailbox, emit_headers="true"))
 
         assert await poll(h) == []  # Tines: the first visit only notes where the mailbox stands
@@ -111,7 +115,7 @@ async def test_first_visit_watches_then_each_new_message_is_emitted_once(
 
 
 async def test_conditions_and_duplicate_message_ids(database_url: str, mailbox: FakeImap) -> None:
-    async with Harness(database_url) as h:
+    async with Harness(database_url, egress_allow=MAIL_SERVER) as h:
         await h.load(inbox_story(mailbox, conditions={"subject": "invoice", "has_attachment": "true"}))
         await poll(h)
         mailbox.deliver(mail("Invoice 1", attachment=b"pdf", message_id="<dup@example.com>"))
@@ -123,7 +127,7 @@ async def test_conditions_and_duplicate_message_ids(database_url: str, mailbox: 
 
 
 async def test_wrong_password_fails_at_once_with_the_reason(database_url: str, mailbox: FakeImap) -> None:
-    async with Harness(database_url) as h:
+    async with Harness(database_url, egress_allow=MAIL_SERVER) as h:
         await h.load(inbox_story(mailbox, password="not-the-password"))
         await poll(h)
         job = read_mail_job(h)
@@ -137,9 +141,25 @@ async def test_imap_down_is_retried_then_fails_with_the_reason(database_url: str
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    async with Harness(database_url, max_attempts=3) as h:
+    async with Harness(database_url, egress_allow=MAIL_SERVER, max_attempts=3) as h:
         await h.load(inbox_story(None, port=port))
         await poll(h)
         job = read_mail_job(h)
         assert job["status"] == "failed" and job["attempts"] == 3
         assert job["error"].startswith(f"IMAP server 127.0.0.1:{port} is unreachable")
+
+
+@pytest.mark.parametrize(("host", "reason"), [
+    ("127.0.0.1", "is a loopback address"),
+    ("10.0.0.5", "is a private address"),
+    ("169.254.169.254", "metadata"),
+])
+async def test_an_internal_imap_host_is_refused_by_the_egress_guard(
+    database_url: str, mailbox: FakeImap, host: str, reason: str
+) -> None:
+    async with Harness(database_url, max_attempts=3) as h:
+        await h.load(inbox_story(mailbox, host=host))
+        assert await poll(h) == []
+        job = read_mail_job(h)
+    assert job["status"] == "failed" and job["attempts"] == 1  # refused at once, not retried
+    assert job["error"].startswith(f"IMAP to {host}:{mailbox.port} refused") and reason in job["error"]

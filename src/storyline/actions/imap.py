@@ -39,6 +39,7 @@ from typing import Any, cast
 
 from storyline.actions.base import ActionError, Result, RunContext, truthy
 from storyline.actions.trigger import compile_regex, is_templated, regex_problem
+from storyline.egress.client import EgressError
 from storyline.egress.imap import Fetched, MailboxError, MailboxSession
 
 TYPE = "Agents::IMAPAgent"
@@ -304,6 +305,11 @@ async def run(ctx: RunContext) -> Result:
     if ctx.recall is None:
         raise ActionError("receive email: needs the action's state to know what it has seen (run it from a worker)")
     mailbox = _mailbox(ctx)
+    if ctx.egress is not None:
+        try:
+            await ctx.egress.check_destination(mailbox.host, mailbox.port, "IMAP")
+        except EgressError as exc:
+            raise ActionError(str(exc), retryable=exc.retryable) from None
     cursors = {folder: await _latest(ctx, mailbox.cursor_bucket(folder)) for folder in mailbox.folders}
     recent_ids = await _latest(ctx, MESSAGE_IDS) or []
     try:

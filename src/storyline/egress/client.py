@@ -326,6 +326,22 @@ class Egress:
             allow=settings.egress_allow,
         )
 
+    async def check_destination(self, host: str, port: int, what: str) -> None:
+        """Apply the SSRF guard to a destination reached without HTTP (an IMAP server).
+
+        The connection is then made by name, so a DNS answer that changes between this
+        check and the connection is not caught as it is for HTTP; the checks on the name
+        and on today's answers still keep stories off internal addresses.
+        """
+        if self._guard is None:
+            return
+        try:
+            await self._guard.addresses(host, port)
+        except Refused as exc:
+            raise EgressRefused(f"{what} to {host}:{port} refused: {exc}", host=host) from None
+        except OSError as exc:
+            raise EgressConnectionError(f"{what} to {host}:{port} failed: {exc}", host=host) from None
+
     def _build_client(self, *, verify: bool) -> httpx.AsyncClient:
         hooks: dict[str, list[Any]] = {}
         if self._targets or self._guard is not None:
