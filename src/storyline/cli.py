@@ -676,7 +676,7 @@ def chat_teams(
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     key = teams.ConnectorKey.load_or_create(key_file or cache / "storyline" / "teams-console-key.pem")
     status = asyncio.run(teams.chat(target, text, app_id, key, port=port, value=clicked, user=user, wait=wait,
-                                    out=lambda line: console.print(line, markup=False, highlight=False)))
+                                    out=lambda line: console.print(line, markup=False, highlight=False, emoji=False)))
     raise typer.Exit(status)
 
 
@@ -724,7 +724,7 @@ def chat_slack(
     err.print(f"[dim]{user} -> {hook.story} / {hook.name}: {text}[/dim]")
     try:
         count = asyncio.run(chat.converse(hook.url(url), content_type, body, signing_secret, sink, wait,
-                                          lambda line: console.print(line, markup=False, highlight=False)))
+                                          lambda line: console.print(line, markup=False, highlight=False, emoji=False)))
     except chat.ConsoleError as exc:
         raise _fail(str(exc)) from None
     if count == 0:
