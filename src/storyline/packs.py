@@ -36,8 +36,8 @@ class Pack:
     resources: dict[str, Any] = field(default_factory=dict)
     """Tuning values installed when absent."""
     secretless_webhooks: tuple[str, ...] = ()
-    """Webhook paths served without a secret, because their URL is written into an app
-    manifest once for every install; each must verify its sender's signature instead."""
+    """Webhook paths served without a secret, because an app manifest shipped with the pack
+    names their URL; each must verify its sender's signature instead."""
 
     @property
     def files(self) -> list[Path]:

@@ -24,7 +24,7 @@ class SecretKeyError(Exception):
     """The key is missing or malformed; the message says what to do."""
 
 
-NEW_KEY_ADVICE = ("set the key the credentials were saved with, or, if none were, a new one from "
+_KEY_ADVICE = ("set the key the credentials were saved with, or, if none were, a new one from "
                   "`storyline key generate`")
 
 
@@ -32,9 +32,9 @@ def _decode(raw: str, where: str) -> bytes:
     try:
         key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
     except ValueError as exc:
-        raise SecretKeyError(f"{where} is not base64 ({exc}); {NEW_KEY_ADVICE}") from exc
+        raise SecretKeyError(f"{where} is not base64 ({exc}); {_KEY_ADVICE}") from exc
     if len(key) != KEY_BYTES:
-        raise SecretKeyError(f"{where} must decode to {KEY_BYTES} bytes, not {len(key)}; {NEW_KEY_ADVICE}")
+        raise SecretKeyError(f"{where} must decode to {KEY_BYTES} bytes, not {len(key)}; {_KEY_ADVICE}")
     return key
 
 
