@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlalchemy.engine import Connection
 
 from storyline.config import Settings
+from storyline.urls import webhook_url
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Tines-format stories, durably.")
 story_app = typer.Typer(no_args_is_help=True, help="Import, export, list and show stories.")
@@ -43,6 +44,8 @@ chat_app = typer.Typer(no_args_is_help=True, help="Talk to your bot locally, as 
 app.add_typer(chat_app, name="chat")
 pack_app = typer.Typer(no_args_is_help=True, help="Story packs shipped with storyline.")
 app.add_typer(pack_app, name="pack")
+key_app = typer.Typer(no_args_is_help=True, help="The secret key that encrypts credentials and signs prompt links.")
+app.add_typer(key_app, name="key")
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -156,9 +159,14 @@ def _print_urls(engine: Any, settings: Settings) -> None:
         stories = list_stories(conn)
     console.print(f"storyline on [bold]{settings.public_url}[/bold]  (database {settings.database_url})")
     console.print(f"  health:   {settings.public_url}/healthz")
+    _print_webhooks(stories, settings.public_url)
+
+
+def _print_webhooks(stories: list[dict[str, Any]], public_url: str) -> None:
     for story in stories:
         for hook in story["webhooks"]:
-            console.print(f"  webhook:  {settings.public_url}{hook['url']}   [dim]({story['name']} / {hook['name']})[/dim]")
+            url = webhook_url(public_url, hook["path"], hook["secret"])
+            console.print(f"  webhook:  {url}   [dim]({story['name']} / {hook['name']})[/dim]")
 
 
 @app.command()
@@ -256,10 +264,11 @@ def story_list(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 @story_app.command("show")
 def story_show(name: str, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Show a story's actions, their keys, and webhook URLs."""
+    """Show a story's actions, their keys, and webhook URLs (on $STORYLINE_PUBLIC_URL, as `serve` prints them)."""
     from storyline.store.stories import StoryNotFoundError, load_story
 
-    engine = _engine(_settings(db))
+    settings = _settings(db)
+    engine = _engine(settings)
     try:
         with engine.connect() as conn:
             story = load_story(conn, name)
@@ -269,17 +278,21 @@ def story_show(name: str, db: DbOption = None, as_json: JsonOption = False) -> N
     for action in story.actions:
         item: dict[str, Any] = {"name": action.name, "key": action.key, "type": action.type, "guid": action.guid}
         if action.webhook_path is not None:
-            item["webhook_url"] = f"/webhook/{action.webhook_path}/{action.webhook_secret or ''}"
+            item["webhook_url"] = webhook_url(settings.public_url, action.webhook_path, action.webhook_secret)
         actions.append(item)
     shown = {"name": story.name, "guid": story.guid, "actions": actions}
     if as_json:
         _print_json(shown)
         return
     console.print(f"[bold]{story.name}[/bold]  guid {story.guid}")
-    table = Table("action", "key", "type", "webhook URL")
+    table = Table("action", "key", "type")
     for item in actions:
-        table.add_row(item["name"], item["key"], item["type"].removeprefix("Agents::"), item.get("webhook_url", ""))
+        table.add_row(item["name"], item["key"], item["type"].removeprefix("Agents::"))
     console.print(table)
+    # Below the table, whole on one line each: a URL cut to the column's width cannot be copied.
+    for item in actions:
+        if "webhook_url" in item:
+            console.print(f"webhook:  {item['webhook_url']}   [dim]({escape(item['name'])})[/dim]", highlight=False)
 
 
 @story_app.command("export")
@@ -610,8 +623,8 @@ def template_show(name: str) -> None:
 
 
 
-def _teams_webhook(settings: Settings) -> tuple[str, str]:
-    """The database's one Teams-verified webhook: its URL path and its rendered app id."""
+def _teams_webhook(settings: Settings) -> tuple[str, str | None, str]:
+    """The database's one Teams-verified webhook: its path, its secret and its rendered app id."""
     from storyline.engine.catalog import load_catalog
     from storyline.engine.runtime import RunScope
     from storyline.store.resources import load_resources
@@ -621,18 +634,18 @@ def _teams_webhook(settings: Settings) -> tuple[str, str]:
     with engine.connect() as conn:
         catalog, resources = load_catalog(conn), load_resources(conn)
     engine.dispose()
-    found = [a for a in catalog.webhooks.values()
+    found = [(path, a) for path, a in catalog.webhooks.items()
              if isinstance(a.options.get("verification"), dict) and a.options["verification"].get("type") == "teams"]
     if len(found) != 1:
-        names = ", ".join(f"{a.story_name} / {a.name}" for a in found) or "none"
+        names = ", ".join(f"{a.story_name} / {a.name}" for _, a in found) or "none"
         raise _fail(f"give --webhook PATH/SECRET and --app-id: the database has {len(found)} Teams webhooks ({names})")
-    action = found[0]
+    [(path, action)] = found
     try:
         app_id = render_text(str(action.options["verification"].get("app_id", "")), {},
                              RunScope("", action, {}, resources, settings.public_url))
     except TemplateError as exc:
         raise _fail(f"webhook '{action.name}': verification.app_id: {exc}; give --app-id") from None
-    return f"{action.options.get('path')}/{action.options.get('secret', '')}", app_id
+    return path, action.options.get("secret") or None, app_id
 
 
 @chat_app.command("teams")
@@ -662,17 +675,22 @@ def chat_teams(
     from storyline.chat import teams
 
     settings = _settings(db)
+    secret: str | None
     if webhook is None or app_id is None:
-        found_path, found_app_id = _teams_webhook(settings)
-        webhook, app_id = webhook or found_path, app_id or found_app_id
+        path, secret, found_app_id = _teams_webhook(settings)
+        app_id = app_id or found_app_id
+    if webhook is not None:
+        path, _, secret = webhook.strip("/").removeprefix("webhook/").partition("/")
+    if webhook is not None and webhook.startswith(("http://", "https://")):
+        target = webhook
+    else:
+        target = webhook_url(url or settings.public_url, path, secret)
     try:
         clicked = orjson.loads(value) if value is not None else None
     except orjson.JSONDecodeError as exc:
         raise _fail(f"--value is not JSON: {exc}") from None
     if not text and clicked is None:
         raise _fail("say something (TEXT) or click a button (--value JSON)")
-    base = (url or settings.public_url).rstrip("/")
-    target = webhook if webhook.startswith(("http://", "https://")) else f"{base}/webhook/{webhook.strip('/')}"
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     key = teams.ConnectorKey.load_or_create(key_file or cache / "storyline" / "teams-console-key.pem")
     status = asyncio.run(teams.chat(target, text, app_id, key, port=port, value=clicked, user=user, wait=wait,
@@ -756,11 +774,14 @@ def pack_install(
 ) -> None:
     """Import a pack's stories and the tuning resources it needs (existing resources are kept)."""
     from storyline import packs
+    from storyline.store.stories import list_stories
 
-    engine = _engine(_settings(db))
+    settings = _settings(db)
+    engine = _engine(settings)
     try:
         with engine.begin() as conn:
             done = packs.install(conn, name, replace=replace)
+            ours = [s for s in list_stories(conn) if s["name"] in {*done.stories, *done.skipped}]
     except ValueError as exc:
         raise _fail(str(exc)) from None
     for warning in done.warnings:
@@ -773,6 +794,20 @@ def pack_install(
         console.print(f"resource [bold]{resource}[/bold] set to its default")
     pack = packs.get(name)
     console.print(f"credentials its stories use: {', '.join(pack.credentials)}")
+    console.print("webhook URLs, with this install's secrets (`storyline story show NAME` shows them again):")
+    _print_webhooks(ours, settings.public_url)
+
+
+@key_app.command("generate")
+def key_generate() -> None:
+    """Print a new random key for STORYLINE_SECRET_KEY (base64 of 32 bytes); nothing is stored."""
+    from storyline.store.keys import new_key
+
+    sys.stdout.write(new_key() + "\n")
+    err.print("set it for every storyline process that shares the database, e.g. "
+              "export STORYLINE_SECRET_KEY=\"$(storyline key generate)\" (or, for a SQLite database, write it to "
+              "the key file <database>.key, mode 0600), and keep a copy: credentials saved under a key cannot be "
+              "read without it", markup=False, highlight=False)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from storyline.store.credentials import Cipher
 from storyline.store.db import make_engine, upgrade
 from storyline.store.queries import list_events
 from storyline.store.resources import save_resource
+from storyline.store.stories import list_stories
 
 PUBLIC = "https://storyline.example"
 
@@ -50,6 +51,12 @@ class Database:
     def events(self, action: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return list_events(conn, action=action, limit=10_000)
+
+    def webhook_url(self, path: str) -> str:
+        """The webhook's URL with the secret this install gave it, as `storyline story list` shows it."""
+        with self.engine.connect() as conn:
+            [url] = [h["url"] for s in list_stories(conn) for h in s["webhooks"] if h["path"] == path]
+        return url
 
     def count(self, table: sa.Table) -> int:
         with self.engine.connect() as conn:

@@ -47,8 +47,8 @@ def open_app(database_url: str, slack: FakeSlack, bot: FakeBotFramework,
         yield client, Database(database_url)
 
 
-def notify(client: TestClient, notice: dict[str, Any]) -> Any:
-    return client.post("/webhook/channel-notification/change-this-secret", json=notice)
+def notify(client: TestClient, db: Database, notice: dict[str, Any]) -> Any:
+    return client.post(db.webhook_url("channel-notification"), json=notice)
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def both(database_url: str, slack: FakeSlack, bot: FakeBotFramework) -> Iterator
 def test_both_channels_get_the_notification(both: tuple[TestClient, Database], slack: FakeSlack,
                                             bot: FakeBotFramework) -> None:
     client, db = both
-    assert notify(client, NOTICE).status_code == 201
+    assert notify(client, db, NOTICE).status_code == 201
 
     [post] = wait_for(lambda: slack.webhook_posts, 30, "the Slack incoming webhook post")
     assert post["path"] == "/services/T0/B0/channel-hook"
@@ -85,7 +85,7 @@ def slack_only(database_url: str, slack: FakeSlack, bot: FakeBotFramework) -> It
 def test_a_channel_without_its_credential_is_skipped(slack_only: tuple[TestClient, Database], slack: FakeSlack,
                                                      bot: FakeBotFramework) -> None:
     client, db = slack_only
-    assert notify(client, {"title": "Heads up"}).status_code == 201
+    assert notify(client, db, {"title": "Heads up"}).status_code == 201
 
     [post] = wait_for(lambda: slack.webhook_posts, 30, "the Slack incoming webhook post")
     assert post["payload"]["text"] == ":rotating_light: Heads up", "the title stands in for a missing text"

@@ -23,7 +23,8 @@ def test_import_list_show_export(env: dict[str, str], story_file: Path, tmp_path
     assert shown["name"] == "Slash command"
     assert [a["key"] for a in shown["actions"]] == [
         "receive_commands", "is_analyze_domain", "extract_domains", "explode_domains"]
-    assert shown["actions"][0]["webhook_url"] == "/webhook/analyze/s3cret"
+    # On the public URL (serve's default here), as serve prints it.
+    assert shown["actions"][0]["webhook_url"] == "http://127.0.0.1:8000/webhook/analyze/s3cret"
     assert "webhook_url" not in shown["actions"][1]
     out = tmp_path / "exported.json"
     cli("story", "export", "Slash command", "-o", str(out), env=env)
@@ -96,7 +97,7 @@ def test_a_real_tines_export_imports_and_shows_its_webhook(env: dict[str, str]) 
     hooks = [a for a in shown["actions"] if "webhook_url" in a]
     assert len(hooks) == 2
     # Old exports have no webhook path: the action guid is used, stable across exports.
-    assert all(a["webhook_url"].startswith(f"/webhook/{a['guid']}/") for a in hooks)
+    assert all(a["webhook_url"].startswith(f"http://127.0.0.1:8000/webhook/{a['guid']}/") for a in hooks)
 
 
 def test_db_upgrade_brings_the_schema_to_the_newest_migration(env: dict[str, str]) -> None:

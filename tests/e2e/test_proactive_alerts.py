@@ -49,8 +49,8 @@ class Pack:
     def __init__(self, client: TestClient, database_url: str) -> None:
         self.client, self.db = client, Database(database_url)
 
-    def alert(self, story: str, alert: dict[str, Any]) -> Any:
-        return self.client.post(f"/webhook/{story}/change-this-secret", json=alert)
+    def alert(self, path: str, alert: dict[str, Any]) -> Any:
+        return self.client.post(self.db.webhook_url(path), json=alert)
 
     def click(self, link: str) -> Any:
         assert link.startswith(f"{PUBLIC}/prompt?"), link

@@ -22,7 +22,7 @@ from tests.fakes.enrichment import FakeEnrichment
 
 EVERY_KEY = {"virustotal": "vt-key", "urlhaus": "uh-key"}
 CONVERSATION = f"{TEAM_ID};messageid=1481567603816"
-WEBHOOK = "/webhook/security-chatbot-teams/change-this-secret"
+WEBHOOK_PATH = "security-chatbot-teams"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ class Team:
         self.client, self.bot, self.db = client, bot, Database(database_url)
 
     def send(self, activity: dict[str, Any]) -> Any:
-        return self.client.post(WEBHOOK, json=activity,
+        return self.client.post(self.db.webhook_url(WEBHOOK_PATH), json=activity,
                                 headers={"authorization": f"Bearer {self.bot.mint()}"})
 
     def mention(self, text: str) -> tuple[Any, dict[str, Any]]:
@@ -172,7 +172,7 @@ def test_help_and_no_indicator(team: Team) -> None:
 
 
 def test_an_unsigned_activity_is_refused(team: Team) -> None:
-    response = team.client.post(WEBHOOK, json=team.bot.activity("analyzedomain x.com"))
+    response = team.client.post(team.db.webhook_url(WEBHOOK_PATH), json=team.bot.activity("analyzedomain x.com"))
     assert response.status_code == 401
     assert team.db.events("Parse command") == []
 

@@ -315,8 +315,8 @@ def test_list_stories(engine: Engine) -> None:
     assert listed == [
         {"id": first, "name": "Alert triage", "guid": "a1" * 16, "description": "Receive, enrich, report",
          "actions": 3, "webhook_paths": ["alerts"],
-         "webhooks": [{"name": "Receive alert", "key": "receive_alert", "path": "alerts", "disabled": False,
-                       "url": "/webhook/alerts/s3cret"}]},
+         "webhooks": [{"name": "Receive alert", "key": "receive_alert", "path": "alerts", "secret": "s3cret",
+                       "disabled": False, "url": "/webhook/alerts/s3cret"}]},
         {"id": second, "name": "Another", "guid": "e5" * 16, "description": "Receive, enrich, report",
          "actions": 1, "webhook_paths": [], "webhooks": []},
     ]

@@ -47,6 +47,7 @@ from starlette.routing import Route
 
 from storyline.chat.slack import sign
 from storyline.store import tables as t
+from storyline.urls import webhook_url
 
 DEFAULT_SINK = "127.0.0.1:8765"
 DEFAULT_CREDENTIAL = "slack_signing_secret"
@@ -68,7 +69,7 @@ class Hook:
     signing_secret: Any
 
     def url(self, base: str) -> str:
-        return f"{base.rstrip('/')}/webhook/{self.path}" + (f"/{self.secret}" if self.secret else "")
+        return webhook_url(base, self.path, self.secret)
 
 
 def slack_hooks(conn: Connection) -> list[Hook]:

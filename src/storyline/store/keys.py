@@ -24,18 +24,22 @@ class SecretKeyError(Exception):
     """The key is missing or malformed; the message says what to do."""
 
 
+_KEY_ADVICE = ("set the key the credentials were saved with, or, if none were, a new one from "
+                  "`storyline key generate`")
+
+
 def _decode(raw: str, where: str) -> bytes:
     try:
         key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
     except ValueError as exc:
-        raise SecretKeyError(f"{where} is not base64 ({exc}); generate one with: storyline key generate") from exc
+        raise SecretKeyError(f"{where} is not base64 ({exc}); {_KEY_ADVICE}") from exc
     if len(key) != KEY_BYTES:
-        raise SecretKeyError(f"{where} must decode to {KEY_BYTES} bytes, not {len(key)}; "
-                        "generate one with: storyline key generate")
+        raise SecretKeyError(f"{where} must decode to {KEY_BYTES} bytes, not {len(key)}; {_KEY_ADVICE}")
     return key
 
 
 def new_key() -> str:
+    """A fresh key in the form ``STORYLINE_SECRET_KEY`` and the key file take (unpadded URL-safe base64)."""
     return base64.urlsafe_b64encode(secrets.token_bytes(KEY_BYTES)).decode().rstrip("=")
 
 
@@ -61,8 +65,9 @@ def load_key(database_url: str, *, create: bool = True) -> bytes:
         return _decode(raw, "STORYLINE_SECRET_KEY")
     path = key_file_for(database_url)
     if path is None:
-        raise SecretKeyError("set STORYLINE_SECRET_KEY (base64 of 32 random bytes) when the database is not a SQLite "
-                        "file; every storyline process sharing the database needs the same key")
+        raise SecretKeyError("set STORYLINE_SECRET_KEY (base64 of 32 random bytes, from `storyline key generate`) "
+                             "when the database is not a SQLite file; every storyline process sharing the "
+                             "database needs the same key")
     if path.exists():
         return _decode(path.read_text(), str(path))
     if not create:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Row
 
 from storyline.store import tables as t
 from storyline.tines.model import ActionDef, StoryDef
+from storyline.urls import webhook_url
 
 # The actions.extra key holding the legacy per-agent retention (no column of its own).
 _KEEP_EVENTS_FOR = "keep_events_for"
@@ -468,8 +469,9 @@ def list_stories(conn: Connection) -> list[dict[str, Any]]:
     """Every story with its action count and webhooks, by name.
 
     Each item: ``id``, ``name``, ``guid``, ``description``, ``actions`` (count),
-    ``webhook_paths`` and ``webhooks`` (``name``, ``key``, ``path``, ``disabled`` and
-    ``url``, the ``/webhook/<path>/<secret>`` to call, relative to the public URL).
+    ``webhook_paths`` and ``webhooks`` (``name``, ``key``, ``path``, ``secret`` (None when
+    there is none), ``disabled`` and ``url``, the ``/webhook/<path>[/<secret>]`` to call,
+    relative to the public URL).
     """
     s, a = t.stories.c, t.actions.c
     counts = dict(
@@ -481,14 +483,14 @@ def list_stories(conn: Connection) -> list[dict[str, Any]]:
         .where(a.webhook_path.is_not(None))
         .order_by(a.story_id, a.position)
     ):
-        url = f"/webhook/{row.webhook_path}" + (f"/{row.webhook_secret}" if row.webhook_secret else "")
         hooks.setdefault(row.story_id, []).append(
             {
                 "name": row.name,
                 "key": row.key,
                 "path": row.webhook_path,
+                "secret": row.webhook_secret or None,
                 "disabled": bool(row.disabled),
-                "url": url,
+                "url": webhook_url("", row.webhook_path, row.webhook_secret),
             }
         )
     stories = []

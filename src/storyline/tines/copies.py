@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from storyline.tines.model import StoryDef
+from storyline.urls import webhook_url
 
 
 def _new_guid() -> str:
@@ -61,7 +62,7 @@ def copy_as_new(
             action.options["path"] = _new_guid()
             warnings.append(
                 f"webhook {action.name!r}: path {path!r} is served by another story; the copy's "
-                f"webhook is at /webhook/{action.options['path']}/{action.webhook_secret or ''}"
+                f"webhook is at {webhook_url('', action.options['path'], action.webhook_secret)}"
             )
     return new, warnings
 
