@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from storyline.actions.base import ActionError, ActionSpec
+from storyline.actions.base import ActionSpec
 from storyline.engine.tokens import Token
 from storyline.engine.vault import Vault
 from storyline.store import credentials as creds
@@ -144,18 +144,17 @@ def test_a_token_is_renewed_a_tenth_of_its_life_before_expiry_at_most_a_minute()
     assert Token("t", 0, 3600).fresh(3539) and not Token("t", 0, 3600).fresh(3541)
 
 
-def test_a_run_checks_where_the_credentials_it_used_may_go() -> None:
+def test_a_run_carries_the_credentials_it_rendered_and_where_each_may_go() -> None:
     vault = vault_with(creds.text("vt", "text-value", allowed_hosts=["*.virustotal.com"]),
-                       creds.text("free", "other-value"))
+                       creds.text("free", "other-value"), creds.text("unused", "unused-value"))
     use = vault.use(None)
-    assert use["free"] == "other-value"
-    use.check_host("https://anywhere.example/")
-    assert use["vt"] == "text-value"
-    use.check_host("https://www.virustotal.com/api")
-    with pytest.raises(ActionError, match=r"credential 'vt' may only be sent to \*\.virustotal\.com, not to 'evil"):
-        use.check_host("https://evil.example/?x=1")
+    assert use.carried() == ()
+    assert use["free"] == "other-value" and use["vt"] == "text-value"
+    free, vt = use.carried()
+    assert (free.name, free.value, free.allowed_hosts) == ("free", "other-value", ())
+    assert (vt.name, vt.value, vt.allowed_hosts) == ("vt", "text-value", ("*.virustotal.com",))
+    assert vt.allows("www.virustotal.com") and not vt.allows("evil.example")
     assert asyncio.run(use.renew()) is False  # text credentials have nothing to renew
-
 
 
 def test_log_lines_and_tracebacks_never_print_a_credential(caplog: pytest.LogCaptureFixture) -> None:
