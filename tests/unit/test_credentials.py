@@ -81,6 +81,21 @@ def test_bad_credentials_are_refused_naming_the_problem(make: Any, message: str)
         make()
 
 
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: creds.text("vt", "key-from-a-file\n"), "the value contains a line break"),
+    (lambda: creds.text("vt", "key\r\n"), "the value contains a line break"),
+    (lambda: creds.text("vt", "tab\there"), r"the value contains a control character \(U\+0009\)"),
+    (lambda: creds.text("vt", "nul\x00"), r"a control character \(U\+0000\)"),
+    (lambda: creds.oauth2("t", token_url="https://l.example/t", client_id="a", client_secret="s3cret\n"),
+     "the client secret contains a line break"),
+])
+def test_a_value_with_a_line_break_or_control_character_is_refused(make: Any, message: str) -> None:
+    # It could never be sent in a header, and the HTTP library's error would quote it.
+    with pytest.raises(ValueError, match=message) as caught:
+        make()
+    assert "key" not in str(caught.value) and "s3cret" not in str(caught.value)
+
+
 def test_allowed_hosts_match_names_and_wildcards_case_insensitively() -> None:
     credential = creds.text("vt", "v", allowed_hosts=["www.virustotal.com", "*.Slack.com"])
     assert credential.allows("www.virustotal.com") and credential.allows("hooks.slack.com")

@@ -282,20 +282,19 @@ def _check_headers(headers: Mapping[str, str]) -> None:
             raise _Unsendable(f"header name {name!r} is not a valid HTTP header name (letters, digits and "
                               "!#$%&'*+-.^_`|~ only)")
         if not _FIELD_VALUE.fullmatch(value):
-            raise _Unsendable(f"header {name!r} has {_flaw(value)} in its value, which an HTTP header cannot "
-                              "carry. Fix the value or what renders it (a credential or variable read from a "
-                              "file often ends in a line break)")
+            flaw, advice = _flaw(value)
+            raise _Unsendable(f"header {name!r} has {flaw} in its value, which an HTTP header cannot carry; {advice}")
 
 
-def _flaw(value: str) -> str:
-    """What is wrong with a header value, in words that do not quote it."""
+def _flaw(value: str) -> tuple[str, str]:
+    """What is wrong with a header value and what to do, in words that do not quote it."""
     if "\n" in value or "\r" in value:
-        return "a line break"
+        return "a line break", "fix what renders it (a credential or variable read from a file often ends in one)"
     if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
-        return "a control character"
+        return "a control character", "fix the value or what renders it"
     if not value.isascii():
-        return "non-ASCII text (encode it first, e.g. with url_encode or base64_encode)"
-    return "a space or tab at its start or end"
+        return "non-ASCII text", "encode it first (url_encode, base64_encode) or fix what renders it"
+    return "a space or tab at its start or end", "strip it or fix what renders it"
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:
@@ -527,6 +526,7 @@ class Egress:
             # httpx 0.28 lets ``params`` replace the URL's whole query; stories expect
             # them added to it (``?domain=`` in the URL plus a payload), so merge here.
             target = httpx.URL(url)
+            _host(target)  # httpx reads it while building the request
             if params:
                 target = target.copy_merge_params(params)
             request = client.build_request(
