@@ -253,6 +253,25 @@ async def test_a_redirect_to_another_host_does_not_carry_the_credential(
         assert events[-1]["output"]["status"] == 200
 
 
+async def test_a_redirect_of_the_token_url_to_another_host_does_not_carry_the_client_secret(
+    database_url: str, httpbin: FakeHttpbin, oauth: FakeOAuth
+) -> None:
+    # 307 keeps the method and the form body; the client secret's field is dropped on the way.
+    token_url = f"https://api.example.com/redirect-to?status_code=307&url={quote('https://login.example.com/token')}"
+    async with harness(database_url, httpbin, oauth) as h:
+        await save(h, creds.oauth2("bot", token_url=token_url, client_id=oauth.client_id,
+                                   client_secret=oauth.client_secret))
+        await h.load(http_story(url="https://bot.example.com/api/me", method="get",
+                                headers={"Authorization": "Bearer {{.CREDENTIAL.bot}}"}))
+        await run(h)
+        assert httpbin.calls[0].form()["client_secret"] == oauth.client_secret
+        [token_call] = oauth.calls
+        assert token_call.path == "/token" and token_call.form() == {
+            "grant_type": "client_credentials", "client_id": oauth.client_id}
+        [error] = failed_errors(h)
+        assert error.startswith("credential 'bot': HTTP 401 from")
+
+
 async def test_basic_auth_with_a_credential_is_stored_redacted(database_url: str, httpbin: FakeHttpbin) -> None:
     async with harness(database_url, httpbin) as h:
         await save(h, creds.text("apikey", SECRET))
