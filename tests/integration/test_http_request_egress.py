@@ -135,6 +135,9 @@ async def test_pool_slots_are_released_on_every_path(httpbin: FakeHttpbin, bin_s
             await egress.request("GET", f"{BIN}/redirect-to?url=http://10.0.0.1/")
         with pytest.raises(EgressRefused):  # inside it: the connection is refused after DNS
             await egress.request("GET", f"{BIN}/redirect-to?url=http://localhost:1/")
+        with pytest.raises(EgressRefused):  # a redirect where a credential may not go
+            await egress.request("GET", f"{BIN}/redirect-to?url=https://other.example/",
+                                 carrying=carrying(creds.text("vt", SECRET, allowed_hosts=["httpbin.example"])))
         httpbin.hang(2)
         with pytest.raises(EgressTimeout):
             await egress.request("GET", f"{BIN}/anything")
