@@ -459,7 +459,13 @@ def credential_set(
         if env is not None:
             if env not in os.environ:
                 raise _fail(f"--env {env}: that environment variable is not set")
-            credential = creds.text(name, os.environ[env], allowed_hosts=allowed_host)
+            text = os.environ[env]
+            # A value copied from a file often keeps the file's final newline; one at the end is
+            # never part of a key. Any other control character is refused (``creds.text``).
+            if text.endswith("\n"):
+                text = text.removesuffix("\n").removesuffix("\r")
+                err.print(f"[yellow]note:[/yellow] --env {env}: the value ended in a line break, which was removed")
+            credential = creds.text(name, text, allowed_hosts=allowed_host)
         elif value is not None:
             credential = creds.text(name, value, allowed_hosts=allowed_host)
         elif oauth2:

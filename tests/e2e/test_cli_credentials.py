@@ -115,3 +115,27 @@ def test_a_generated_key_file_is_announced_once_and_a_wrong_key_is_refused(
         assert "cannot decrypt credentials: STORYLINE_SECRET_KEY does not match" in refused.stderr, args
     assert key_file.read_text() == original
     assert [c["name"] for c in cli_json("credential", "list", env=env)] == ["other", "vt"]
+
+
+def test_an_env_value_loses_one_trailing_newline_and_says_so(
+    env: dict[str, str], story_file: Path, httpbin: FakeHttpbin
+) -> None:
+    saved = cli("credential", "set", "vt", "--env", "VT_KEY", env={**env, "VT_KEY": f"{SECRET}\n"})
+    assert "--env VT_KEY: the value ended in a line break, which was removed" in saved.stderr
+    assert SECRET not in saved.stdout + saved.stderr
+    cli("resource", "set", "tag", "soc-team", env=env)
+    cli("story", "import", str(story_file), env=env)
+    cli("run", "Lookup", "--input", "{}", env=env)
+    assert httpbin.calls[-1].headers["x-apikey"] == SECRET
+
+
+@pytest.mark.parametrize("args", [
+    ("--value", f"{SECRET}\n"),
+    ("--value", f"{SECRET}\tx"),
+    ("--env", "TWO_LINES"),
+])
+def test_a_value_with_a_control_character_is_refused(env: dict[str, str], args: tuple[str, ...]) -> None:
+    result = cli("credential", "set", "vt", *args, env={**env, "TWO_LINES": f"{SECRET}\nsecond\n"}, check=False)
+    assert result.returncode == 1 and "credential 'vt': the value contains" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    assert cli_json("credential", "list", env=env) == []

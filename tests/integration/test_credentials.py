@@ -7,9 +7,11 @@ echoes every request back, which is exactly the "upstream echoes the secret" cas
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -193,6 +195,118 @@ async def test_allowed_hosts_refuse_another_host_and_nothing_is_sent(
         await h.drain()
         assert h.events(run=ingested.story_run)[-1]["output"]["status"] == 200
         assert httpbin.calls[-1].headers["x-apikey"] == SECRET
+
+
+def to_other_host(path: str) -> str:
+    """api.example.com (where the credential may go) answering 302 to httpbin.example (where it may not)."""
+    return f"https://api.example.com/redirect-to?url={quote(f'{BIN}{path}', safe='')}"
+
+
+CARRIERS = {
+    "header": {"headers": {"x-apikey": "{% credential vt %}"}},
+    "basic_auth": {"basic_auth": ["svc", "{% credential vt %}"]},
+    "query": {"payload": {"apikey": "{{ .CREDENTIAL.vt }}"}},
+}
+
+
+@pytest.mark.parametrize("carrier", sorted(CARRIERS))
+async def test_a_redirect_to_a_host_the_credential_is_not_allowed_on_is_refused_naming_both(
+    database_url: str, httpbin: FakeHttpbin, carrier: str
+) -> None:
+    async with harness(database_url, httpbin) as h:
+        await save(h, creds.text("vt", SECRET, allowed_hosts=["api.example.com"]))
+        await h.load(http_story(url=to_other_host("/anything/leak"), method="get", **CARRIERS[carrier]))
+        await run(h)
+        assert [call.path for call in httpbin.calls] == ["/redirect-to"]
+        [job] = [job for job in h.jobs() if job["status"] == "failed"]
+        assert job["attempts"] == 1
+        assert "credential 'vt' may only be sent to api.example.com, not to 'httpbin.example'" in job["error"]
+
+
+async def test_an_oauth2_token_is_refused_on_a_redirect_to_a_host_it_is_not_allowed_on(
+    database_url: str, httpbin: FakeHttpbin, oauth: FakeOAuth
+) -> None:
+    async with harness(database_url, httpbin, oauth) as h:
+        await save(h, teams_credential(oauth, allowed_hosts=["api.example.com"]))
+        await h.load(http_story(url=to_other_host("/anything/leak"), method="get",
+                                headers={"x-token": "{{ .CREDENTIAL.bot }}"}))
+        await run(h)
+        assert [call.path for call in httpbin.calls] == ["/redirect-to"]
+        [error] = failed_errors(h)
+        assert "credential 'bot' may only be sent to api.example.com, not to 'httpbin.example'" in error
+
+
+async def test_a_redirect_to_another_host_does_not_carry_the_credential(
+    database_url: str, httpbin: FakeHttpbin, oauth: FakeOAuth
+) -> None:
+    async with harness(database_url, httpbin, oauth) as h:
+        await save(h, creds.text("vt", SECRET))
+        await save(h, teams_credential(oauth))
+        await h.load(http_story(url=to_other_host("/anything/next"), method="get", payload={"apikey": "<<CREDENTIAL.vt>>"},
+                                headers={"x-apikey": "{% credential vt %}", "x-token": "{{ .CREDENTIAL.bot }}",
+                                         "x-story": "kept"}, basic_auth=["svc", "{% credential vt %}"]))
+        events = await run(h)
+        first, hop = httpbin.calls
+        assert first.headers["x-apikey"] == SECRET and first.params["apikey"] == SECRET
+        assert hop.path == "/anything/next" and hop.headers["x-story"] == "kept"
+        assert not {"x-apikey", "x-token", "authorization"} & hop.headers.keys() and hop.query == ""
+        assert events[-1]["output"]["status"] == 200
+
+
+async def test_a_redirect_of_the_token_url_to_another_host_does_not_carry_the_client_secret(
+    database_url: str, httpbin: FakeHttpbin, oauth: FakeOAuth
+) -> None:
+    # 307 keeps the method and the form body; the client secret's field is dropped on the way.
+    token_url = f"https://api.example.com/redirect-to?status_code=307&url={quote('https://login.example.com/token')}"
+    async with harness(database_url, httpbin, oauth) as h:
+        await save(h, creds.oauth2("bot", token_url=token_url, client_id=oauth.client_id,
+                                   client_secret=oauth.client_secret))
+        await h.load(http_story(url="https://bot.example.com/api/me", method="get",
+                                headers={"Authorization": "Bearer {{.CREDENTIAL.bot}}"}))
+        await run(h)
+        assert httpbin.calls[0].form()["client_secret"] == oauth.client_secret
+        [token_call] = oauth.calls
+        assert token_call.path == "/token" and token_call.form() == {
+            "grant_type": "client_credentials", "client_id": oauth.client_id}
+        [error] = failed_errors(h)
+        assert error.startswith("credential 'bot': HTTP 401 from")
+
+
+async def test_basic_auth_with_a_credential_is_stored_redacted(database_url: str, httpbin: FakeHttpbin) -> None:
+    async with harness(database_url, httpbin) as h:
+        await save(h, creds.text("apikey", SECRET))
+        await h.load(http_story(url=f"{BIN}/anything", method="get", basic_auth=["svc", "{% credential apikey %}"]))
+        events = await run(h)
+        assert httpbin.calls[0].headers["authorization"] == "Basic " + base64.b64encode(f"svc:{SECRET}".encode()).decode()
+        assert events[-1]["output"]["body"]["headers"]["authorization"] == "Basic [credential:apikey]"
+
+
+async def test_a_credential_with_a_line_break_fails_once_and_never_reaches_the_logs(
+    database_url: str, httpbin: FakeHttpbin
+) -> None:
+    # `credential set` refuses such a value now; one stored before that still meets a plain error.
+    secret = "k3y\\with\\backslashes-0123\n"
+    async with harness(database_url, httpbin) as h:
+        await save(h, creds.Credential("vt", "text", {"value": secret}))
+        await h.load(http_story(url=f"{BIN}/anything", method="get", headers={"x-apikey": "{% credential vt %}"}))
+        await run(h)
+        assert httpbin.calls == []
+        [job] = [job for job in h.jobs() if job["status"] == "failed"]
+        assert job["attempts"] == 1
+        assert "header 'x-apikey' has a line break in its value" in job["error"]
+        with h.engine.connect() as conn:
+            recorded = [job["error"], *(row["message"] for row in list_logs(conn, limit=100))]
+        assert all("k3y" not in text for text in recorded)
+
+
+async def test_an_invalid_idna_host_fails_after_exactly_one_attempt(database_url: str, httpbin: FakeHttpbin) -> None:
+    async with harness(database_url, httpbin) as h:
+        await h.load(http_story(url="http://xn--echo.test/", method="get"))
+        await run(h)
+        [job] = [job for job in h.jobs() if job["status"] == "failed"]
+        assert job["attempts"] == 1
+        assert job["error"] == ("GET to xn--echo.test not sent: the URL's host 'xn--echo.test' is not a valid "
+                                "internationalised domain name (IDNA); check the URL")
 
 
 async def test_an_unknown_credential_fails_the_action_and_sends_nothing(

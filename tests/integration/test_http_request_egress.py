@@ -7,10 +7,14 @@ keep-alive connections, the response-size cap and the error types.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
+import orjson
 import pytest
 
+from storyline.egress.carried import Carried
 from storyline.egress.client import (
     Egress,
     EgressConnectionError,
@@ -19,10 +23,12 @@ from storyline.egress.client import (
     EgressTimeout,
     ResponseTooLarge,
 )
+from storyline.store import credentials as creds
 from tests.fakes.httpbin import FakeHttpbin
 from tests.fakes.slack import FakeSlack
 
 BIN = "https://httpbin.example"
+SECRET = "vt-api-key-0123456789"
 
 
 @pytest.fixture
@@ -129,6 +135,9 @@ async def test_pool_slots_are_released_on_every_path(httpbin: FakeHttpbin, bin_s
             await egress.request("GET", f"{BIN}/redirect-to?url=http://10.0.0.1/")
         with pytest.raises(EgressRefused):  # inside it: the connection is refused after DNS
             await egress.request("GET", f"{BIN}/redirect-to?url=http://localhost:1/")
+        with pytest.raises(EgressRefused):  # a redirect where a credential may not go
+            await egress.request("GET", f"{BIN}/redirect-to?url=https://other.example/",
+                                 carrying=carrying(creds.text("vt", SECRET, allowed_hosts=["httpbin.example"])))
         httpbin.hang(2)
         with pytest.raises(EgressTimeout):
             await egress.request("GET", f"{BIN}/anything")
@@ -184,3 +193,115 @@ async def test_unusable_urls_are_not_retryable(egress: Egress) -> None:
         with pytest.raises(EgressError) as info:
             await egress.request("GET", url)
         assert not info.value.retryable
+
+
+# -- credentials on redirects --------------------------------------------------------------
+
+
+def redirect(to: str, status: int = 302) -> str:
+    """An httpbin URL that redirects to ``to`` (another origin when it names other.example)."""
+    return f"{BIN}/redirect-to?status_code={status}&url={quote(to, safe='')}"
+
+
+def carrying(*credentials: creds.Credential) -> list[Carried]:
+    return [Carried(c.name, c.secret["value"], c.allowed_hosts, c.allows) for c in credentials]
+
+
+async def test_a_redirect_to_another_origin_drops_every_header_query_and_body_value_with_a_credential(
+    httpbin: FakeHttpbin, egress: Egress
+) -> None:
+    basic = base64.b64encode(f"svc:{SECRET}".encode()).decode()
+    body = {"token": SECRET, "keep": 1, "nested": {"key": f"Bearer {SECRET}", "x": "y"}, "list": [SECRET, "z"]}
+    response = await egress.request(
+        # The upstream even echoes the key into the redirect's query.
+        "POST", redirect(f"https://other.example/anything/hop?key={SECRET}&keep=1", status=307),
+        headers={"X-Key": SECRET, "X-Auth": f"Basic {basic}", "X-Other": "kept",
+                 "Content-Type": "application/json"},
+        content=orjson.dumps(body), carrying=carrying(creds.text("vt", SECRET)),
+    )
+    first, hop = httpbin.calls
+    assert first.headers["x-key"] == SECRET and first.json() == body
+    assert hop.path == "/anything/hop" and response.url.startswith("https://other.example/anything/hop")
+    assert "x-key" not in hop.headers and "x-auth" not in hop.headers and hop.headers["x-other"] == "kept"
+    assert hop.params == {"keep": "1"}
+    assert hop.json() == {"keep": 1, "nested": {"x": "y"}, "list": ["z"]}
+    assert SECRET not in str(hop)
+
+    httpbin.reset()
+    await egress.request("POST", redirect("https://other.example/anything/form", status=308),
+                         data={"password": SECRET, "user": "svc"}, carrying=carrying(creds.text("vt", SECRET)))
+    assert [call.form() for call in httpbin.calls] == [{"password": SECRET, "user": "svc"}, {"user": "svc"}]
+
+
+async def test_a_redirect_within_the_origin_keeps_the_credential(httpbin: FakeHttpbin, egress: Egress) -> None:
+    response = await egress.request("GET", redirect(f"{BIN}/anything/same"), headers={"X-Key": SECRET},
+                                    carrying=carrying(creds.text("vt", SECRET)))
+    assert response.json["headers"]["x-key"] == SECRET
+
+
+async def test_a_credential_is_refused_on_any_hop_to_a_host_it_is_not_allowed_on(
+    httpbin: FakeHttpbin, egress: Egress
+) -> None:
+    vt = creds.text("vt", SECRET, allowed_hosts=["httpbin.example"])
+    with pytest.raises(EgressRefused) as info:
+        await egress.request("GET", redirect("https://other.example/anything/leak"), headers={"X-Key": SECRET},
+                             carrying=carrying(vt))
+    assert not info.value.retryable
+    assert "credential 'vt' may only be sent to httpbin.example, not to 'other.example'" in str(info.value)
+    assert "redirect was not followed" in str(info.value)
+    assert [call.path for call in httpbin.calls] == ["/redirect-to"]
+    # Also where httpx itself would drop it (basic_auth's Authorization): the host is not allowed.
+    with pytest.raises(EgressRefused, match=r"credential 'vt' may only be sent to httpbin\.example"):
+        await egress.request("GET", redirect("https://other.example/anything/leak"),
+                             headers={"Authorization": "Basic " + base64.b64encode(f"u:{SECRET}".encode()).decode()},
+                             carrying=carrying(vt))
+    # And on the first hop nothing is sent at all.
+    httpbin.reset()
+    with pytest.raises(EgressRefused, match=r"not to 'other\.example'; nothing was sent"):
+        await egress.request("GET", "https://other.example/anything", headers={"X-Key": SECRET},
+                             carrying=carrying(vt))
+    assert httpbin.calls == []
+
+
+async def test_a_body_that_cannot_lose_a_field_is_not_sent_again_to_another_origin(
+    httpbin: FakeHttpbin, egress: Egress
+) -> None:
+    with pytest.raises(EgressRefused, match="would send the request body again, which carries credential 'vt'"):
+        await egress.request("POST", redirect("https://other.example/anything/leak", status=307),
+                             content=f"<key>{SECRET}</key>", headers={"Content-Type": "text/xml"},
+                             carrying=carrying(creds.text("vt", SECRET)))
+    assert [call.path for call in httpbin.calls] == ["/redirect-to"]
+
+
+# -- requests that cannot be sent ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "flaw"), [
+    ("k3y\\with-backslash\n", "a line break"),
+    ("k3y\x00", "a control character"),
+    ("k3y-é", "non-ASCII text"),
+    ("k3y ", "a space or tab at its start or end"),
+])
+async def test_a_header_value_http_cannot_carry_fails_at_once_naming_only_the_header(
+    httpbin: FakeHttpbin, egress: Egress, value: str, flaw: str
+) -> None:
+    with pytest.raises(EgressError) as info:
+        await egress.request("GET", f"{BIN}/anything", headers={"X-Key": value})
+    assert not info.value.retryable
+    assert str(info.value).startswith("GET to httpbin.example (overridden to ")
+    assert f"not sent: header 'X-Key' has {flaw} in its value, which an HTTP header cannot carry" in str(info.value)
+    assert "k3y" not in str(info.value)
+    assert httpbin.calls == []
+
+
+async def test_an_invalid_idna_host_fails_at_once_with_a_plain_message(httpbin: FakeHttpbin, egress: Egress) -> None:
+    with pytest.raises(EgressError) as info:
+        await egress.request("GET", "http://xn--echo.test/")
+    assert not info.value.retryable and info.value.host == "xn--echo.test"
+    assert str(info.value) == ("GET to xn--echo.test not sent: the URL's host 'xn--echo.test' is not a valid "
+                               "internationalised domain name (IDNA); check the URL")
+    with pytest.raises(EgressError) as info:
+        await egress.request("GET", redirect("http://xn--echo.test/"))
+    assert not info.value.retryable
+    assert str(info.value).endswith(") failed: it redirected to a host that is not a valid internationalised "
+                                    "domain name (IDNA)")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from storyline.actions.base import ActionError, ActionSpec
+from storyline.actions.base import ActionSpec
 from storyline.engine.tokens import Token
 from storyline.engine.vault import Vault
 from storyline.store import credentials as creds
@@ -81,6 +81,21 @@ def test_bad_credentials_are_refused_naming_the_problem(make: Any, message: str)
         make()
 
 
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: creds.text("vt", "key-from-a-file\n"), "the value contains a line break"),
+    (lambda: creds.text("vt", "key\r\n"), "the value contains a line break"),
+    (lambda: creds.text("vt", "tab\there"), r"the value contains a control character \(U\+0009\)"),
+    (lambda: creds.text("vt", "nul\x00"), r"a control character \(U\+0000\)"),
+    (lambda: creds.oauth2("t", token_url="https://l.example/t", client_id="a", client_secret="s3cret\n"),
+     "the client secret contains a line break"),
+])
+def test_a_value_with_a_line_break_or_control_character_is_refused(make: Any, message: str) -> None:
+    # It could never be sent in a header, and the HTTP library's error would quote it.
+    with pytest.raises(ValueError, match=message) as caught:
+        make()
+    assert "key" not in str(caught.value) and "s3cret" not in str(caught.value)
+
+
 def test_allowed_hosts_match_names_and_wildcards_case_insensitively() -> None:
     credential = creds.text("vt", "v", allowed_hosts=["www.virustotal.com", "*.Slack.com"])
     assert credential.allows("www.virustotal.com") and credential.allows("hooks.slack.com")
@@ -144,18 +159,17 @@ def test_a_token_is_renewed_a_tenth_of_its_life_before_expiry_at_most_a_minute()
     assert Token("t", 0, 3600).fresh(3539) and not Token("t", 0, 3600).fresh(3541)
 
 
-def test_a_run_checks_where_the_credentials_it_used_may_go() -> None:
+def test_a_run_carries_the_credentials_it_rendered_and_where_each_may_go() -> None:
     vault = vault_with(creds.text("vt", "text-value", allowed_hosts=["*.virustotal.com"]),
-                       creds.text("free", "other-value"))
+                       creds.text("free", "other-value"), creds.text("unused", "unused-value"))
     use = vault.use(None)
-    assert use["free"] == "other-value"
-    use.check_host("https://anywhere.example/")
-    assert use["vt"] == "text-value"
-    use.check_host("https://www.virustotal.com/api")
-    with pytest.raises(ActionError, match=r"credential 'vt' may only be sent to \*\.virustotal\.com, not to 'evil"):
-        use.check_host("https://evil.example/?x=1")
+    assert use.carried() == ()
+    assert use["free"] == "other-value" and use["vt"] == "text-value"
+    free, vt = use.carried()
+    assert (free.name, free.value, free.allowed_hosts) == ("free", "other-value", ())
+    assert (vt.name, vt.value, vt.allowed_hosts) == ("vt", "text-value", ("*.virustotal.com",))
+    assert vt.allows("www.virustotal.com") and not vt.allows("evil.example")
     assert asyncio.run(use.renew()) is False  # text credentials have nothing to renew
-
 
 
 def test_log_lines_and_tracebacks_never_print_a_credential(caplog: pytest.LogCaptureFixture) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from storyline.egress.redaction import PLACEHOLDER, redact
+import base64
+import json
+from urllib.parse import quote, quote_plus
+
+from storyline.egress.redaction import PLACEHOLDER, Redactor, redact
 
 
 def test_redacts_every_occurrence_in_text() -> None:
@@ -48,3 +52,44 @@ def test_no_secrets_returns_the_same_object() -> None:
     event = {"a": "b"}
     assert redact(event, []) is event
     assert redact(42, ["secret"]) == 42
+
+
+def test_escaped_forms_of_a_secret_are_redacted() -> None:
+    # An HTTP library's error quotes a header value as bytes (b'...'), a log line as repr,
+    # an echoing upstream as JSON or URL-encoded: each hides the value from a plain search.
+    secret = 'k3y\\with"quote é\n'
+    quoted = {
+        "bytes repr": f"Illegal header value {secret.encode()!r}",
+        "str repr": f"value was {secret!r}",
+        "json": json.dumps({"echo": secret}),
+        "json, unicode kept": json.dumps({"echo": secret}, ensure_ascii=False),
+        "url": f"https://x.example/?k={quote(secret, safe='')}",
+        "url, plus for space": f"https://x.example/?k={quote_plus(secret)}",
+    }
+    for how, text in quoted.items():
+        redacted = redact(text, [secret])
+        assert PLACEHOLDER in redacted, how
+        assert "k3y" not in redacted, how
+
+
+def test_base64_of_user_and_secret_is_redacted_whatever_the_user() -> None:
+    # basic_auth sends base64("user:secret"); where the secret starts decides its spelling.
+    secret = "vt-api-key-0123456789"
+    for user in ("svc", "", "ab", "a", "service-account"):
+        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        assert redact(f"authorization: Basic {token}", [secret]) == f"authorization: Basic {PLACEHOLDER}"
+    urlsafe = base64.urlsafe_b64encode(f":{secret}?>".encode()).decode()
+    assert redact(f"t={urlsafe}&x=1", [secret]) == f"t={PLACEHOLDER}&x=1"
+
+
+def test_base64_that_does_not_hold_the_secret_is_left_alone() -> None:
+    blob = base64.b64encode(bytes(range(256)) * 64).decode()
+    assert redact(blob, ["vt-api-key-0123456789"]) == blob
+
+
+def test_a_redactor_is_built_once_and_says_which_secret_it_found() -> None:
+    redactor = Redactor({"xoxb-1234": "[credential:slack]", "vt-key-5678": "[credential:vt]"})
+    assert redactor({"a": ["Bearer xoxb-1234"]}) == {"a": ["Bearer [credential:slack]"]}
+    assert redactor.find("k=vt-key-5678") == "[credential:vt]"
+    assert redactor.find("nothing here") is None
+    assert not Redactor({}) and Redactor({}).find("x") is None

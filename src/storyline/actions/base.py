@@ -10,7 +10,7 @@ their input; it is ``async`` for actions that talk to the outside world.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +18,7 @@ from storyline.templating import TemplateError, option_path
 
 if TYPE_CHECKING:
     from storyline.actions.state import ActionState
+    from storyline.egress.carried import Carried
     from storyline.egress.client import Egress
     from storyline.egress.smtp import Mailer
     from storyline.templating import Scope
@@ -93,8 +94,8 @@ class Result:
 class Secrets(Protocol):
     """The credentials a run's templates rendered (``storyline.engine.vault.CredentialUse``)."""
 
-    def check_host(self, url: str) -> None:
-        """Raise ``ActionError`` if a rendered credential may not be sent to this URL's host."""
+    def carried(self) -> Sequence[Carried]:
+        """The rendered credential values, with where each may go (egress checks every hop)."""
         ...
 
     async def renew(self) -> bool:

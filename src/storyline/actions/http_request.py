@@ -394,8 +394,6 @@ def _request(ctx: RunContext) -> tuple[str, str, dict[str, Any]]:
         if mime and "content-type" not in lower:
             headers["Content-Type"] = mime
 
-    if ctx.secrets is not None:
-        ctx.secrets.check_host(url)
     return method, url, {
         "headers": headers, "params": params, "content": content, "data": data, "files": files,
         "timeout": timeout, "verify": not truthy(ctx.option("disable_ssl_verification")),
@@ -406,8 +404,9 @@ def _request(ctx: RunContext) -> tuple[str, str, dict[str, Any]]:
 async def _send(ctx: RunContext, egress: Egress) -> tuple[str, EgressResponse, str]:
     """Render the options into a request and send it: (method, response, host for messages)."""
     method, url, kwargs = _request(ctx)
+    carrying = ctx.secrets.carried() if ctx.secrets is not None else ()
     try:
-        response = await egress.request(method.upper(), url, **kwargs)
+        response = await egress.request(method.upper(), url, carrying=carrying, **kwargs)
     except EgressError as exc:
         raise ActionError(str(exc), retryable=exc.retryable) from None
     return method, response, _host(url)

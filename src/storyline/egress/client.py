@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import email.utils
 import math
-from collections.abc import AsyncIterator, Iterable, Mapping
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any, NamedTuple
 
 import httpx
 import orjson
 
+from storyline.egress.carried import Carried, NotAllowed, Passage
 from storyline.egress.guard import AllowList, Guard, GuardedTransport, Refused
 
 MiB = 1024 * 1024
@@ -35,6 +37,15 @@ DEFAULT_USER_AGENT = "storyline/0.1 (Tines-compatible security automation)"
 # The attribute an override hook leaves on a request so the response hook can put
 # the story's own URL back (see ``Egress._on_request``).
 _LOGICAL = "_storyline_logical"
+# The request extension that carries a request's credentials from hop to hop (httpx
+# hands a request's extensions on to each redirect it builds).
+_PASSAGE = "storyline.passage"
+
+# RFC 9110 field names (tokens) and field values as httpx sends them (ASCII text, inner
+# spaces and tabs, nothing at either end): checked before sending, so a bad value fails
+# with a message naming the header instead of h11's, which quotes the value.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[ \t]*[\x21-\x7e])*)?")
 
 
 class EgressError(Exception):
@@ -46,6 +57,7 @@ class EgressError(Exception):
     """
 
     retryable = False
+    """Whether trying again later may help: decided for every failure in ``Egress._failure``."""
 
     def __init__(self, message: str, *, host: str = "") -> None:
         super().__init__(message)
@@ -69,7 +81,8 @@ class ResponseTooLarge(EgressError):
 
 
 class EgressRefused(EgressError):
-    """The SSRF guard refused the destination (or a redirect's); asking again will not help."""
+    """The SSRF guard refused the destination (or a redirect's), or a credential may not go there;
+    asking again will not help."""
 
 
 class _Target(NamedTuple):
@@ -241,6 +254,49 @@ def _parse_target(host: str, base: str) -> _Target:
     )
 
 
+class _Unsendable(Exception):
+    """The request cannot be written as HTTP at all (a bad header, an unreadable host): permanent."""
+
+    def __init__(self, message: str, host: str = "") -> None:
+        super().__init__(message)
+        self.host = host
+
+
+def _host(url: httpx.URL) -> str:
+    """The URL's host as text; a plain, permanent error when it is not a valid IDNA name.
+
+    httpx decodes ``xn--`` labels whenever the host is read, and a label that is not
+    valid punycode (``xn--echo.test``) raises the idna library's own error.
+    """
+    try:
+        return url.host
+    except UnicodeError:
+        raw = url.raw_host.decode("ascii", errors="replace")
+        raise _Unsendable(f"the URL's host {raw!r} is not a valid internationalised domain name (IDNA); "
+                          "check the URL", raw) from None
+
+
+def _check_headers(headers: Mapping[str, str]) -> None:
+    for name, value in headers.items():
+        if not _FIELD_NAME.fullmatch(name):
+            raise _Unsendable(f"header name {name!r} is not a valid HTTP header name (letters, digits and "
+                              "!#$%&'*+-.^_`|~ only)")
+        if not _FIELD_VALUE.fullmatch(value):
+            flaw, advice = _flaw(value)
+            raise _Unsendable(f"header {name!r} has {flaw} in its value, which an HTTP header cannot carry; {advice}")
+
+
+def _flaw(value: str) -> tuple[str, str]:
+    """What is wrong with a header value and what to do, in words that do not quote it."""
+    if "\n" in value or "\r" in value:
+        return "a line break", "fix what renders it (a credential or variable read from a file often ends in one)"
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        return "a control character", "fix the value or what renders it"
+    if not value.isascii():
+        return "non-ASCII text", "encode it first (url_encode, base64_encode) or fix what renders it"
+    return "a space or tab at its start or end", "strip it or fix what renders it"
+
+
 def retry_after_seconds(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
 
@@ -343,9 +399,8 @@ class Egress:
             raise EgressConnectionError(f"{what} to {host}:{port} failed: {exc}", host=host) from None
 
     def _build_client(self, *, verify: bool) -> httpx.AsyncClient:
-        hooks: dict[str, list[Any]] = {}
-        if self._targets or self._guard is not None:
-            hooks["request"] = [self._on_request]
+        # The request hook also holds credentials to their hosts on every hop, so it is always on.
+        hooks: dict[str, list[Any]] = {"request": [self._on_request]}
         if self._targets:
             hooks["response"] = [self._on_response]
         # One SSL context for all pools: building one loads the CA bundle (~30 ms).
@@ -398,12 +453,18 @@ class Egress:
         # Runs for the first request and for every redirect hop, so a redirect to an
         # overridden host is overridden too. Only the wire sees the target: the
         # response hook restores the story's URL so redirects resolve, compare origins
-        # and report URLs as the story wrote them. Hosts that are not overridden meet
-        # the guard here, on every hop; it checks their addresses again at connect time.
+        # and report URLs as the story wrote them. The credentials a request carries
+        # are held to their hosts on the story's URL, before any override. Hosts that
+        # are not overridden meet the guard here, on every hop; it checks their
+        # addresses again at connect time.
+        host = _host(request.url)
+        passage: Passage | None = request.extensions.get(_PASSAGE)
+        if passage is not None:
+            passage.hop(request, host)
         target = self._target_for(request.url) if self._targets else None
         if target is None:
             if self._guard is not None:
-                self._guard.check_host(request.url.host)
+                self._guard.check_host(host)
             return
         setattr(request, _LOGICAL, (request.url, request.headers.get("host")))
         request.url = self._rewrite(request.url, target)
@@ -423,9 +484,11 @@ class Egress:
         """(host, "host (overridden to base)") for messages: never the query string."""
         try:
             parsed = httpx.URL(url)
+            host = _host(parsed)
         except httpx.InvalidURL:
             return "", repr(url[:80])
-        host = parsed.host
+        except _Unsendable as exc:
+            return exc.host, exc.host
         target = self._target_for(parsed) if self._targets else None
         return host, f"{host} (overridden to {target.base})" if target else host
 
@@ -445,19 +508,27 @@ class Egress:
         timeout: float | None = None,
         verify: bool = True,
         follow_redirects: bool = True,
+        carrying: Sequence[Carried] = (),
     ) -> EgressResponse:
         """Send one request and read the whole response (up to ``max_response_bytes``).
 
         ``params`` are merged into the URL's query (same-named keys replaced).
-        ``timeout`` overrides the default for this request. Raises ``EgressTimeout``
-        or ``EgressConnectionError`` (retryable), ``ResponseTooLarge`` or
-        ``EgressError`` (not retryable); any HTTP status is a normal response.
+        ``timeout`` overrides the default for this request. ``carrying`` lists the
+        credential values in the request: each hop is held to them (``carried.py``).
+        Raises ``EgressTimeout`` or ``EgressConnectionError`` (retryable),
+        ``EgressRefused``, ``ResponseTooLarge`` or ``EgressError`` (not retryable);
+        any HTTP status is a normal response.
         """
         client = self._client if verify else self._client_for(False)
         try:
+            if headers:
+                _check_headers(headers)
             # httpx 0.28 lets ``params`` replace the URL's whole query; stories expect
             # them added to it (``?domain=`` in the URL plus a payload), so merge here.
-            target: str | httpx.URL = httpx.URL(url).copy_merge_params(params) if params else url
+            target = httpx.URL(url)
+            _host(target)  # httpx reads it while building the request
+            if params:
+                target = target.copy_merge_params(params)
             request = client.build_request(
                 method,
                 target,
@@ -467,25 +538,11 @@ class Egress:
                 json=json,
                 files=files,
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                extensions={_PASSAGE: Passage(target, carrying)} if carrying else None,
             )
             response = await client.send(request, stream=True, follow_redirects=follow_redirects)
-        except httpx.TimeoutException as exc:
-            host, where = self._describe(url)
-            limit = self.timeout if timeout is None else timeout
-            raise EgressTimeout(
-                f"{method.upper()} to {where} timed out after {limit:g}s ({type(exc).__name__})", host=host
-            ) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects) as exc:
-            host, where = self._describe(url)
-            raise EgressError(f"{method.upper()} to {where} failed: {exc}", host=host) from None
-        except Refused as exc:
-            host, where = self._describe(url)
-            hop = "" if exc.host == host else " after a redirect"
-            raise EgressRefused(f"{method.upper()} to {where} refused{hop}: {exc}", host=host) from None
-        except httpx.TransportError as exc:
-            host, where = self._describe(url)
-            detail = str(exc) or type(exc).__name__
-            raise EgressConnectionError(f"{method.upper()} to {where} failed: {detail}", host=host) from None
+        except Exception as exc:
+            raise self._failure(exc, method, url, timeout) from None
 
         limit = self.max_response_bytes
         try:
@@ -504,17 +561,8 @@ class Egress:
                 if size > limit:
                     raise self._too_large(method, url, f"exceeded {limit} bytes")
                 chunks.append(chunk)
-        except httpx.TimeoutException as exc:
-            host, where = self._describe(url)
-            raise EgressTimeout(
-                f"{method.upper()} to {where} timed out reading the body ({type(exc).__name__})", host=host
-            ) from None
-        except httpx.TransportError as exc:
-            host, where = self._describe(url)
-            raise EgressConnectionError(
-                f"{method.upper()} to {where} broke while reading the body: {exc or type(exc).__name__}",
-                host=host,
-            ) from None
+        except Exception as exc:
+            raise self._failure(exc, method, url, timeout, reading=True) from None
         finally:
             await response.aclose()
 
@@ -525,6 +573,51 @@ class Egress:
             body,
             str(response.url),
         )
+
+    def _failure(
+        self, exc: Exception, method: str, url: str, timeout: float | None, *, reading: bool = False
+    ) -> Exception:
+        """The one place that decides whether a failed exchange is worth trying again.
+
+        Transient: timeouts and network trouble (refused, reset, DNS). Everything the
+        request itself got wrong fails at once, whatever the network does: a malformed
+        URL or header, a host that is not a valid internationalised name, a refused
+        destination, endless redirects, an oversized body. Messages name the host and
+        never quote a header value or the query string (where API keys travel).
+        Anything unforeseen is returned as it is (the engine retries those, with a trace).
+        """
+        if isinstance(exc, EgressError):
+            return exc
+        host, where = self._describe(url)
+        what = f"{method.upper()} to {where}"
+        if isinstance(exc, httpx.TimeoutException):
+            if reading:
+                return EgressTimeout(f"{what} timed out reading the body ({type(exc).__name__})", host=host)
+            limit = self.timeout if timeout is None else timeout
+            return EgressTimeout(f"{what} timed out after {limit:g}s ({type(exc).__name__})", host=host)
+        if isinstance(exc, _Unsendable):
+            return EgressError(f"{what} not sent: {exc}", host=host)
+        if isinstance(exc, Refused | NotAllowed):
+            hop = "" if exc.host == host else " after a redirect"
+            return EgressRefused(f"{what} refused{hop}: {exc}", host=host)
+        if isinstance(exc, httpx.LocalProtocolError):
+            return EgressError(f"{what} failed: the request has a header that HTTP does not allow (a line break "
+                               "or other control character in a name or value); nothing was sent", host=host)
+        if isinstance(exc, UnicodeError):
+            # The story's host was read before sending (``_host``), so this is a redirect's.
+            return EgressError(f"{what} failed: it redirected to a host that is not a valid internationalised "
+                               "domain name (IDNA)", host=host)
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.TooManyRedirects):
+            return EgressError(f"{what} failed: {exc}", host=host)
+        if isinstance(exc, httpx.DecodingError):
+            return EgressError(f"{what} failed: the response body does not decode as its Content-Encoding "
+                               "says", host=host)
+        if isinstance(exc, httpx.TransportError):
+            detail = str(exc) or type(exc).__name__
+            if reading:
+                return EgressConnectionError(f"{what} broke while reading the body: {detail}", host=host)
+            return EgressConnectionError(f"{what} failed: {detail}", host=host)
+        return exc
 
     def _too_large(self, method: str, url: str, why: str) -> ResponseTooLarge:
         host, where = self._describe(url)

@@ -14,6 +14,7 @@ from typing import Any
 
 from storyline.actions import http_request
 from storyline.actions.base import ActionError, ActionSpec, RunContext
+from storyline.egress.carried import Carried
 from storyline.egress.client import Egress
 from storyline.store.credentials import DEFAULT_TTL, Credential
 from storyline.templating import StaticScope, TemplateError, render_value
@@ -45,6 +46,19 @@ def _oauth2_options(credential: Credential) -> dict[str, Any]:
             "headers": {"Accept": "application/json"}, "fail_on_status": "true"}
 
 
+@dataclass(frozen=True)
+class _ClientSecret:
+    """An OAuth2 client secret on its way to the token URL: a redirect to another origin drops it."""
+
+    carrying: tuple[Carried, ...]
+
+    def carried(self) -> tuple[Carried, ...]:
+        return self.carrying
+
+    async def renew(self) -> bool:
+        return False
+
+
 def _value_at(credential: Credential, output: Mapping[str, Any]) -> str:
     path = str(credential.settings.get("token_path") or "")
     template = path if ("{{" in path or "<<" in path) else "{{ ." + path.lstrip(".") + " }}"
@@ -71,8 +85,10 @@ async def fetch(credential: Credential, egress: Egress | None) -> Token:
                else {"fail_on_status": "true", **credential.secret["options"]})
     spec = ActionSpec(id=0, story_id=0, guid="", name=f"credential {credential.name}", key="credential",
                       type=http_request.TYPE, options=options)
+    secrets = (_ClientSecret((Carried(credential.name, str(credential.secret["client_secret"])),))
+               if credential.kind == "oauth2" else None)
     ctx = RunContext(action=spec, event={}, story_run="", scope=scope, now=time.time(), egress=egress,
-                     render=render)
+                     render=render, secrets=secrets)
     try:
         output = (await http_request.run(ctx)).events[0]
     except ActionError as exc:

@@ -6,8 +6,8 @@ OAuth2 and HTTP-request credentials are fetched before an action that names them
 (``prepare``), kept until shortly before they expire, and renewed after a 401.
 
 Everything recorded passes through ``redact``: every value a credential has had in this
-process, as written and URL-encoded, becomes ``[credential:name]``, also when an
-upstream echoes it back.
+process becomes ``[credential:name]`` in every form it is written in (escaped, URL-encoded,
+inside base64 such as ``basic_auth``'s), also when an upstream echoes it back.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus, urlsplit
 
 import orjson
 from sqlalchemy.engine import Connection
 
-from storyline.actions.base import ActionError, ActionSpec
+from storyline.actions.base import ActionSpec
+from storyline.egress.carried import Carried
 from storyline.egress.client import Egress
-from storyline.egress.redaction import redact
+from storyline.egress.redaction import Redactor
 from storyline.engine import tokens
 from storyline.store import credentials as store
 from storyline.store.resources import load_resources
@@ -41,10 +41,6 @@ RETIRED_VALUES = 256
 """Old token values still redacted after renewal (an upstream may echo a stale one)."""
 
 
-def _forms(value: str) -> set[str]:
-    return {value, quote(value, safe=""), quote_plus(value)}
-
-
 class Vault:
     def __init__(self, cipher: store.Cipher | None = None, reader: Reader | None = None, ttl: float = 1.0) -> None:
         self.cipher = cipher
@@ -58,7 +54,7 @@ class Vault:
         self._locks: dict[str, asyncio.Lock] = {}
         self._references: dict[int, tuple[Mapping[str, Any], frozenset[str]]] = {}
         self._retired: dict[str, str] = {}
-        self._labels: dict[str, str] = {}
+        self._redactor = Redactor({})
 
     # -- loading -------------------------------------------------------------------
 
@@ -161,11 +157,12 @@ class Vault:
     def _retire(self, name: str) -> None:
         token = self._tokens.pop(name, None)
         if token is not None:
-            self._retired.update(dict.fromkeys(_forms(token.value), f"[credential:{name}]"))
+            self._retired[token.value] = f"[credential:{name}]"
             while len(self._retired) > RETIRED_VALUES:
                 self._retired.pop(next(iter(self._retired)))
 
     def _relabel(self) -> None:
+        # The written forms of every value are worked out here, once per change, not per redaction.
         labels = dict(self._retired)
         for name, credential in self.credentials.items():
             secrets = [self._tokens[name].value] if name in self._tokens else []
@@ -173,12 +170,11 @@ class Vault:
                 secrets.append(str(credential.secret["value"]))
             elif credential.kind == "oauth2":
                 secrets.append(str(credential.secret["client_secret"]))
-            for secret in secrets:
-                labels.update(dict.fromkeys(_forms(secret), f"[credential:{name}]"))
-        self._labels = labels
+            labels.update(dict.fromkeys(secrets, f"[credential:{name}]"))
+        self._redactor = Redactor(labels)
 
     def redact(self, value: T) -> T:
-        return redact(value, self._labels) if self._labels else value
+        return self._redactor(value)
 
 
 class CredentialUse(Mapping[str, str]):
@@ -204,19 +200,14 @@ class CredentialUse(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._vault.credentials)
 
-    def check_host(self, url: str) -> None:
-        """Refuse to send a used credential to a host outside its ``allowed_hosts``."""
-        try:
-            host = urlsplit(url).hostname or ""
-        except ValueError:
-            host = ""
+    def carried(self) -> tuple[Carried, ...]:
+        """The values this run rendered and where each may go; egress holds every hop to them."""
+        carried = []
         for name in sorted(self.used):
             credential = self._vault.credentials.get(name)
-            if credential is not None and not credential.allows(host):
-                raise ActionError(
-                    f"credential '{name}' may only be sent to {', '.join(credential.allowed_hosts)}, "
-                    f"not to {host or url[:60]!r}; nothing was sent (allowed_hosts)"
-                )
+            if credential is not None:
+                carried.append(Carried(name, self._vault.value(name), credential.allowed_hosts, credential.allows))
+        return tuple(carried)
 
     async def renew(self) -> bool:
         return await self._vault.renew(self.used, self._egress)

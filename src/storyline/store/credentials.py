@@ -22,6 +22,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,17 @@ def check_name(name: str) -> str:
     return name
 
 
+def _printable(name: str, what: str, value: str) -> str:
+    """Refuse a value with a control character: credentials travel in headers and URLs, where a
+    line break (a value pasted or read from a file with its newline) breaks every request."""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        kind = "a line break" if bad in "\r\n" else f"a control character (U+{ord(bad):04X})"
+        raise ValueError(f"credential '{name}': {what} contains {kind}, which cannot be sent in a header or URL; "
+                         "remove it and set the credential again")
+    return value
+
+
 def _hosts(allowed_hosts: Sequence[str] | None) -> dict[str, Any]:
     hosts = [h.strip().lower() for h in allowed_hosts or () if h.strip()]
     bad = [h for h in hosts if "/" in h or ":" in h]
@@ -87,7 +99,8 @@ def _http_url(option: str, url: str) -> str:
 def text(name: str, value: str, *, allowed_hosts: Sequence[str] | None = None) -> Credential:
     if not value:
         raise ValueError(f"credential '{name}': the value is empty")
-    return Credential(check_name(name), "text", {"value": value}, _hosts(allowed_hosts))
+    return Credential(check_name(name), "text", {"value": _printable(name, "the value", value)},
+                      _hosts(allowed_hosts))
 
 
 def oauth2(
@@ -96,10 +109,11 @@ def oauth2(
 ) -> Credential:
     if not client_id or not client_secret:
         raise ValueError(f"credential '{name}': OAuth2 client credentials need --client-id and --client-secret")
-    settings: dict[str, Any] = {"token_url": _http_url("--token-url", token_url), "client_id": client_id}
+    settings: dict[str, Any] = {"token_url": _http_url("--token-url", token_url),
+                                "client_id": _printable(name, "the client id", client_id)}
     if scope:
         settings["scope"] = scope
-    return Credential(check_name(name), "oauth2", {"client_secret": client_secret},
+    return Credential(check_name(name), "oauth2", {"client_secret": _printable(name, "the client secret", client_secret)},
                       {**settings, **_hosts(allowed_hosts)})
 
 
