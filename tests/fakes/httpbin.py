@@ -35,6 +35,7 @@ class FakeHttpbin(FakeServer):
                 Route("/status/{code:int}", _status, methods=ALL_METHODS),
                 Route("/redirect-to", _redirect_to, methods=ALL_METHODS),
                 Route("/redirect-loop", lambda _: RedirectResponse("/redirect-loop"), methods=ALL_METHODS),
+                Route("/cookies/set", _set_cookie, methods=["GET"]),
                 Route("/bytes/{n:int}", _bytes, methods=["GET"]),
                 Route("/stream-bytes/{n:int}", _stream_bytes, methods=["GET"]),
                 Route("/text", lambda _: PlainTextResponse("plain words"), methods=["GET"]),
@@ -86,6 +87,13 @@ async def _status(request: Request) -> Response:
 async def _redirect_to(request: Request) -> Response:
     status = int(request.query_params.get("status_code", "302"))
     return RedirectResponse(request.query_params["url"], status_code=status)
+
+
+async def _set_cookie(request: Request) -> Response:
+    response = JSONResponse({"set": dict(request.query_params)})
+    for name, value in request.query_params.items():
+        response.set_cookie(name, value)
+    return response
 
 
 async def _bytes(request: Request) -> Response:

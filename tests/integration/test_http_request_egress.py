@@ -305,3 +305,12 @@ async def test_an_invalid_idna_host_fails_at_once_with_a_plain_message(httpbin: 
     assert not info.value.retryable
     assert str(info.value).endswith(") failed: it redirected to a host that is not a valid internationalised "
                                     "domain name (IDNA)")
+
+
+async def test_a_cookie_one_upstream_sets_is_not_sent_on_later_requests(
+    httpbin: FakeHttpbin, egress: Egress
+) -> None:
+    # One client serves every story, so a kept cookie would cross from one story's session to another's.
+    await egress.request("GET", f"{BIN}/cookies/set?session=story-a-session")
+    response = await egress.request("GET", f"{BIN}/anything")
+    assert "cookie" not in response.json["headers"]

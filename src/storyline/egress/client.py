@@ -17,8 +17,10 @@ there are overrides.
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import math
 import re
+import urllib.request
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any, NamedTuple
@@ -156,6 +158,16 @@ class _CountedStream(httpx.AsyncByteStream):
             self._open = False
             self._in_flight[self._index] -= 1
         await self._stream.aclose()
+
+
+class _RefuseCookies(http.cookiejar.DefaultCookiePolicy):
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
+def _no_cookie_jar() -> http.cookiejar.CookieJar:
+    """One client serves every story: a cookie one upstream sets must not ride on another story's request."""
+    return http.cookiejar.CookieJar(policy=_RefuseCookies())
 
 
 class EgressResponse:
@@ -420,6 +432,7 @@ class Egress:
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": self.user_agent},
             event_hooks=hooks,
+            cookies=_no_cookie_jar(),
         )
 
     def _client_for(self, verify: bool) -> httpx.AsyncClient:
