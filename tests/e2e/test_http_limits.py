@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 MAX_HEADER_BYTES = 8192
 HEADER_TIMEOUT = 1.0
+BODY_TIMEOUT = 1.5
 MAX_CONNECTIONS = 16
 
 
@@ -30,7 +31,8 @@ MAX_CONNECTIONS = 16
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("limits")
     env = environment(f"sqlite:///{tmp}/limits.db", STORYLINE_MAX_HEADER_BYTES=str(MAX_HEADER_BYTES),
-                      STORYLINE_HEADER_TIMEOUT=str(HEADER_TIMEOUT), STORYLINE_MAX_CONNECTIONS=str(MAX_CONNECTIONS))
+                      STORYLINE_HEADER_TIMEOUT=str(HEADER_TIMEOUT), STORYLINE_BODY_TIMEOUT=str(BODY_TIMEOUT),
+                      STORYLINE_MAX_CONNECTIONS=str(MAX_CONNECTIONS))
     hook = tmp / "hook.json"
     hook.write_text(json.dumps(story("Hook", [agent(WEBHOOK, "Hook", path="hook", secret="s", verbs="post")], [])))
     cli("story", "import", str(hook), env=env)
@@ -93,6 +95,22 @@ def test_a_client_trickling_its_header_is_cut_off_after_the_header_timeout(base:
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
     assert b"STORYLINE_HEADER_TIMEOUT" in reply
     assert HEADER_TIMEOUT - 0.1 <= took < HEADER_TIMEOUT + 1.0  # the server timed it from accepting
+
+
+def test_a_client_trickling_its_body_is_cut_off_after_the_body_timeout(base: str) -> None:
+    with connect(base) as sock:
+        sock.sendall(b"POST /webhook/hook/s HTTP/1.1\r\nHost: storyline\r\nContent-Length: 1000\r\n\r\n")
+        started = time.monotonic()
+        while time.monotonic() - started < 5 * BODY_TIMEOUT:
+            readable, _, _ = select.select([sock], [], [], 0.1)
+            if readable:
+                break
+            sock.sendall(b"b")
+        reply = answer(sock)
+        took = time.monotonic() - started
+    assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
+    assert b"STORYLINE_BODY_TIMEOUT" in reply
+    assert BODY_TIMEOUT - 0.1 <= took < BODY_TIMEOUT + 1.0
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(base: str) -> None:

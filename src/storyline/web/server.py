@@ -10,6 +10,9 @@ its head a byte at a time, and takes any number of connections. Here, per
   buffered whole), and when a head that arrived in one piece turns out larger;
 * a request head must arrive whole within ``header_timeout`` of the connection
   opening, or of its first byte on a kept-alive connection: else 408;
+* its body must arrive whole within ``body_timeout`` of the head: else 408 (a body
+  trickled a byte at a time would otherwise hold a connection, and a request being
+  handled, for ever);
 * a kept-alive connection idle for ``IDLE_SECONDS`` is closed (uvicorn's keep-alive);
 * past ``max_connections`` open connections a new one is answered 503 at once;
 * no ``server`` header.
@@ -56,6 +59,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._body_deadline: asyncio.TimerHandle | None = None
         self._refused = False
         self._too_large = False
         # Between requests and while a head comes in, the bytes received count against the limit.
@@ -98,9 +102,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._too_large = True
             raise _HeadTooLarge
         super().on_headers_complete()
+        self._body_deadline = self.loop.call_later(self.settings.body_timeout, self._body_timed_out)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._disarm_body_deadline()
         self._reading_head, self._head_bytes, self._message_completed = True, 0, True
 
     def send_400_response(self, msg: str) -> None:
@@ -111,6 +117,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
+        self._disarm_body_deadline()
         super().connection_lost(exc)
 
     def _waiting_for_head(self) -> bool:
@@ -136,6 +143,21 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._refuse(408, f"the request line and headers did not arrive within {self.settings.header_timeout:g}s "
                           "(STORYLINE_HEADER_TIMEOUT)")
 
+    def _disarm_body_deadline(self) -> None:
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+
+    def _body_timed_out(self) -> None:
+        self._body_deadline = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_started:
+            self.transport.close()  # answered already (without reading the body): nothing more to say
+            return
+        self._refuse(408, f"the request body did not arrive within {self.settings.body_timeout:g}s "
+                          "(STORYLINE_BODY_TIMEOUT)")
+
     def _refuse_too_large(self) -> None:
         self._refuse(431, f"the request line and headers are larger than {self.settings.max_header_bytes} bytes "
                           "(STORYLINE_MAX_HEADER_BYTES)")
@@ -144,7 +166,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """Answer ``status`` and close, without reading further; the client reads the answer, not a reset."""
         self._refused = True
         self._disarm_head_deadline()
+        self._disarm_body_deadline()
         self.connections.discard(self)
+        if self.cycle is not None and not self.cycle.response_started:
+            # The request being handled reads a disconnect now, and anything it answers goes nowhere.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
         peer = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
         log.warning("refused %s: HTTP %d: %s", peer, status, reason)
         body = f"{reason}\n".encode()
