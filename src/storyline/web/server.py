@@ -52,7 +52,7 @@ class _HeadTooLarge(Exception):
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a head size limit answered 431, a head deadline and a connection cap."""
+    """uvicorn's httptools protocol with a head size limit (431), head and body deadlines (408), a connection cap (503)."""
 
     settings: ClassVar[Settings]
 
@@ -102,6 +102,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._too_large = True
             raise _HeadTooLarge
         super().on_headers_complete()
+        self._disarm_body_deadline()
         self._body_deadline = self.loop.call_later(self.settings.body_timeout, self._body_timed_out)
 
     def on_message_complete(self) -> None:
