@@ -101,6 +101,7 @@ def serve(
     """Serve webhooks, run the worker and the scheduler, in one process."""
     import uvicorn
 
+    from storyline.web import server
     from storyline.web.app import create_app
 
     local = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
@@ -126,10 +127,30 @@ def serve(
     _print_urls(engine, settings)
     engine.dispose()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        create_app(settings, worker=not no_worker),
-        host=host, port=port, log_level="warning", access_log=False, http="httptools", loop="uvloop",
-    )
+    if not _loopback(host):
+        sandbox_note = ", the demo sandbox (/_sandbox/, --demo)" if settings.sandbox else ""
+        logging.getLogger("storyline.serve").warning(
+            "listening on %s:%d, reachable beyond this machine. Reachable: the webhooks (/webhook/..., each "
+            "behind its secret unless its story sets none), prompt links (/prompt, each signed for one "
+            "answer)%s and /healthz. Not reachable: stories, webhook URLs, credentials, events (no console; / "
+            "only says what this server is). Put a TLS proxy in front: README, \"Serving on a network\".",
+            host, port, sandbox_note)
+    web = uvicorn.Server(server.config(create_app(settings, worker=not no_worker), settings, host=host, port=port))
+    with contextlib.suppress(KeyboardInterrupt):
+        web.run()
+    if not web.started:
+        raise typer.Exit(3)  # uvicorn said why (the port in use, the database...)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: whatever it resolves to, assume the network
 
 
 def _with_sandbox(settings: Settings, local_url: str) -> Settings:

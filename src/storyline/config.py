@@ -93,6 +93,11 @@ class Settings:
     teams_service_hosts: tuple[str, ...] = TEAMS_SERVICE_HOSTS
     # serve --demo: answer as VirusTotal, URLhaus, RDAP, Slack and Teams under /_sandbox/.
     sandbox: bool = False
+    # The HTTP server (serve): what one client may cost it (storyline.web.server).
+    max_header_bytes: int = 64 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 1000
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -118,5 +123,9 @@ class Settings:
             smtp_timeout=_env_float("STORYLINE_SMTP_TIMEOUT", cls.smtp_timeout),
             teams_service_hosts=_env_hosts("STORYLINE_TEAMS_SERVICE_HOSTS", TEAMS_SERVICE_HOSTS),
             scheduler=os.environ.get("STORYLINE_SCHEDULER", "1").strip().lower() not in ("0", "false", "no", "off"),
+            max_header_bytes=int(_env_float("STORYLINE_MAX_HEADER_BYTES", cls.max_header_bytes)),
+            header_timeout=_env_float("STORYLINE_HEADER_TIMEOUT", cls.header_timeout),
+            body_timeout=_env_float("STORYLINE_BODY_TIMEOUT", cls.body_timeout),
+            max_connections=int(_env_float("STORYLINE_MAX_CONNECTIONS", cls.max_connections)),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -289,3 +289,15 @@ def test_a_signing_secret_that_is_not_defined_is_a_clear_error_not_a_pass(slack_
     assert response.status_code == 500
     assert "credential 'missing' is not defined" in response.json()["error"]
     assert slack_in.events("Slack misconfigured") == []
+
+
+@pytest.mark.parametrize("stamp", [b"9" * 400, b"1" * 5000, b"-1700000000", b"1.7e9"])
+def test_a_timestamp_that_is_no_plausible_unix_time_is_refused_401_not_a_crash(
+    slack_in: Slack, caplog: pytest.LogCaptureFixture, stamp: bytes
+) -> None:
+    caplog.set_level(logging.INFO)
+    body = urlencode(SLASH).encode()
+    headers = {"content-type": FORM, **slack_in.signer.signed(body)}
+    headers["x-slack-request-timestamp"] = stamp  # type: ignore[assignment]  # bytes: as sent on the wire
+    response = slack_in.client.post("/webhook/slack", content=body, headers=headers)
+    _refused(slack_in, caplog, response, 401, "X-Slack-Request-Timestamp is not a Unix time")

@@ -63,8 +63,8 @@ def test_get_with_query_parameters(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("method", "url", "kwargs", "status", "message"),
     [
-        ("post", "/webhook/nope/abc", {}, 404, "no webhook at /webhook/nope"),
-        ("post", "/webhook/echo/wrong", {}, 401, "wrong webhook secret"),
+        ("post", "/webhook/nope/abc", {}, 404, "no webhook at this URL, or not with this secret"),
+        ("post", "/webhook/echo/wrong", {}, 404, "no webhook at this URL, or not with this secret"),
         ("put", "/webhook/echo/abc", {}, 405, "accepts GET, POST"),
         ("post", "/webhook/echo/abc", {"content": b"{not json", "headers": {"content-type": "application/json"}},
          400, "not valid JSON"),
@@ -90,7 +90,9 @@ def test_plain_text_body_is_kept_as_text(client: TestClient) -> None:
 
 
 def test_health(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "worker": False}
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "worker": False, "checks": {"database": "ok"}}
 
 
 def test_a_request_the_database_cannot_record_gets_503_and_retry_after(

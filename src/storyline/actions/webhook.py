@@ -161,16 +161,47 @@ def includes_headers(options: Mapping[str, Any], schema_version: int | None) -> 
     return schema_version is not None and schema_version >= FIRST_SCHEMA_WITH_HEADERS
 
 
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+CREDENTIAL_MARKS = ("signature", "token", "secret", "password", "apikey", "api-key", "hmac", "credential", "jwt")
+"""A header whose name contains one of these carries a credential or a proof of one (X-Hub-Signature-256,
+X-Gitlab-Token, X-Api-Key, Stripe-Signature, X-Shopify-Hmac-Sha256...)."""
+
+
+def stored_headers(options: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, str]:
+    """The request's headers as an event keeps them: without credentials, signatures or the webhook's secret.
+
+    A verifier checks those over the raw request before this point; kept in the event,
+    they would reach every action downstream, its logs and exports.
+    """
+    secret = str(options.get("secret") or "")
+    kept = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in CREDENTIAL_HEADERS or any(mark in lowered for mark in CREDENTIAL_MARKS):
+            continue
+        if secret and (value == secret or secret in value.split()):
+            continue
+        kept[name] = value
+    return kept
+
+
+def headers_size(headers: Mapping[str, str]) -> int:
+    """Bytes the stored headers add to an event, counted against ``STORYLINE_MAX_BODY_BYTES``."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in headers.items())
+
+
 def payload(
     options: Mapping[str, Any], body: Any, query: Mapping[str, str], headers: Mapping[str, str],
     schema_version: int | None = None,
 ) -> dict[str, Any]:
-    """Query parameters plus the body's fields (the body wins); headers as ``includes_headers`` says."""
-    fields: dict[str, Any] = dict(query)
+    """Query parameters (but the webhook's secret) plus the body's fields (the body wins); headers as
+    ``includes_headers`` says, as :func:`stored_headers` keeps them."""
+    secret = str(options.get("secret") or "")
+    fields: dict[str, Any] = {name: value for name, value in query.items() if not (secret and value == secret)}
     if isinstance(body, Mapping):
         fields.update(body)
     elif body not in ({}, None):
         fields["body"] = body
     if includes_headers(options, schema_version):
-        return {"headers": dict(headers), "body": fields}
+        return {"headers": stored_headers(options, headers), "body": fields}
     return fields

@@ -33,6 +33,7 @@ plain-text errors.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -48,6 +49,9 @@ from storyline.store.queries import iso
 
 WINDOW_SECONDS = 5 * 60
 """Slack's replay window: a request timestamp further than this from our clock is refused."""
+
+UNIX_TIME = re.compile(r"[0-9]{1,12}")
+"""Whole seconds as Slack sends them; bounded so that a header of thousands of digits is no number to compute with."""
 
 ACK = (200, "")
 """An empty 200 is a pure acknowledgement; any text would be shown to the user who typed the command."""
@@ -94,7 +98,7 @@ class SlackVerification:
         if not stamp or not signature:
             raise verification.VerificationFailed(
                 "missing X-Slack-Request-Timestamp or X-Slack-Signature header (not signed by Slack)")
-        if not stamp.strip().isdigit():
+        if not UNIX_TIME.fullmatch(stamp.strip()):
             raise verification.VerificationFailed("X-Slack-Request-Timestamp is not a Unix time")
         skew = request.now - int(stamp)
         if abs(skew) > WINDOW_SECONDS:

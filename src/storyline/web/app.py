@@ -1,23 +1,33 @@
-"""The ASGI app: webhooks, health, and a small index of what is served."""
+"""The ASGI app: webhooks, prompt links, health, and an index that says what this server is."""
 
 from __future__ import annotations
 
 import contextlib
-import html
 import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storyline import sandbox
 from storyline.config import Settings
 from storyline.engine.service import Service
 from storyline.web import prompts, webhooks
+from storyline.web.health import Readiness
+from storyline.web.pages import SecurityHeaders, page
 
 log = logging.getLogger(__name__)
+
+README_SECTION = "Serving on a network"
+INDEX = (
+    "This is a storyline server: a self-hosted security automation engine that runs Tines-format stories. "
+    "It answers its stories' webhooks and prompt links; it has no web console.",
+    f"Its stories, their webhook URLs and their events are on the command line of the machine it runs on. "
+    f"How to use it: storyline's README, section \u201c{README_SECTION}\u201d.",
+)
 
 
 def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
@@ -31,23 +41,18 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
         finally:
             await service.stop()
 
+    readiness = Readiness(service.db)
+
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "worker": service.worker is not None})
+        problem = await readiness.database()
+        status = "ok" if problem is None else "unavailable"
+        return JSONResponse({"status": status, "worker": service.worker is not None,
+                             "checks": {"database": problem or "ok"}},
+                            status_code=200 if problem is None else 503)
 
     async def index(request: Request) -> Response:
-        catalog = service.catalogs.current
-        rows = []
-        for path, action in sorted(catalog.webhooks.items(), key=lambda item: item[1].story_name):
-            url = f"{settings.public_url}/webhook/{path}/{action.options.get('secret', '')}"
-            rows.append(
-                f"<tr><td>{html.escape(action.story_name)}</td><td>{html.escape(action.name)}</td>"
-                f"<td><code>{html.escape(url)}</code></td></tr>"
-            )
-        body = (
-            "<!doctype html><title>storyline</title><h1>storyline</h1>"
-            "<table><tr><th>story</th><th>webhook</th><th>URL</th></tr>" + "".join(rows) + "</table>"
-        )
-        return HTMLResponse(body)
+        # No login yet, so nothing here may name a story, a webhook or a secret.
+        return page(200, "storyline", *INDEX)
 
     app = Starlette(
         routes=[
@@ -57,6 +62,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
             *prompts.routes(service),
             *(sandbox.routes() if settings.sandbox else []),
         ],
+        middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,
     )
     app.state.service = service

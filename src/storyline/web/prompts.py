@@ -14,7 +14,6 @@ statuses on one event each count, as Tines records each click.
 
 from __future__ import annotations
 
-import html
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from storyline.actions.base import ActionSpec, Result
@@ -34,6 +33,7 @@ from storyline.engine.service import Service
 from storyline.store import tables as t
 from storyline.store.queries import iso
 from storyline.store.state import SqlActionState
+from storyline.web.pages import page
 
 # Chat apps fetch links posted in messages to draw previews; nobody clicked those.
 PREVIEW_AGENTS = ("Slackbot-LinkExpanding", "SkypeUriPreview")
@@ -77,27 +77,16 @@ def answer(
     return Answer("recorded", action, now)
 
 
-def _page(status: int, title: str, text: str) -> Response:
-    body = (
-        "<!doctype html><html><head><meta charset=utf-8>"
-        "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>{html.escape(title)}</title></head>"
-        "<body style='font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
-    )
-    return HTMLResponse(body, status_code=status, headers={"cache-control": "no-store"})
-
-
 def routes(service: Service) -> list[Route]:
     async def receive(request: Request) -> Response:
         key = service.runtime.prompt_key
         prompt = prompts.verify(key, request.query_params) if key is not None else None
         if prompt is None:
-            return _page(403, "This link is not valid",
-                         "The prompt link is incomplete or has been altered, so no answer was recorded.")
+            return page(403, "This link is not valid",
+                        "The prompt link is incomplete or has been altered, so no answer was recorded.")
         agent = request.headers.get("user-agent", "")
         if request.method == "HEAD" or any(name in agent for name in PREVIEW_AGENTS):
-            return _page(200, "Prompt", f"Open this link to answer \u201c{prompt.status}\u201d.")
+            return page(200, "Prompt", f"Open this link to answer \u201c{prompt.status}\u201d.")
         catalogs = service.catalogs
         if catalogs.due():
             await service.db.read(catalogs.refresh)
@@ -105,16 +94,16 @@ def routes(service: Service) -> list[Route]:
             await service.db.read(lambda conn: catalogs.refresh(conn, force=True))
         result = await service.db.write(answer, catalogs.current, service.runtime, prompt, time.time())
         if result.outcome == "gone":
-            return _page(410, "This prompt has expired",
-                         "The event this prompt belongs to has expired or was purged, so the answer "
-                         "cannot reach its story. Nothing was recorded.")
+            return page(410, "This prompt has expired",
+                        "The event this prompt belongs to has expired or was purged, so the answer "
+                        "cannot reach its story. Nothing was recorded.")
         service.wake()
         where = f" for \u201c{result.action.name}\u201d" if result.action is not None else ""
         if result.outcome == "repeated":
-            return _page(200, "Already answered",
-                         f"The answer \u201c{prompt.status}\u201d{where} was already recorded at "
-                         f"{iso(result.at)}; it was not sent again.")
-        return _page(200, "Thank you",
-                     f"Your answer \u201c{prompt.status}\u201d{where} was recorded at {iso(result.at)}.")
+            return page(200, "Already answered",
+                        f"The answer \u201c{prompt.status}\u201d{where} was already recorded at "
+                        f"{iso(result.at)}; it was not sent again.")
+        return page(200, "Thank you",
+                    f"Your answer \u201c{prompt.status}\u201d{where} was recorded at {iso(result.at)}.")
 
     return [Route("/prompt", receive, methods=["GET", "POST"])]

@@ -2,8 +2,9 @@
 
 The answer is sent only after the entry event and its jobs are committed, so an
 acknowledged request is never lost. Checks run cheapest and most certain first: the
-URL secret, the method, the body size, the ``verification`` over the raw body, then
-``rules`` and ``rate_limit`` on the parsed request; the rate limit counts every
+URL secret (a wrong one is answered exactly as an unknown path is), the method, the
+body size (with the headers the event will store), the ``verification`` over the raw
+body, then ``rules`` and ``rate_limit`` on the parsed request; the rate limit counts every
 request that got that far (matching the rules or not) in the transaction that
 records it. A verifier that knows its sender's protocol (Slack, Teams) may answer a
 handshake itself, hand over the body as the event carries it, and name what
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +43,11 @@ from storyline.web import prompts as web_prompts
 log = logging.getLogger(__name__)
 
 
+NO_WEBHOOK = ("no webhook at this URL, or not with this secret: check both (`storyline story list` on the "
+              "server shows the URLs)")
+_UNGUESSABLE = secrets.token_urlsafe(32)
+
+
 def _error(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -50,6 +57,8 @@ class TooLarge(Exception):
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
+    if limit < 0:
+        raise TooLarge
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge
@@ -72,26 +81,35 @@ def routes(service: Service) -> list[Route]:
         if catalogs.due():
             await service.db.read(catalogs.refresh)
         action = catalogs.current.webhooks.get(path)
-        if action is None:
-            return _error(404, f"no webhook at /webhook/{path}; `storyline story list` shows the URLs")
         secret = request.path_params.get("secret") or _bearer(request)
-        expected = str(action.options.get("secret") or "")
-        if not hmac.compare_digest(secret.encode(), expected.encode()):
-            return _error(401, "wrong webhook secret")
+        # An unknown path and a wrong secret get the same answer, so paths cannot be found by trying.
+        expected = str(action.options.get("secret") or "") if action is not None else _UNGUESSABLE
+        if not hmac.compare_digest(secret.encode(), expected.encode()) or action is None:
+            if action is not None:
+                log.warning("webhook %s: refused: wrong or missing secret (HTTP 404, as for an unknown path)",
+                            action.name)
+            return _error(404, NO_WEBHOOK)
         if action.disabled:
             return _error(403, f"webhook '{action.name}' is disabled")
-        if request.method.lower() not in webhook.verbs(action.options):
-            return _error(405, f"this webhook accepts {', '.join(webhook.verbs(action.options)).upper()}")
+        options = action.options
+        if request.method.lower() not in webhook.verbs(options):
+            return _error(405, f"this webhook accepts {', '.join(webhook.verbs(options)).upper()}")
+        schema = catalogs.current.story(action.story_id).schema_version
+        # What the event stores counts, headers included: a header is no way around the body limit.
+        stored = 0
+        if webhook.includes_headers(options, schema):
+            stored = webhook.headers_size(webhook.stored_headers(options, request.headers))
         try:
-            body = await _read_body(request, settings.max_body_bytes)
+            body = await _read_body(request, settings.max_body_bytes - stored)
         except TooLarge:
             message = f"request body is larger than the {settings.max_body_bytes} byte limit"
+            if stored:
+                message += f" less the {stored} bytes of headers this webhook stores"
             log.warning("webhook %s: refused: %s (HTTP 413)", action.name, message)
             return _error(413, message)
         except ClientDisconnect:
             return Response(status_code=400)
         now = time.time()
-        options = action.options
         inbound: verification.Inbound | None = None
         try:
             if any(options.get(name) for name in ("verification", "rules", "rate_limit")):
@@ -122,7 +140,6 @@ def routes(service: Service) -> list[Route]:
                 return _error(400, str(exc))
             if options.get("verification"):
                 parsed = verification.event(options["verification"], parsed)
-        schema = catalogs.current.story(action.story_id).schema_version
         fields = webhook.payload(options, parsed, request.query_params, request.headers, schema)
         ctx = service.runtime.context(action, {action.key: fields}, "", now)
         try:
