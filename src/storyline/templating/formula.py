@@ -509,18 +509,11 @@ def _last(ctx: Context, value: Any, n: Any = None) -> Any:
 
 
 def _match(ctx: Context, text: Any, pattern: Any, modifiers: Any = None) -> bool:
-    if text is None:
-        return False
-    return filters.ruby_compile(pattern, modifiers).search(to_text(text)) is not None
+    return filters.regex_match(text, pattern, modifiers)
 
 
 def _regex_extract(ctx: Context, text: Any, pattern: Any, modifiers: Any = None) -> list[Any]:
-    """Every match, as Ruby's ``String#scan``: the matched texts, or with groups an
-    array of each match's groups."""
-    rx = filters.ruby_compile(pattern, modifiers)
-    if rx.groups:
-        return [list(m.groups()) for m in rx.finditer(to_text(text))]
-    return [m.group(0) for m in rx.finditer(to_text(text))]
+    return filters.regex_scan(text, pattern, modifiers)
 
 
 def _regex_replace(ctx: Context, text: Any, pattern: Any, replacement: Any = "", modifiers: Any = None) -> str:
@@ -532,13 +525,16 @@ def _filter(ctx: Context, items: Any, fn: Any) -> list[Any]:
 
 
 def _map(ctx: Context, items: Any, path: Any) -> list[Any]:
-    """The value at ``path`` in each item; the path is written as in a formula
-    (``a.b.c``, ``["User ID"]``), relative to the item."""
+    """The value at ``path`` in each item, or what a ``LAMBDA`` makes of each item.
+
+    The path is data, never code: a dotted key path (``a.b.0.c``) with ``["key"]`` steps for
+    keys that are not names (``["User ID"]``), read by :func:`filters.dig`. It may come from
+    an event, so it is never parsed as a formula: ``name & DOWNCASE(CREDENTIAL.x)`` is
+    just a path that leads nowhere.
+    """
     if isinstance(path, Lambda):
         return [path(item) for item in _list(items)]
-    text = to_text(path).strip()
-    node = parse("%" + ("" if text.startswith("[") else ".") + text)
-    return [node.evaluate(ctx.child({"%": item})) for item in _list(items)]
+    return [filters.dig(item, path) for item in _list(items)]
 
 
 def _map_lambda(ctx: Context, items: Any, fn: Any) -> list[Any]:
