@@ -314,7 +314,7 @@ def jwt_sign(claims: Any, key: Any = "", algorithm: Any = "RS256", headers: Any 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
             return jwt.encode(dict(payload), _jwt_key(key, alg), algorithm=alg, headers=extra, sort_headers=False)
-    except (jwt.PyJWTError, ValueError, TypeError) as err:
+    except (jwt.PyJWTError, ValueError, TypeError, NotImplementedError) as err:
         # The key is a secret: name the problem, never the key.
         raise FilterError(f"jwt_sign: cannot sign with {alg}: {type(err).__name__}", token=None) from None
 
