@@ -104,3 +104,10 @@ def test_the_limit_setting_must_be_a_positive_number(monkeypatch: pytest.MonkeyP
     assert regexes.time_limit() == 2.5
     monkeypatch.delenv(regexes.TIMEOUT_ENV)
     assert regexes.time_limit() == regexes.DEFAULT_TIMEOUT == 1.0
+
+
+def test_a_long_pattern_rendered_from_an_event_is_not_kept_in_the_cache() -> None:
+    before = regexes._compile.cache_info().currsize
+    long = "x" * (regexes.CACHED_LENGTH + 1)
+    assert regexes.compile(long).search("a" + long)
+    assert regexes._compile.cache_info().currsize == before

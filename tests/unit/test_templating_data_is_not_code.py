@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from storyline.templating import StaticScope, TemplateError, render_value
+from storyline.templating import StaticScope, TemplateError, filters, jsonpath, render_value
 from storyline.templating.values import to_json
 
 SECRET = "SeCrEt-ApI-kEy-0042"
@@ -111,3 +111,13 @@ def test_liquid_paths_accept_the_same_bracketed_steps(scope: StaticScope) -> Non
     event = {"hook": {"users": [{"User ID": "u-1", "roles": ["admin"]}, {"User ID": "u-2", "roles": []}]}}
     assert render_value("""{{ .hook.users | map: '["User ID"]' | join: ',' }}""", event, scope) == "u-1,u-2"
     assert render_value("{{ .hook.users | where: 'roles[0]', 'admin' | size }}", event, scope) == "1"
+
+
+def test_long_paths_from_events_are_read_but_not_kept_in_a_cache(scope: StaticScope) -> None:
+    long = "k" * 5000
+    steps, paths = filters._path_steps.cache_info().currsize, jsonpath._compile_path.cache_info().currsize
+    event = {"hook": {"items": [{long: {"x": 1}}], "field": long + ".x"}}
+    assert render_value("=MAP(hook.items, hook.field)", event, scope) == [1]
+    assert render_value("{{ .hook.items | jsonpath: .hook.field | size }}", event, scope) == "0"
+    assert filters._path_steps.cache_info().currsize == steps
+    assert jsonpath._compile_path.cache_info().currsize == paths

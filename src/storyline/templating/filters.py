@@ -74,13 +74,18 @@ _BRACKET_STEP = re.compile(r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(
 _QUOTED_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
-@lru_cache(maxsize=1024)
 def path_steps(path: str) -> tuple[str, ...]:
     """The keys of a data path: dotted (``a.b.0.c``), with ``["key"]``, ``['key']`` or
     ``[0]`` steps for keys that are not names (``users[0]["User ID"]``).
 
-    Only ever read as data: whatever else the text holds is part of a key.
+    Only ever read as data: whatever else the text holds is part of a key. Paths may come
+    from events, so only short ones are cached.
     """
+    return _path_steps(path) if len(path) <= 256 else _path_steps.__wrapped__(path)
+
+
+@lru_cache(maxsize=1024)
+def _path_steps(path: str) -> tuple[str, ...]:
     steps: list[str] = []
 
     def dotted(text: str) -> None:

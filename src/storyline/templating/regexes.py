@@ -29,6 +29,9 @@ from .base import TemplateError
 
 TIMEOUT_ENV = "STORYLINE_REGEX_TIMEOUT"
 DEFAULT_TIMEOUT = 1.0
+CACHED_LENGTH = 1000
+"""Longer patterns are compiled afresh each time: a pattern may be rendered from event data,
+and a cache of a thousand 2 MB keys would hold gigabytes."""
 
 
 class RegexError(TemplateError):
@@ -233,4 +236,6 @@ def compile(pattern: str, modifiers: str = "") -> Pattern:
 
     Raises :class:`InvalidRegex` naming the pattern when it does not compile.
     """
+    if len(pattern) > CACHED_LENGTH:  # a pattern rendered from a large event is not kept
+        return _compile.__wrapped__(pattern, _normalise(modifiers))
     return _compile(pattern, _normalise(modifiers))
