@@ -7,7 +7,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from storyline.actions.base import ActionError
+from storyline.actions.base import ActionError, Result
 from storyline.engine import queue
 from storyline.store import tables as t
 from tests.builders import TRANSFORM, TRIGGER, WEBHOOK, agent, slash_command_story, story
@@ -15,6 +15,10 @@ from tests.harness import Harness
 
 COMMAND = {"user_name": "alice", "command": "/analyzedomain", "channel_id": "C1",
            "text": "evil-example.com and login.bad-site.net"}
+
+
+# What the first job (the trigger) files when its rule matched; the worker runs it, then files this.
+MATCHED = Result(events=[{"rule_matched": True}])
 
 
 def count(engine: sa.Engine, table: sa.Table) -> int:
@@ -62,7 +66,7 @@ async def test_a_job_that_cannot_file_its_result_leaves_no_trace(database_url: s
         catalog.receivers[trigger.id] = [*catalog.receivers.get(trigger.id, []), 999_999]
         catalog.actions[999_999] = type(trigger)(**{**trigger.__dict__, "id": 999_999, "type": "Agents::HTTPRequestAgent"})
         with pytest.raises(sa.exc.IntegrityError):
-            await h.service.db.write(queue.run_pure, catalog, h.service.runtime, job, "w1", time.time())
+            await h.service.db.write(queue.complete, catalog, h.service.runtime, job, "w1", MATCHED, time.time())
         assert count(h.engine, t.events) == 1  # only the webhook's
         assert [(j["status"], j["worker"]) for j in h.jobs()] == [("running", "w1")]
 
@@ -80,8 +84,8 @@ async def test_expired_leases_are_reclaimed_and_the_old_owner_cannot_finish(data
         assert again.id == job.id and again.attempts == 2
         catalog = h.service.catalogs.current
         with pytest.raises(queue.LeaseLost):
-            await db.write(queue.run_pure, catalog, h.service.runtime, job, "dead-worker", time.time())
-        await db.write(queue.run_pure, catalog, h.service.runtime, again, "w2", time.time())
+            await db.write(queue.complete, catalog, h.service.runtime, job, "dead-worker", MATCHED, time.time())
+        await db.write(queue.complete, catalog, h.service.runtime, again, "w2", MATCHED, time.time())
         assert h.jobs()[0]["status"] == "done"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -221,6 +222,26 @@ def test_extract_reports_a_templated_regex_that_does_not_compile() -> None:
     options = {"mode": "extract", "matchers": [{"path": "x", "regexp": "{{.re}}", "to": "y"}]}
     with pytest.raises(ActionError, match=r"option 'matchers\[0\]\.regexp'"):
         run(options, {"re": "(open"})
+
+
+def test_a_runaway_extract_regex_fails_the_action_for_good_naming_the_matcher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STORYLINE_REGEX_TIMEOUT", "0.2")
+    options = {"mode": "extract", "matchers": [
+        {"path": "{{.text}}", "regexp": r"\w+", "to": "words"},
+        {"path": "{{.text}}", "regexp": r"^(a|a)*$", "to": "all_a"},
+    ]}
+    started = time.monotonic()
+    with pytest.raises(ActionError) as info:
+        run(options, {"text": "a" * 40 + "!"})
+    assert time.monotonic() - started < 0.2 + 1.5
+    assert str(info.value).startswith("option 'matchers[1].regexp': regular expression '^(a|a)*$' ran past")
+    assert not info.value.retryable
+
+
+def test_extract_understands_ruby_hex_digits_and_end_of_text() -> None:
+    assert extract(r"\h{6}\Z", "colour c0ffee\n") == ["c0ffee"]
 
 
 # --- explode ------------------------------------------------------------------------------

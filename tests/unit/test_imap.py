@@ -28,7 +28,7 @@ def test_validate_names_the_bad_option() -> None:
         "port: must be a TCP port number (got 'imaps')",
         "conditions.subjet: is not a message field (one of from, to, cc, reply_to, subject, date, body, "
         "text, html, message_id, is_unread, has_attachment)",
-        "option 'conditions.from' is not a valid regular expression: missing ), unterminated subpattern at position 0",
+        "option 'conditions.from' is not a valid regular expression: missing ) at position 1",
     ]
     assert imap.validate({"host": "imap.example.com"}) == ["username: is required", "password: is required"]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,7 +50,7 @@ def run(options: dict[str, Any], event: Mapping[str, Any] | None = None) -> list
         now=0.0,
         render=_render_against(event),
     )
-    return trigger.run(ctx).events
+    return asyncio.run(trigger.run(ctx)).events
 
 
 def matches(kind: str, path: Any, value: Any) -> bool:
@@ -103,7 +105,7 @@ def test_a_template_error_names_the_rule_option() -> None:
     )
     ctx = RunContext(action=spec, event={}, story_run="r", scope=None, now=0.0, render=broken)  # type: ignore[arg-type]
     with pytest.raises(ActionError, match=r"option 'rules\[0\]\.path': unexpected end"):
-        trigger.run(ctx)
+        asyncio.run(trigger.run(ctx))
 
 
 # --- must_match ---------------------------------------------------------------------------
@@ -166,6 +168,31 @@ def test_a_regex_that_does_not_compile_at_run_time_names_the_rule_and_pattern() 
     }
     with pytest.raises(ActionError, match=r"rule 1.*\(\[unclosed"):
         run(options, event)
+
+
+def test_hex_digits_and_the_end_anchor_before_a_final_line_break_are_ruby_s() -> None:
+    assert matches("regex", "sha c0ffee", r"^sha \h+$")
+    assert matches("regex", "done\n", r"done\Z")
+    assert not matches("regex", "done\n", r"done\z")
+
+
+def test_a_runaway_regex_fails_the_trigger_for_good_naming_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORYLINE_REGEX_TIMEOUT", "0.2")
+    options = {"rules": [
+        {"type": "regex", "path": "x", "value": "x"},
+        {"type": "!regex", "path": "a" * 40 + "!", "value": r"^(a|a)*$"},
+    ]}
+    started = time.monotonic()
+    with pytest.raises(ActionError) as info:
+        run(options)
+    assert time.monotonic() - started < 0.2 + 1.5
+    assert str(info.value).startswith("rule 1: regular expression '^(a|a)*$' ran past the 0.2s limit")
+    assert not info.value.retryable  # the worker records it failed at once
+
+
+def test_the_rule_reported_in_the_issue_no_longer_stalls() -> None:
+    # ``^(\w+\s?)*$`` on 28 characters from a webhook took Python's re ~15 s.
+    assert not matches("regex", "a" * 28 + "!", r"^(\w+\s?)*$")
 
 
 # --- equality -----------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 An action type is a module in this package that defines ``TYPE`` (the Tines class
 name), ``DESCRIPTION``, ``validate(options) -> list[str]`` and ``run(ctx) -> Result``.
-``run`` is a plain function for actions that do no I/O ("pure": trigger, event
+``run`` is a plain function for actions that do no I/O and little work ("pure": event
 transformation) so the worker may run them inside the transaction that records
-their input; it is ``async`` for actions that talk to the outside world.
+their input; it is ``async`` for actions that talk to the outside world, or that may
+compute for long (a trigger's regex runs up to its time limit, on a thread of its own).
 """
 
 from __future__ import annotations

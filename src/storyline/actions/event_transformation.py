@@ -55,12 +55,14 @@ from storyline.actions.trigger import (
     compile_regex,
     evaluate_rules,
     is_templated,
+    regex_failure,
     regex_problem,
     render_option,
     ruby_text,
     to_number,
     validate_rules,
 )
+from storyline.templating import regexes
 
 TYPE = "Agents::EventTransformationAgent"
 DESCRIPTION = "Reshape, extract, explode, implode, deduplicate, delay or throttle events."
@@ -364,18 +366,11 @@ def _extract(ctx: RunContext) -> Result:
         pattern = matcher.get("regexp")
         if is_templated(pattern):
             pattern = render_option(ctx, pattern, f"{where}.regexp")
-        pattern = ruby_text(pattern)
-        try:
-            compiled = compile_regex(pattern, False)
-        except re.error as exc:
-            raise ActionError(
-                f"option '{where}.regexp' {pattern!r} is not a valid regular expression: {exc}"
-            ) from exc
         to = ruby_text(render_option(ctx, matcher.get("to"), f"{where}.to"))
-        if compiled.groups:
-            found: list[Any] = [list(match.groups()) for match in compiled.finditer(text)]
-        else:
-            found = [match.group(0) for match in compiled.finditer(text)]
+        try:
+            found = compile_regex(ruby_text(pattern), False).scan(text)
+        except regexes.RegexError as exc:
+            raise regex_failure(exc, f"option '{where}.regexp'") from None
         output.setdefault(to, []).extend(found)
     return Result(events=[output])
 

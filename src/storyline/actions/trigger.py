@@ -9,9 +9,10 @@ implementation, which is what old stories were written against, with these choic
   ``"<<receive.type>>"``); it is rendered against the incoming event, and so is ``value``.
 * ``value`` may be a list: the rule matches when any element matches (Huginn and Tines
   docs). For negated types that means "at least one element does not match".
-* ``regex`` / ``!regex``: case-insensitive ``re.search`` on the left value as text. Tines
-  runs on Ruby, whose ``^``/``$`` match at every line, so patterns are compiled with
-  ``re.MULTILINE``; a few Ruby-only spellings are translated (see ``compile_regex``).
+* ``regex`` / ``!regex``: case-insensitive search on the left value as text. Tines runs on
+  Ruby, whose ``^``/``$`` match at every line, so patterns are multi-line; Ruby-only
+  spellings are translated, and a match that runs past the time limit fails the action
+  naming the rule (:mod:`storyline.templating.regexes`).
 * ``field==value`` / ``field!=value``: compare as text the way Ruby's ``to_s`` prints
   values (``true``, ``""`` for null, JSON for lists and objects); a JSON number on either
   side also equals a numerically equal other side (``201`` == ``"201.0"``).
@@ -33,20 +34,22 @@ public export, so ``validate`` reports them as unknown rather than guessing.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
-import functools
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from storyline.actions.base import ActionError, Result, RunContext, template_failure, truthy
-from storyline.templating import TemplateError
+from storyline.templating import TemplateError, regexes
 
 TYPE = "Agents::TriggerAgent"
 DESCRIPTION = "Emit the incoming event only when its rules match (Tines' Condition, formerly Trigger)."
-PURE = True
+PURE = False  # not inside the database writer: rules may run a regex up to its time limit (_RULE_THREADS)
 
 RULE_TYPES = (
     "regex",
@@ -120,67 +123,13 @@ def to_number(value: Any) -> float | None:
     return None
 
 
-def _translate_ruby(pattern: str) -> tuple[str, bool]:
-    """Rewrite the Ruby-only regex spellings seen in Tines stories into Python's.
+def compile_regex(pattern: str, ignore_case: bool) -> regexes.Pattern:
+    """A pattern written for Tines (Ruby), matched within the stories' regex time limit.
 
-    ``(?<name>...)`` -> ``(?P<name>...)``, ``\\z`` -> ``\\Z``, ``\\h`` -> hex digit, and a
-    leading ``(?-i)`` (Huginn's documented way to ask for case-sensitive matching), which
-    is returned as a flag because Python has no global "turn off" syntax.
+    See :mod:`storyline.templating.regexes`. Raises ``regexes.InvalidRegex``; callers turn
+    that into a message naming the option.
     """
-    case_sensitive = False
-    if pattern.startswith("(?-i)"):
-        pattern = pattern[5:]
-        case_sensitive = True
-    out: list[str] = []
-    in_class = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            if nxt == "z" and not in_class:
-                out.append(r"\Z")
-            elif nxt == "h":
-                out.append("0-9a-fA-F" if in_class else "[0-9a-fA-F]")
-            else:
-                out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            if char == "]":
-                in_class = False
-        elif char == "[":
-            in_class = True
-            out.append(char)
-            i += 1
-            # a ']' right after '[' or '[^' is literal
-            if pattern[i : i + 1] == "^":
-                out.append("^")
-                i += 1
-            if pattern[i : i + 1] == "]":
-                out.append("]")
-                i += 1
-            continue
-        elif pattern.startswith("(?<", i) and pattern[i + 3 : i + 4] not in ("=", "!"):
-            out.append("(?P<")
-            i += 3
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out), case_sensitive
-
-
-@functools.lru_cache(maxsize=512)
-def compile_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """Compile a pattern written for Tines (Ruby): multi-line anchors, Ruby spellings translated.
-
-    Raises ``re.error``; callers turn that into a message naming the option.
-    """
-    translated, case_sensitive = _translate_ruby(pattern)
-    flags = re.MULTILINE
-    if ignore_case and not case_sensitive:
-        flags |= re.IGNORECASE
-    return re.compile(translated, flags)
+    return regexes.compile(pattern, "i" if ignore_case else "")
 
 
 def regex_problem(pattern: Any, where: str) -> str | None:
@@ -191,9 +140,16 @@ def regex_problem(pattern: Any, where: str) -> str | None:
         return f"option '{where}' must be a regular expression (text), got {type(pattern).__name__}"
     try:
         compile_regex(pattern, True)
-    except re.error as exc:
-        return f"option '{where}' is not a valid regular expression: {exc}"
+    except regexes.InvalidRegex as exc:
+        return f"option '{where}' is not a valid regular expression: {exc.reason}"
     return None
+
+
+def regex_failure(exc: regexes.RegexError, where: str) -> ActionError:
+    """The action fails for good (a pattern that failed once fails again): name where it is."""
+    if isinstance(exc, regexes.InvalidRegex):
+        return ActionError(f"{where}: pattern {exc.pattern!r} is not a valid regular expression: {exc.reason}")
+    return ActionError(f"{where}: {exc}")
 
 
 def render_option(ctx: RunContext, value: Any, where: str) -> Any:
@@ -295,14 +251,10 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 
 
 def _regex_search(pattern: Any, text: str, index: int) -> bool:
-    source = ruby_text(pattern)
     try:
-        compiled = compile_regex(source, True)
-    except re.error as exc:
-        raise ActionError(
-            f"rule {index}: pattern {source!r} is not a valid regular expression: {exc}"
-        ) from exc
-    return compiled.search(text) is not None
+        return compile_regex(ruby_text(pattern), True).search(text) is not None
+    except regexes.RegexError as exc:
+        raise regex_failure(exc, f"rule {index}") from None
 
 
 def rule_matches(kind: str, left: Any, value: Any, index: int) -> bool:
@@ -399,8 +351,20 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def run(ctx: RunContext) -> Result:
+# Rules run here, neither on the event loop (acks, /healthz) nor in the single database writer
+# (every ack waits for it): a story's regex may take up to its time limit. At most half the
+# CPUs, so that a flood of events meeting a runaway pattern leaves the rest to answer webhooks.
+_RULE_THREADS = concurrent.futures.ThreadPoolExecutor(
+    max_workers=max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="trigger-rules"
+)
+
+
+async def run(ctx: RunContext) -> Result:
     """Emit ``{"rule_matched": true}`` on a match; ``false`` only when ``emit_no_match`` asks for it."""
+    return await asyncio.get_running_loop().run_in_executor(_RULE_THREADS, _decide, ctx)
+
+
+def _decide(ctx: RunContext) -> Result:
     matched, logs = evaluate_rules(ctx)
     if matched:
         return Result(events=[{"rule_matched": True}], logs=logs)

@@ -21,6 +21,14 @@ class TemplateError(ValueError):
     path: tuple[str | int, ...] = ()
 
 
+DATA_ERRORS: tuple[type[Exception], ...] = (
+    ArithmeticError, LookupError, TypeError, ValueError, AttributeError, NotImplementedError, RecursionError,
+)
+"""What a filter or function raises on a value it cannot handle (a decimal error in ``modulo``,
+a missing key in ``compact``); the templating turns it into a :class:`TemplateError` naming the
+filter or function, because the value comes from an event and the action must fail, not crash."""
+
+
 def option_path(option: str, path: tuple[str | int, ...]) -> str:
     """``payload`` + ``("attachments", 0, "text")`` -> ``payload.attachments[0].text``."""
     out = option

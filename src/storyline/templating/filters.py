@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import email
 import email.policy
+import functools
 import hashlib
 import hmac
 import io
@@ -32,6 +33,7 @@ from liquid import Environment
 from liquid.exceptions import FilterError
 
 from . import jsonpath as jsonpath_module
+from . import regexes
 from .base import TemplateError
 from .values import is_missing, to_json, to_text
 
@@ -68,24 +70,61 @@ def _bytes(value: Any) -> bytes:
     return _text(value).encode("utf-8")
 
 
+_BRACKET_STEP = re.compile(r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]""")
+_QUOTED_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def path_steps(path: str) -> tuple[str, ...]:
+    """The keys of a data path: dotted (``a.b.0.c``), with ``["key"]``, ``['key']`` or
+    ``[0]`` steps for keys that are not names (``users[0]["User ID"]``).
+
+    Only ever read as data: whatever else the text holds is part of a key. Paths may come
+    from events, so only short ones are cached.
+    """
+    return _path_steps(path) if len(path) <= 256 else _path_steps.__wrapped__(path)
+
+
+@lru_cache(maxsize=1024)
+def _path_steps(path: str) -> tuple[str, ...]:
+    steps: list[str] = []
+
+    def dotted(text: str) -> None:
+        steps.extend(part for part in text.split(".") if part)
+
+    pos = 0
+    for m in _BRACKET_STEP.finditer(path):
+        dotted(path[pos : m.start()])
+        quoted = m.group(1) if m.group(1) is not None else m.group(2)
+        steps.append(m.group(3) if quoted is None else _QUOTED_ESCAPE.sub(r"\1", quoted))
+        pos = m.end()
+    dotted(path[pos:])
+    return tuple(steps)
+
+
 def dig(obj: Any, path: Any) -> Any:
-    """Follow a dotted path (``a.b.0.c``) through dicts and lists; ``None`` when absent."""
+    """Follow a data path (see :func:`path_steps`) through dicts and lists; ``None`` when absent."""
     if is_missing(path):
         return None
-    if isinstance(obj, Mapping) and path in obj:
-        return obj[path]  # a key that itself contains dots
-    parts = path.split(".") if isinstance(path, str) else [path]
+    if isinstance(path, str):
+        if isinstance(obj, Mapping) and path in obj:
+            return obj[path]  # a key that itself contains dots
+        parts: Sequence[Any] = path_steps(path)
+        if not parts:
+            return None
+    else:
+        parts = [path]
     for part in parts:
         if isinstance(obj, Mapping):
-            if part in obj:
-                obj = obj[part]
+            try:
+                obj = obj[part if isinstance(part, str) else to_text(part)]
                 continue
-            return None
+            except KeyError:
+                return None
         if isinstance(obj, Sequence) and not isinstance(obj, str):
             try:
                 obj = obj[int(part)]
                 continue
-            except (ValueError, TypeError, IndexError):
+            except (ValueError, TypeError, IndexError, OverflowError):
                 return None
         return None
     return obj
@@ -280,7 +319,7 @@ def jwt_sign(claims: Any, key: Any = "", algorithm: Any = "RS256", headers: Any 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
             return jwt.encode(dict(payload), _jwt_key(key, alg), algorithm=alg, headers=extra, sort_headers=False)
-    except (jwt.PyJWTError, ValueError, TypeError) as err:
+    except (jwt.PyJWTError, ValueError, TypeError, NotImplementedError) as err:
         # The key is a secret: name the problem, never the key.
         raise FilterError(f"jwt_sign: cannot sign with {alg}: {type(err).__name__}", token=None) from None
 
@@ -288,81 +327,60 @@ def jwt_sign(claims: Any, key: Any = "", algorithm: Any = "RS256", headers: Any 
 # -- text ------------------------------------------------------------------------------
 
 
-_RUBY_SYNTAX = re.compile(r"(\\\\)|\\([zZ])|\(\?<([A-Za-z_]\w*)>")
-_RUBY_ESCAPES = {"z": r"\Z", "Z": r"(?=\n?\Z)"}
+def _regexes(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A story pattern that does not compile or runs too long fails the filter (and so the
+    template) with Liquid's position of the filter in the text."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return func(*args)
+        except regexes.RegexError as err:
+            raise FilterError(str(err), token=None) from None
+
+    return wrapper
 
 
-def ruby_regex(pattern: str) -> str:
-    r"""Translate the Ruby regex syntax Python lacks: ``\z``, ``\Z`` and ``(?<name>...)``.
-
-    Stories were written against Ruby's engine; everything else they use is common to both.
-    """
-    if "\\" not in pattern and "(?<" not in pattern:
-        return pattern
-
-    def _sub(m: re.Match[str]) -> str:
-        if m.group(1):
-            return m.group(1)
-        if m.group(2):
-            return _RUBY_ESCAPES[m.group(2)]
-        return f"(?P<{m.group(3)}>"
-
-    return _RUBY_SYNTAX.sub(_sub, pattern)
+def _pattern(pattern: Any, modifiers: Any = None) -> regexes.Pattern:
+    """A story's pattern with Ruby modifiers (``i``, ``m`` for dot-all, ``x``)."""
+    return regexes.compile(_text(pattern), "" if is_missing(modifiers) else str(modifiers))
 
 
-@lru_cache(maxsize=256)
-def _regex(pattern: str, flags: int) -> re.Pattern[str]:
-    try:
-        return re.compile(ruby_regex(pattern), flags)
-    except re.error as err:
-        raise FilterError(f"invalid regular expression {pattern!r}: {err}", token=None) from err
-
-
-def ruby_compile(pattern: Any, modifiers: Any = None) -> re.Pattern[str]:
-    """A Ruby regular expression with Ruby modifiers (``i``, ``m``, ``x``), as Python's."""
-    return _regex(_text(pattern), _flags(modifiers))
-
-
-def _flags(spec: Any) -> int:
-    # Ruby's ^ and $ always match at line breaks.
-    flags = re.MULTILINE
-    text = "" if is_missing(spec) else str(spec)
-    if "i" in text:
-        flags |= re.IGNORECASE
-    if "m" in text:
-        flags |= re.MULTILINE | re.DOTALL
-    if "x" in text:
-        flags |= re.VERBOSE
-    return flags
-
-
+@_regexes
 def regex_replace(value: Any, pattern: Any, replacement: Any = "", flags: Any = None) -> str:
     """Replace every match of a regular expression; ``\\1`` refers to groups."""
     if is_missing(pattern):
         return _text(value)
-    rx = _regex(str(pattern), _flags(flags))
-    repl = _text(replacement)
-
-    def _sub(m: re.Match[str]) -> str:
-        try:
-            return m.expand(repl)
-        except (re.error, IndexError):
-            return repl
-
-    return rx.sub(_sub, _text(value))
+    return _pattern(pattern, flags).replace(_text(replacement), _text(value))
 
 
+@_regexes
 def regex_extract(value: Any, pattern: Any, group: Any = 0) -> Any:
     """First match of a regular expression (or the given group), ``nil`` when none."""
     if is_missing(pattern):
         return None
-    m = _regex(str(pattern), re.MULTILINE).search(_text(value))
+    m = _pattern(pattern).search(_text(value))
     if m is None:
         return None
     try:
         return m.group(int(group) if not is_missing(group) else 0)
     except (IndexError, ValueError):
         return None
+
+
+@_regexes
+def regex_match(value: Any, pattern: Any, modifiers: Any = None) -> bool:
+    """Whether the pattern matches anywhere in the text (``MATCH``); ``nil`` text never matches."""
+    if value is None or is_missing(value):
+        return False
+    return _pattern(pattern, modifiers).search(to_text(value)) is not None
+
+
+@_regexes
+def regex_scan(value: Any, pattern: Any, modifiers: Any = None) -> list[Any]:
+    """Every match, as Ruby's ``String#scan``: the matched texts, or with groups an
+    array of each match's groups (``REGEX_EXTRACT``)."""
+    return _pattern(pattern, modifiers).scan(_text(value))
 
 
 def csv_parse(value: Any) -> list[list[str]]:

@@ -32,7 +32,7 @@ from typing import Any
 from liquid.exceptions import LiquidError
 
 from . import filters, security
-from .base import Scope, TemplateError
+from .base import DATA_ERRORS, Scope, TemplateError
 from .values import to_json, to_text
 
 # --------------------------------------------------------------------------- lexer
@@ -357,16 +357,23 @@ class Binary(Node):
             return left + right
         a = _number(left, ctx, self.pos, op)
         b = _number(right, ctx, self.pos, op)
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if b == 0:
+        if op == "/" and b == 0:
             raise _error(ctx.source, self.pos, "division by zero")
-        result = a / b
-        return int(result) if isinstance(a, int) and isinstance(b, int) and result.is_integer() else result
+        try:
+            return _arithmetic(op, a, b)
+        except OverflowError:
+            raise _error(ctx.source, self.pos, f"'{op}': the result is too large for a number") from None
+
+
+def _arithmetic(op: str, a: int | float, b: int | float) -> int | float:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    result = a / b
+    return int(result) if isinstance(a, int) and isinstance(b, int) and result.is_integer() else result
 
 
 class Pipe(Node):
@@ -405,17 +412,16 @@ class Call(Node):
         self.args = args
 
     def evaluate(self, ctx: Context) -> Any:
-        if self.name in _LAZY:
-            return self.func(ctx, self.args)
-        values = [a.evaluate(ctx) for a in self.args]
         try:
-            return self.func(ctx, *values)
+            if self.name in _LAZY:
+                return self.func(ctx, self.args)
+            return self.func(ctx, *[a.evaluate(ctx) for a in self.args])
         except TemplateError:
             raise
         except LiquidError as err:
             raise _error(ctx.source, self.pos, f"{self.name}: {err.message}") from None
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
-            raise _error(ctx.source, self.pos, f"{self.name}: {err}") from err
+        except DATA_ERRORS as err:
+            raise _error(ctx.source, self.pos, f"{self.name}: {err}") from None
 
 
 # --------------------------------------------------------------------------- functions
@@ -509,18 +515,11 @@ def _last(ctx: Context, value: Any, n: Any = None) -> Any:
 
 
 def _match(ctx: Context, text: Any, pattern: Any, modifiers: Any = None) -> bool:
-    if text is None:
-        return False
-    return filters.ruby_compile(pattern, modifiers).search(to_text(text)) is not None
+    return filters.regex_match(text, pattern, modifiers)
 
 
 def _regex_extract(ctx: Context, text: Any, pattern: Any, modifiers: Any = None) -> list[Any]:
-    """Every match, as Ruby's ``String#scan``: the matched texts, or with groups an
-    array of each match's groups."""
-    rx = filters.ruby_compile(pattern, modifiers)
-    if rx.groups:
-        return [list(m.groups()) for m in rx.finditer(to_text(text))]
-    return [m.group(0) for m in rx.finditer(to_text(text))]
+    return filters.regex_scan(text, pattern, modifiers)
 
 
 def _regex_replace(ctx: Context, text: Any, pattern: Any, replacement: Any = "", modifiers: Any = None) -> str:
@@ -532,13 +531,16 @@ def _filter(ctx: Context, items: Any, fn: Any) -> list[Any]:
 
 
 def _map(ctx: Context, items: Any, path: Any) -> list[Any]:
-    """The value at ``path`` in each item; the path is written as in a formula
-    (``a.b.c``, ``["User ID"]``), relative to the item."""
+    """The value at ``path`` in each item, or what a ``LAMBDA`` makes of each item.
+
+    The path is data, never code: a dotted key path (``a.b.0.c``) with ``["key"]`` steps for
+    keys that are not names (``["User ID"]``), read by :func:`filters.dig`. It may come from
+    an event, so it is never parsed as a formula: ``name & DOWNCASE(CREDENTIAL.x)`` is
+    just a path that leads nowhere.
+    """
     if isinstance(path, Lambda):
         return [path(item) for item in _list(items)]
-    text = to_text(path).strip()
-    node = parse("%" + ("" if text.startswith("[") else ".") + text)
-    return [node.evaluate(ctx.child({"%": item})) for item in _list(items)]
+    return [filters.dig(item, path) for item in _list(items)]
 
 
 def _map_lambda(ctx: Context, items: Any, fn: Any) -> list[Any]:
@@ -954,12 +956,19 @@ def parse(source: str) -> Node:
     """Parse a formula expression (without ``=`` or ``<< >>``) into an evaluable tree."""
     if not source.strip():
         raise _error(source, 0, "empty formula")
-    return _Parser(source).parse()
+    try:
+        return _Parser(source).parse()
+    except RecursionError:
+        raise _error(source, 0, "the formula nests too deeply") from None
 
 
 def evaluate(source: str, names: Mapping[str, Any], scope: Scope) -> Any:
     """Evaluate one expression against ``names`` (event plus reserved roots)."""
-    return parse(source).evaluate(Context(names, scope, source=source))
+    tree = parse(source)
+    try:
+        return tree.evaluate(Context(names, scope, source=source))
+    except RecursionError:
+        raise _error(source, 0, "the formula or its data nests too deeply") from None
 
 
 # --------------------------------------------------------------------------- pills

@@ -34,9 +34,16 @@ _TOKEN = re.compile(
 Step = tuple[str, Any]
 
 
-@lru_cache(maxsize=512)
 def compile_path(path: str) -> tuple[Step, ...]:
-    """Parse ``path`` once; the filter is called per event with the same literal path."""
+    """Parse ``path`` once; the filter is called per event with the same literal path.
+
+    A path may also come from an event: only short ones are cached.
+    """
+    return _compile_path(path) if len(path) <= 256 else _compile_path.__wrapped__(path)
+
+
+@lru_cache(maxsize=512)
+def _compile_path(path: str) -> tuple[Step, ...]:
     text = path.strip()
     if text.startswith("$"):
         text = text[1:]

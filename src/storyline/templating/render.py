@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from io import StringIO
@@ -20,13 +20,14 @@ from typing import Any
 from liquid import Environment, RenderContext
 from liquid.builtin.expressions import FilteredExpression
 from liquid.builtin.output import OutputNode
-from liquid.exceptions import LiquidError
+from liquid.exceptions import FilterError, LiquidError
 from liquid.expression import Expression
 from liquid.template import BoundTemplate
+from liquid.token import Token
 
 from . import filters, security, tags
 from . import formula as formula_module
-from .base import Scope, TemplateError
+from .base import DATA_ERRORS, Scope, TemplateError
 from .preprocess import MARKUP, SPREAD_KEY, rewrite
 from .values import Names, make_roots, to_json_value, to_text
 
@@ -71,6 +72,22 @@ class TinesContext(RenderContext):
         if key == SPREAD_KEY and isinstance(obj, (list, tuple)):
             return Spread(obj)
         return super().get_item(obj, key)
+
+    def filter(self, name: str, token: Token | None) -> Callable[..., object]:
+        """The filter, failing as a Liquid error at its position when the value it is given
+        is one it cannot handle (python-liquid's ``compact`` on a key some items lack, a decimal
+        error in ``modulo``): the value comes from an event, the template is not at fault."""
+        func = super().filter(name, token)
+
+        def guarded(*args: Any, **kwargs: Any) -> object:
+            try:
+                return func(*args, **kwargs)
+            except (LiquidError, TemplateError):
+                raise
+            except DATA_ERRORS as err:
+                raise FilterError(f"{name}: {type(err).__name__}: {err}", token=token) from None
+
+        return guarded
 
 
 def _make_environment() -> TinesEnvironment:
@@ -169,6 +186,8 @@ def _compile_liquid(source: str) -> _Liquid | TemplateError:
         if err.context() is None:
             message += _locate(text, source)
         return TemplateError(message)
+    except RecursionError:
+        return TemplateError("Liquid syntax error: tags nest too deeply")
     return _Liquid(template, *_whole_object_expression(template))
 
 
@@ -260,6 +279,12 @@ class _Render:
     # -- dispatch ----------------------------------------------------------------------
 
     def string(self, value: str, *, native: bool) -> Any:
+        try:
+            return self._string(value, native=native)
+        except RecursionError:
+            raise TemplateError("the template or the event data it reads nests too deeply to render") from None
+
+    def _string(self, value: str, *, native: bool) -> Any:
         if "{{" not in value and "{%" not in value and "<<" not in value and value[:1] != "=":
             return value
         if value[:1] == "=" and value[1:2] != "=":

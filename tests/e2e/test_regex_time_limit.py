@@ -1,0 +1,127 @@
+"""A story's runaway regular expression fails its own action and stalls nobody else.
+
+``^(a|a)*$`` backtracks exponentially (in Python's ``re`` and in the ``regex`` package
+alike): on 40 ``a`` and a ``!`` it would run for hours. A real ``storyline serve`` runs it
+as a webhook rule (in the web handler) and as a trigger rule (in the worker) while other
+webhooks and ``/healthz`` are timed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from storyline.store import tables as t
+from storyline.store.db import make_engine
+from tests.builders import TRIGGER, WEBHOOK, agent, story
+from tests.e2e.processes import environment, free_port, serve
+from tests.harness import load_stories
+
+pytestmark = pytest.mark.slow
+
+RUNAWAY = r"^(a|a)*$"
+HOSTILE = {"text": "a" * 40 + "!"}
+LIMIT = 1.0
+FAST = 0.3  # seconds: what "stays fast" means for an ack or /healthz on this loaded test machine
+
+
+def _stories() -> list[dict[str, Any]]:
+    guarded = story("Guarded", [
+        agent(WEBHOOK, "Guarded", path="guarded", secret="s", verbs="post",
+              rules=[{"type": "regex", "path": "{{.guarded.text}}", "value": RUNAWAY}]),
+    ], [])
+    triggered = story("Triggered", [
+        agent(WEBHOOK, "Incoming", path="incoming", secret="s", verbs="post"),
+        agent(TRIGGER, "Only a", rules=[{"type": "regex", "path": "{{.incoming.text}}", "value": RUNAWAY}]),
+    ], [(0, 1)])
+    other = story("Other", [agent(WEBHOOK, "Other", path="other", secret="s", verbs="post")], [])
+    return [guarded, triggered, other]
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[str]:
+    load_stories(database_url, *_stories())
+    port = free_port()
+    process = serve(port, environment(database_url, STORYLINE_REGEX_TIMEOUT=str(LIMIT)), tmp_path / "serve.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+def _trigger_jobs(database_url: str) -> list[Any]:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            j, a = t.jobs.c, t.actions.c
+            return conn.execute(
+                sa.select(j.status, j.attempts, j.error, j.created_at, j.finished_at)
+                .join(t.actions, a.id == j.action_id).where(a.name == "Only a")
+            ).all()
+    finally:
+        engine.dispose()
+
+
+def test_a_runaway_webhook_rule_is_refused_naming_the_rule_within_about_the_limit(server: str) -> None:
+    started = time.monotonic()
+    answer = httpx.post(f"{server}/webhook/guarded/s", json=HOSTILE, timeout=30)
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 500
+    error = answer.json()["error"]
+    assert "rule 0" in error and f"ran past the {LIMIT:g}s limit" in error and RUNAWAY in error
+    assert elapsed < LIMIT + 2
+
+
+def test_a_runaway_trigger_rule_fails_its_action_once_naming_the_rule_within_about_the_limit(
+    server: str, database_url: str
+) -> None:
+    assert httpx.post(f"{server}/webhook/incoming/s", json=HOSTILE, timeout=30).status_code == 201
+    deadline = time.monotonic() + 20
+    while not (jobs := [job for job in _trigger_jobs(database_url) if job.status == "failed"]):
+        assert time.monotonic() < deadline, f"the trigger did not fail: {_trigger_jobs(database_url)}"
+        time.sleep(0.1)
+    [job] = jobs
+    assert job.attempts == 1  # a permanent failure: the same text would run past the limit again
+    assert "rule 0" in job.error and f"ran past the {LIMIT:g}s limit" in job.error
+    assert job.finished_at - job.created_at < LIMIT + 3
+
+
+def test_other_webhooks_and_healthz_stay_fast_while_runaway_rules_run(server: str, database_url: str) -> None:
+    stop = threading.Event()
+
+    def attack(path: str) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                client.post(f"{server}/webhook/{path}/s", json=HOSTILE)
+
+    timings: dict[str, list[float]] = {"ack": [], "healthz": []}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool, httpx.Client(timeout=30) as client:
+        attackers = [pool.submit(attack, path) for path in ("guarded", "guarded", "incoming", "incoming")]
+        # Measure while rules are running: from the first trigger job on, for three limits' time.
+        deadline = time.monotonic() + 20
+        while not _trigger_jobs(database_url):
+            assert time.monotonic() < deadline, "no trigger job was created"
+            time.sleep(0.05)
+        until = time.monotonic() + 3 * LIMIT
+        while time.monotonic() < until:
+            for name, send in (("ack", lambda: client.post(f"{server}/webhook/other/s", json={"n": 1})),
+                               ("healthz", lambda: client.get(f"{server}/healthz"))):
+                started = time.monotonic()
+                assert send().status_code in (200, 201)
+                timings[name].append(time.monotonic() - started)
+            time.sleep(0.05)
+        stop.set()
+        for future in attackers:
+            future.result()
+    failed = [job for job in _trigger_jobs(database_url) if job.status == "failed"]
+    assert failed, "the runaway trigger rule never ran while acks were timed"
+    slowest = {name: round(max(values), 3) for name, values in timings.items()}
+    assert slowest["ack"] < FAST and slowest["healthz"] < FAST, slowest
