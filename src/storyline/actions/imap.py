@@ -38,9 +38,10 @@ from email.policy import default as default_policy
 from typing import Any, cast
 
 from storyline.actions.base import ActionError, Result, RunContext, truthy
-from storyline.actions.trigger import compile_regex, is_templated, regex_problem
+from storyline.actions.trigger import compile_regex, is_templated, regex_failure, regex_problem
 from storyline.egress.client import EgressError
 from storyline.egress.imap import Fetched, MailboxError, MailboxSession
+from storyline.templating import regexes
 
 TYPE = "Agents::IMAPAgent"
 DESCRIPTION = "Poll an IMAP mailbox and emit one event per new message (headers, text, HTML, attachments)."
@@ -189,8 +190,12 @@ def matches(message: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
             actual = bool(message["attachments"]) if key == "has_attachment" else bool(message["is_unread"])
             if actual != truthy(expected):
                 return False
-        elif not compile_regex(str(expected), True).search(str(message.get(key) or "")):
-            return False
+        else:
+            try:
+                if not compile_regex(str(expected), True).search(str(message.get(key) or "")):
+                    return False
+            except regexes.RegexError as exc:
+                raise regex_failure(exc, f"conditions.{key}") from None
     return True
 
 

@@ -145,10 +145,17 @@ def regex_problem(pattern: Any, where: str) -> str | None:
     return None
 
 
+class PatternTimedOut(ActionError):
+    """A story's pattern ran past the regex time limit on this input: the input is to blame as much as the
+    pattern, so a webhook refuses the request (4xx) rather than reporting itself broken."""
+
+
 def regex_failure(exc: regexes.RegexError, where: str) -> ActionError:
     """The action fails for good (a pattern that failed once fails again): name where it is."""
     if isinstance(exc, regexes.InvalidRegex):
         return ActionError(f"{where}: pattern {exc.pattern!r} is not a valid regular expression: {exc.reason}")
+    if isinstance(exc, regexes.RegexTimeout):
+        return PatternTimedOut(f"{where}: {exc}")
     return ActionError(f"{where}: {exc}")
 
 

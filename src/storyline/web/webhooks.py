@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from storyline.actions import verification, webhook
 from storyline.actions.base import ActionError, ActionSpec
-from storyline.actions.trigger import render_option
+from storyline.actions.trigger import PatternTimedOut, render_option
 from storyline.engine import deliveries, prompts, queue, rate_limit
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import RunScope
@@ -148,6 +148,10 @@ def routes(service: Service) -> list[Route]:
             # Rules may run a story's regex up to its time limit: off the loop that answers everyone.
             matched, _ = await asyncio.to_thread(admits) if options.get("rules") else admits()
             limit = webhook.rate_limit(ctx)
+        except PatternTimedOut as exc:
+            log.warning("webhook %s: refused: %s (HTTP 422)", action.name, exc)
+            return _error(422, f"this request could not be checked against the webhook's rules in time ({exc}); "
+                               "nothing was recorded")
         except ActionError as exc:
             return _misconfigured(action, exc)
         once = inbound.once if inbound is not None else None
