@@ -5,7 +5,8 @@ orjson is fast, but it reads an integer wider than 64 bits as a float
 one, and writes at most 254 levels of nesting. So orjson does the work, and the standard
 library takes over only where orjson cannot be exact: reading a document with a run of
 19 or more digits (a candidate for such an integer), and writing what orjson refused.
-The common case pays one regex scan on reads and nothing on writes.
+The common case pays one regex scan on reads and nothing on writes. (A number beyond a
+double's range, some 309 digits, is refused, as orjson refuses it.)
 
 ``MAX_DEPTH`` bounds what storyline accepts from outside and from actions: a webhook body
 nested deeper is refused (400), an action output nested deeper fails that action. An

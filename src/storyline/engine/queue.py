@@ -520,6 +520,11 @@ def _describe(error: BaseException) -> str:
         return str(error)
     frame = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
     where = f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else ""
+    if isinstance(error, sa.exc.StatementError) and error.orig is not None:
+        # The database's own first line: not the statement, its parameters, or the server's
+        # DETAIL (PostgreSQL quotes the row's values there).
+        first = (str(error.orig).splitlines() or [""])[0]
+        return f"database error ({type(error.orig).__name__}): {first}{where}"
     return f"{type(error).__name__}: {error}{where}"
 
 
