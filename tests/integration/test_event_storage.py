@@ -7,6 +7,7 @@ JSON keeps integers of any width and nests at most ``jsondata.MAX_DEPTH`` levels
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import time
@@ -22,6 +23,7 @@ from starlette.testclient import TestClient
 from storyline import jsondata
 from storyline.config import Settings
 from storyline.engine import queue
+from storyline.engine.database import Database
 from storyline.store import tables as t
 from storyline.store.db import alembic_config, make_engine, upgrade
 from storyline.web.app import create_app
@@ -96,6 +98,33 @@ async def test_a_story_run_counts_the_bytes_of_its_events(database_url: str) -> 
                 sa.select(t.story_runs.c.event_bytes).where(t.story_runs.c.guid == ingested.story_run)
             ).scalar_one()
         assert counted == stored_bytes(h.engine)
+
+
+async def test_counting_a_runs_bytes_ends_the_writers_transaction(database_url: str) -> None:
+    """On PostgreSQL the count's row stays locked until commit: no batch may hold it while waiting for another."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite takes no row locks: its single writer serialises")
+    async with Harness(database_url, worker=False) as h:
+        await h.load(explode_story())
+        await h.ingest("Hook", {"tag": "big", "items": [{"n": 1}]})
+        [job] = await h.service.db.write(queue.claim, "w1", 10, 30.0, time.time())
+
+        def transaction(conn: sa.Connection) -> int:
+            return conn.execute(sa.text("SELECT txid_current()")).scalar_one()
+
+        def complete(conn: sa.Connection) -> int:
+            queue.run_pure(conn, h.service.catalogs.current, h.service.runtime, job, "w1", time.time())
+            return transaction(conn)
+
+        db = Database(h.engine, writers=1)
+        tasks = [asyncio.ensure_future(db.write(op)) for op in (transaction, complete, transaction)]
+        await asyncio.sleep(0.05)  # all three queued: the writer takes them as one batch
+        db.start()
+        try:
+            first, counted, after = await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+        finally:
+            db.stop()
+        assert first == counted != after
 
 
 async def test_retention_keeps_an_event_while_a_later_one_is_built_on_it(database_url: str) -> None:

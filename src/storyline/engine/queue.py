@@ -34,7 +34,7 @@ from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
 from storyline.store import events
 from storyline.store import tables as t
-from storyline.store.db import JsonText, is_transient, json_text
+from storyline.store.db import JsonText, is_transient, json_text, row_locked
 from storyline.store.state import SqlActionState
 
 log = logging.getLogger(__name__)
@@ -365,6 +365,7 @@ class Step:
         """Enqueue the jobs downstream and count the run's bytes, refusing the step if they are over budget."""
         if self._bytes:
             total = self.conn.execute(_COUNT_BYTES, {"run": self.story_run, "size": self._bytes}).scalar()
+            row_locked(self.conn)
             if total is not None and total > self._max_bytes:
                 raise over_budget(self.story_run, self._max_bytes)
         _enqueue(self.conn, self._jobs)

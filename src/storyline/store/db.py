@@ -75,6 +75,17 @@ def lock_key(conn: sa.Connection, *parts: object) -> None:
     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
 
+def row_locked(conn: sa.Connection) -> None:
+    """The transaction has updated a row that other operations update too (a story run's byte count).
+
+    On PostgreSQL that row stays locked until commit, so, as after ``lock_key``, the
+    batching writer commits right after this operation rather than hold the lock while
+    the next operation waits for another.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.info[LOCKS_HELD] = True
+
+
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 """PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again."""
 
