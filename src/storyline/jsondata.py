@@ -5,7 +5,8 @@ orjson is fast, but it reads an integer wider than 64 bits as a float
 one, and writes at most 254 levels of nesting. So orjson does the work, and the standard
 library takes over only where orjson cannot be exact: reading a document with a run of
 19 or more digits (a candidate for such an integer), and writing what orjson refused.
-The common case pays one regex scan on reads and nothing on writes. (A number beyond a
+The common case pays one scan of the bytes on reads (about as long as orjson's parse)
+and nothing on writes. (A number beyond a
 double's range, some 309 digits, is refused, as orjson refuses it.)
 
 ``MAX_DEPTH`` bounds what storyline accepts from outside and from actions: a webhook body
@@ -17,7 +18,6 @@ so every reader (orjson or not) handles every event storyline stores.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -26,9 +26,11 @@ MAX_DEPTH = 64
 """The deepest nesting of objects and arrays accepted in a webhook body or an action output."""
 
 # Integers orjson reads exactly have at most 19 digits (i64) or 20 (u64 up to 18446744073709551615);
-# any number of 19 digits or more is read again by the standard library, which is exact for all.
-_LONG_NUMBER_BYTES = re.compile(rb"[0-9]{19}")
-_LONG_NUMBER_TEXT = re.compile(r"[0-9]{19}")
+# a document with a run of 19 digits or more is read again by the standard library, which is exact
+# for all. The run is found by mapping every digit to "0" and everything else to " " and searching
+# for 19 zeros: some ten times faster than a regex over the document.
+_DIGITS_ONLY = bytes(ord("0") if chr(byte).isdigit() and byte < 128 else ord(" ") for byte in range(256))
+_LONG_NUMBER = b"0" * 19
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
@@ -44,8 +46,8 @@ def loads(data: bytes | str, *, max_depth: int | None = MAX_DEPTH) -> Any:
         if str(exc).startswith("depth limit exceeded"):
             raise JsonError(_too_deep(max_depth)) from None
         raise JsonError(f"not valid JSON: {exc}") from None
-    long_number = _LONG_NUMBER_BYTES if isinstance(data, bytes) else _LONG_NUMBER_TEXT
-    if long_number.search(data):  # type: ignore[arg-type]
+    raw = data if isinstance(data, bytes) else data.encode()
+    if _LONG_NUMBER in raw.translate(_DIGITS_ONLY):
         # orjson has checked it is JSON (and rejected NaN and lone surrogates); now read it exactly.
         try:
             value = json.loads(data)
