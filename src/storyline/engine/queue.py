@@ -144,7 +144,8 @@ def _insert_event(
 
 
 def _new_run(
-    conn: Connection, catalog: Catalog, action: ActionSpec, now: float, parent_job_id: int | None, event_bytes: int,
+    conn: Connection, catalog: Catalog, action: ActionSpec, now: float, parent_job_id: int | None,
+    event_bytes: int = 0,
 ) -> str:
     story_run = new_run_guid()
     keep = catalog.story(action.story_id).keep_events_for
