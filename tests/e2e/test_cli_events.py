@@ -41,3 +41,13 @@ async def test_events_json_prints_the_deepest_events_and_the_widest_integers_exa
     assert "Copy" in cli("events", env=env).stdout
     [run] = jsondata.loads(cli("runs", "--json", env=env).stdout)
     assert run["events"] == 2 and run["status"] == "done"
+
+
+def test_run_refuses_an_input_nested_deeper_than_a_webhook_takes(tmp_path: Path) -> None:
+    story_file = tmp_path / "deep.json"
+    story_file.write_text(jsondata.dumps(story("Deep", [agent(WEBHOOK, "Hook", path="deep", secret="s")], [])))
+    ran = cli("run", str(story_file), "--input", jsondata.dumps(nested(jsondata.MAX_DEPTH + 1)),
+              env=environment(f"sqlite:///{tmp_path}/cli.db"), check=False)
+    assert ran.returncode == 1
+    assert "--input nests deeper than 64 levels of objects and arrays, as no webhook body may; flatten it" in " ".join(
+        ran.stderr.split())

@@ -49,9 +49,6 @@ class Views:
         self._rows = {row.id: row for row in rows}
         self._views: dict[int, dict[str, Any]] = {}
 
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._rows
-
     def story_run(self, event_id: int) -> str | None:
         row = self._rows.get(event_id)
         return None if row is None else row.story_run
