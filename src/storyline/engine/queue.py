@@ -154,7 +154,7 @@ def _new_run(
     return story_run
 
 
-def over_budget(story_run: str, limit: int) -> ActionError:
+def _over_budget(story_run: str, limit: int) -> ActionError:
     """STORYLINE_MAX_RUN_BYTES reached: a permanent failure, since running it again writes as much again."""
     return ActionError(
         f"story run {story_run} wrote more than {limit} bytes of events (STORYLINE_MAX_RUN_BYTES); nothing more "
@@ -309,7 +309,7 @@ class Step:
             own = _own_output(action, output)
             size += own.size
             if size > self._max_bytes:
-                raise over_budget(self.story_run, self._max_bytes)
+                raise _over_budget(self.story_run, self._max_bytes)
             encoded.append((output, own))
         self._bytes = size
         return encoded
@@ -368,7 +368,7 @@ class Step:
             total = self.conn.execute(_COUNT_BYTES, {"run": self.story_run, "size": self._bytes}).scalar()
             row_locked(self.conn)
             if total is not None and total > self._max_bytes:
-                raise over_budget(self.story_run, self._max_bytes)
+                raise _over_budget(self.story_run, self._max_bytes)
         _enqueue(self.conn, self._jobs)
         self._jobs = []
 
