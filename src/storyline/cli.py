@@ -19,6 +19,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.engine import Connection
 
+from storyline import jsondata
 from storyline.config import Settings
 from storyline.urls import webhook_url
 
@@ -85,7 +86,7 @@ def _check_key(engine: Any, settings: Settings) -> None:
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+    sys.stdout.write(jsondata.dumps(value, indent=True) + "\n")
 
 
 @app.command()
@@ -371,7 +372,7 @@ def _show_events(events: list[dict[str, Any]], as_json: bool) -> None:
         return
     table = Table("id", "time", "action", "run", "output")
     for event in events:
-        text = orjson.dumps(event["output"]).decode()
+        text = jsondata.dumps(event["output"])
         table.add_row(
             str(event["id"]), event["created_at"][11:23], event["action"], event["story_run"][:8],
             text if len(text) < 200 else text[:197] + "...",

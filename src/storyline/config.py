@@ -74,6 +74,8 @@ class Settings:
     egress_allow: tuple[str, ...] = ()
     egress_timeout: float = 30.0
     max_response_bytes: int = 10 * 1024 * 1024
+    # Bytes of events one story run may write (an explode of a large body multiplies them).
+    max_run_bytes: int = 64 * 1024 * 1024
     lease_seconds: float = 30.0
     max_attempts: int = 5
     retry_base_seconds: float = 2.0
@@ -109,6 +111,7 @@ class Settings:
             egress_allow=_env_allow(),
             egress_timeout=_env_float("STORYLINE_EGRESS_TIMEOUT", cls.egress_timeout),
             max_response_bytes=int(_env_float("STORYLINE_MAX_RESPONSE_BYTES", cls.max_response_bytes)),
+            max_run_bytes=int(_env_float("STORYLINE_MAX_RUN_BYTES", cls.max_run_bytes)),
             lease_seconds=_env_float("STORYLINE_LEASE_SECONDS", cls.lease_seconds),
             max_attempts=int(_env_float("STORYLINE_MAX_ATTEMPTS", cls.max_attempts)),
             retry_base_seconds=_env_float("STORYLINE_RETRY_BASE_SECONDS", cls.retry_base_seconds),

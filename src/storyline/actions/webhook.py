@@ -22,14 +22,14 @@ Options beyond the legacy ones, as in current Tines:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
-
+from storyline import jsondata
 from storyline.actions import verification
 from storyline.actions.base import ActionError, RunContext, truthy
 from storyline.actions.trigger import evaluate_rules, is_templated, to_number, validate_rules
@@ -128,7 +128,12 @@ def response_code(options: Mapping[str, Any]) -> int:
 
 
 def parse_body(content_type: str, body: bytes) -> Any:
-    """The request body as Tines would file it: JSON or form fields, else the text."""
+    """The request body as Tines would file it: JSON or form fields, else the text.
+
+    JSON keeps integers of any width exact and may nest ``jsondata.MAX_DEPTH`` levels;
+    deeper is a BadRequest (400), since sending it again cannot help. Form fields are
+    flat text, so they nest no further.
+    """
     if not body:
         return {}
     try:
@@ -137,18 +142,20 @@ def parse_body(content_type: str, body: bytes) -> Any:
         raise BadRequest(f"request body is not UTF-8 (byte {exc.start})") from exc
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+        return _json_body(body)
     if media == "application/x-www-form-urlencoded":
         return dict(parse_qsl(text, keep_blank_values=True))
     if text.lstrip().startswith(("{", "[")):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
+        with contextlib.suppress(BadRequest):
+            return _json_body(body)
     return {"body": text}
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return jsondata.loads(body)
+    except jsondata.JsonError as exc:
+        raise BadRequest(f"request body is {exc}") from exc
 
 
 #: The first export schema whose webhooks include headers unless told otherwise.

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from storyline import jsondata
 from storyline.actions.base import ActionSpec
 from storyline.config import Settings
 from storyline.engine import queue
@@ -66,6 +67,9 @@ def _vault_of(database_url: str) -> Vault | None:
 
 
 async def run_once(story: str, body: Any, settings: Settings, *, timeout: float = 60.0) -> list[dict[str, Any]]:
+    if jsondata.deeper_than(body, jsondata.MAX_DEPTH):
+        raise OneShotError(f"--input nests deeper than {jsondata.MAX_DEPTH} levels of objects and arrays, as no "
+                           "webhook body may; flatten it")
     path = Path(story)
     vault = None
     with tempfile.TemporaryDirectory(prefix="storyline-run-") as tmp:

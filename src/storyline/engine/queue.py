@@ -26,13 +26,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from storyline import jsondata
 from storyline.actions import action_type, is_pure
 from storyline.actions.base import ActionError, ActionSpec, Result, SendToStory
 from storyline.engine import deliveries, substory
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
+from storyline.store import events
 from storyline.store import tables as t
-from storyline.store.db import is_transient
+from storyline.store.db import JsonText, is_transient, json_text, row_locked
 from storyline.store.state import SqlActionState
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class Job:
     story_run: str
     attempts: int
     state: Any
+    # The incoming event as the action sees it (store/events.py); {} for a schedule
+    # tick's job, or when retention has removed the event.
     payload: Mapping[str, Any]
     # When the job became due; its downstream jobs inherit it (see Step).
     run_after: float = 0.0
@@ -102,10 +106,24 @@ def _job_row(action_id: int, event_id: int | None, story_run: str, now: float, *
 _INSERT_EVENT = t.events.insert().returning(t.events.c.id)
 _INSERT_RUN = t.story_runs.insert()
 _INSERT_LOG = t.logs.insert()
+_COUNT_BYTES = (
+    t.story_runs.update()
+    .where(t.story_runs.c.guid == sa.bindparam("run"))
+    .values(event_bytes=t.story_runs.c.event_bytes + sa.bindparam("size"))
+    .returning(t.story_runs.c.event_bytes)
+)
+
+
+def _own_output(action: ActionSpec, output: Any) -> JsonText:
+    """What an event row holds: the action's output under its key, as JSON (see store/events.py)."""
+    try:
+        return json_text({action.key: output})
+    except jsondata.JsonError as exc:
+        raise ActionError(f"action {action.name!r} emitted an event that cannot be stored: {exc}") from None
 
 
 def _insert_event(
-    conn: Connection, catalog: Catalog, action: ActionSpec, story_run: str, payload: Mapping[str, Any],
+    conn: Connection, catalog: Catalog, action: ActionSpec, story_run: str, own: JsonText, parent_id: int | None,
     now: float, job_id: int | None, idx: int,
 ) -> int:
     keep = catalog.story(action.story_id).keep_events_for
@@ -117,28 +135,46 @@ def _insert_event(
             "story_run": story_run,
             "job_id": job_id,
             "idx": idx,
-            "payload": payload,
+            "payload": own,
+            "parent_id": parent_id,
             "created_at": now,
             "expires_at": now + keep,
         },
     ).scalar_one()
 
 
-def _new_run(conn: Connection, catalog: Catalog, action: ActionSpec, now: float, parent_job_id: int | None) -> str:
+def _new_run(
+    conn: Connection, catalog: Catalog, action: ActionSpec, now: float, parent_job_id: int | None,
+    event_bytes: int = 0,
+) -> str:
     story_run = new_run_guid()
     keep = catalog.story(action.story_id).keep_events_for
     conn.execute(_INSERT_RUN, {"guid": story_run, "story_id": action.story_id, "created_at": now,
-                               "expires_at": now + keep, "parent_job_id": parent_job_id})
+                               "expires_at": now + keep, "parent_job_id": parent_job_id, "event_bytes": event_bytes})
     return story_run
+
+
+def _over_budget(story_run: str, limit: int) -> ActionError:
+    """STORYLINE_MAX_RUN_BYTES reached: a permanent failure, since running it again writes as much again."""
+    return ActionError(
+        f"story run {story_run} wrote more than {limit} bytes of events (STORYLINE_MAX_RUN_BYTES); nothing more "
+        "is stored for it. Make the story emit less (explode fewer or smaller items, keep only the fields it "
+        "needs) or raise STORYLINE_MAX_RUN_BYTES"
+    )
 
 
 def ingest(
     conn: Connection, catalog: Catalog, action: ActionSpec, body: Any, now: float, *,
     parent_job_id: int | None = None,
 ) -> Ingested:
-    """Record what a webhook received (or a Send to Story sent); durable once the caller commits."""
-    story_run = _new_run(conn, catalog, action, now, parent_job_id)
-    event_id = _insert_event(conn, catalog, action, story_run, {action.key: body}, now, None, 0)
+    """Record what a webhook received (or a Send to Story sent); durable once the caller commits.
+
+    The run's byte count starts with this event; the budget is held by what the run goes
+    on to emit (a body is bounded by STORYLINE_MAX_BODY_BYTES before it gets here).
+    """
+    own = _own_output(action, body)
+    story_run = _new_run(conn, catalog, action, now, parent_job_id, own.size)
+    event_id = _insert_event(conn, catalog, action, story_run, own, None, now, None, 0)
     rows = [
         _job_row(receiver.id, event_id, story_run, now)
         for receiver in catalog.receivers_of(action.id)
@@ -176,21 +212,24 @@ def _claim_statement(dialect: str) -> sa.Update:
 
 
 def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: float) -> list[Job]:
+    """Lease due jobs; their incoming events are assembled with one query, sharing what they share."""
     rows = conn.execute(
         _claim_statement(conn.dialect.name),
         {"now": now, "limit": limit, "owner": worker, "until": now + lease_seconds},
     ).all()
     if not rows:
         return []
-    event_ids = {row.event_id for row in rows if row.event_id is not None}
-    payloads: dict[int, Any] = {}
-    if event_ids:
-        e = t.events.c
-        payloads = {row.id: row.payload for row in conn.execute(sa.select(e.id, e.payload).where(e.id.in_(event_ids)))}
+    views = events.views(conn, (row.event_id for row in rows if row.event_id is not None))
+
+    def incoming(row: Any) -> Mapping[str, Any]:
+        if row.event_id is None or views.story_run(row.event_id) != row.story_run:
+            return {}
+        return views.get(row.event_id) or {}
+
     return sorted(
         (
-            Job(row.id, row.action_id, row.event_id, row.story_run, row.attempts, row.state,
-                payloads.get(row.event_id, {}) if row.event_id is not None else {}, row.run_after)
+            Job(row.id, row.action_id, row.event_id, row.story_run, row.attempts, row.state, incoming(row),
+                row.run_after)
             for row in rows
         ),
         key=lambda job: job.id,
@@ -247,21 +286,53 @@ class Step:
         self._idx = 0
         self._inline = 0
         self._jobs: list[dict[str, Any]] = []
+        self._bytes = 0
+        self._max_bytes = runtime.settings.max_run_bytes
 
-    def file(self, action: ActionSpec, incoming: Mapping[str, Any], result: Result) -> None:
-        for message in result.logs:
-            _log(self.conn, action.id, self.job_id, self.story_run, "info", self.runtime.redact(message), self.now)
+    def file(self, action: ActionSpec, incoming: Mapping[str, Any], result: Result, parent_id: int | None) -> None:
+        """File ``result`` as emitted on the event ``parent_id``, whose view is ``incoming``."""
+        self._file(action, incoming, self._encode(action, result), result.logs, parent_id)
+
+    def _encode(self, action: ActionSpec, result: Result) -> list[tuple[Any, JsonText]]:
+        """Each output, redacted, with the JSON its row will hold; refuses what must not be stored.
+
+        All of them before anything is written, so that an action is filed whole or not at all.
+        """
+        encoded, size = [], self._bytes
         for output in result.events:
-            payload = {**incoming, action.key: self.runtime.redact(output)}
+            output = self.runtime.redact(output)
+            if jsondata.deeper_than(output, jsondata.MAX_DEPTH):
+                raise ActionError(
+                    f"action {action.name!r} emitted an event that nests deeper than {jsondata.MAX_DEPTH} levels "
+                    "of objects and arrays, which storyline does not store; flatten what it emits"
+                )
+            own = _own_output(action, output)
+            size += own.size
+            if size > self._max_bytes:
+                raise _over_budget(self.story_run, self._max_bytes)
+            encoded.append((output, own))
+        self._bytes = size
+        return encoded
+
+    def _file(
+        self, action: ActionSpec, incoming: Mapping[str, Any], encoded: list[tuple[Any, JsonText]], logs: list[str],
+        parent_id: int | None,
+    ) -> None:
+        for message in logs:
+            _log(self.conn, action.id, self.job_id, self.story_run, "info", self.runtime.redact(message), self.now)
+        receivers = [receiver for receiver in self.catalog.receivers_of(action.id) if not receiver.disabled]
+        for output, own in encoded:
             event_id = _insert_event(
-                self.conn, self.catalog, action, self.story_run, payload, self.now, self.job_id, self._idx
+                self.conn, self.catalog, action, self.story_run, own, parent_id, self.now, self.job_id, self._idx
             )
             self._idx += 1
-            for receiver in self.catalog.receivers_of(action.id):
-                if not receiver.disabled:
-                    self._dispatch(receiver, event_id, payload)
+            if receivers:
+                # The view the receivers get: shares ``incoming``'s values, copies none of them.
+                view = {**incoming, action.key: output}
+                for receiver in receivers:
+                    self._dispatch(receiver, event_id, view)
             if action.id in self.catalog.exits:
-                _exit_reached(self.conn, self.catalog, self.runtime, payload[action.key], self.story_run, self.now)
+                _exit_reached(self.conn, self.catalog, self.runtime, output, self.story_run, self.now)
 
     def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
         module = action_type(action.type)
@@ -277,6 +348,7 @@ class Step:
             # In a savepoint: state the action wrote before failing must not outlive the failure.
             with self.conn.begin_nested():
                 result = module.run(ctx)
+            encoded = self._encode(action, result)
         except Exception as exc:
             if is_transient(exc):
                 raise  # the whole transaction is run again (engine/database.py)
@@ -288,9 +360,15 @@ class Step:
                 _job_row(action.id, event_id, self.story_run, self.now,
                          run_after=result.defer_until, state=result.state)
             )
-        self.file(action, payload, result)
+        self._file(action, payload, encoded, result.logs, event_id)
 
     def flush(self) -> None:
+        """Enqueue the jobs downstream and count the run's bytes, refusing the step if they are over budget."""
+        if self._bytes:
+            total = self.conn.execute(_COUNT_BYTES, {"run": self.story_run, "size": self._bytes}).scalar()
+            row_locked(self.conn)
+            if total is not None and total > self._max_bytes:
+                raise _over_budget(self.story_run, self._max_bytes)
         _enqueue(self.conn, self._jobs)
         self._jobs = []
 
@@ -326,18 +404,25 @@ def complete(
                  attempts=job.attempts - 1, worker=None)
         return
     _release(conn, job, worker, status="done", finished_at=now, state=None, error=None)
-    emit(conn, catalog, runtime, action, job.payload, result, job.story_run, now, job_id=job.id, due=job.run_after)
+    # An event retention has removed is no one's parent.
+    parent_id = job.event_id if job.payload else None
+    emit(conn, catalog, runtime, action, job.payload, result, job.story_run, now, parent_id=parent_id,
+         job_id=job.id, due=job.run_after)
     if catalog.story(action.story_id).send_to_story_enabled:
         _settle(conn, job.story_run, now)
 
 
 def emit(
     conn: Connection, catalog: Catalog, runtime: Runtime, action: ActionSpec, incoming: Mapping[str, Any],
-    result: Result, story_run: str, now: float, *, job_id: int | None = None, due: float | None = None,
+    result: Result, story_run: str, now: float, *, parent_id: int | None, job_id: int | None = None,
+    due: float | None = None,
 ) -> None:
-    """File an action's result in a story run: its events, logs, and everything downstream."""
+    """File an action's result in a story run: its events, logs, and everything downstream.
+
+    ``parent_id`` is the event the action received (None for none), ``incoming`` its view.
+    """
     step = Step(conn, catalog, runtime, job_id, story_run, now, due)
-    step.file(action, incoming, result)
+    step.file(action, incoming, result, parent_id)
     step.flush()
 
 
@@ -348,6 +433,9 @@ def _start_sub_run(
     """Send to Story: run the sub-story from its entry; the job waits until the run ends or expires."""
     story, entry = substory.target(conn, catalog, action, job.story_run, request.story)
     body = substory.entry_body(request.body, action, job.event_id)
+    if jsondata.deeper_than(body, jsondata.MAX_DEPTH):
+        raise ActionError(f"option 'payload' nests deeper than {jsondata.MAX_DEPTH} levels of objects and arrays, "
+                          "which storyline does not store; flatten what it sends")
     sub = ingest(conn, catalog, entry, body, now, parent_job_id=job.id)
     _release(conn, job, worker, status="queued", run_after=now + story.keep_events_for,
              state={"sub_run": sub.story_run, "story": story.name}, attempts=job.attempts - 1, worker=None)
@@ -374,7 +462,8 @@ def _exit_reached(
             .where(t.jobs.c.id == parent.job_id, t.jobs.c.status == "queued")
             .values(status="done", finished_at=now, state=None, error=None)
         )
-    emit(conn, catalog, runtime, caller, incoming, Result(events=[output]), parent.story_run, now)
+    emit(conn, catalog, runtime, caller, incoming, Result(events=[output]), parent.story_run, now,
+         parent_id=parent.event_id)
     if parent.waiting:
         _settle(conn, parent.story_run, now)
 
@@ -433,6 +522,11 @@ def _describe(error: BaseException) -> str:
         return str(error)
     frame = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
     where = f" at {frame[0].filename.rsplit('/', 1)[-1]}:{frame[0].lineno}" if frame else ""
+    if isinstance(error, sa.exc.StatementError) and error.orig is not None:
+        # The database's own first line: not the statement, its parameters, or the server's
+        # DETAIL (PostgreSQL quotes the row's values there).
+        first = (str(error.orig).splitlines() or [""])[0]
+        return f"database error ({type(error.orig).__name__}): {first}{where}"
     return f"{type(error).__name__}: {error}{where}"
 
 
@@ -472,7 +566,7 @@ def next_due(conn: Connection) -> float | None:
 def purge(conn: Connection, now: float) -> int:
     """Retention: drop expired events and runs, finished jobs and logs older than their story keeps, and
     webhook delivery keys older than any sender retries."""
-    removed = conn.execute(t.events.delete().where(t.events.c.expires_at < now)).rowcount
+    removed = _purge_events(conn, now)
     removed += conn.execute(t.story_runs.delete().where(t.story_runs.c.expires_at < now)).rowcount
     keep = (
         sa.select(t.stories.c.keep_events_for)
@@ -491,6 +585,32 @@ def purge(conn: Connection, now: float) -> int:
     )
     removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + log_keep < now)).rowcount
     removed += deliveries.purge(conn, now)
+    return removed
+
+
+#: Passes of one purge over expired events (see ``_purge_events``); the rest waits for the next purge.
+PURGE_PASSES = 32
+
+
+def _purge_events(conn: Connection, now: float) -> int:
+    """Drop expired events, each only once no event names it as parent.
+
+    An event's view is assembled from its ancestors (store/events.py), which were
+    written earlier and so expire earlier: a parent stays while a child is kept.
+    Each pass removes the expired events nothing names, so a chain goes leaves first.
+    """
+    e, child = t.events, t.events.alias("child")
+    orphan = (
+        e.delete()
+        .where(e.c.expires_at < now)
+        .where(~sa.exists().where(child.c.parent_id == e.c.id))
+    )
+    removed = 0
+    for _ in range(PURGE_PASSES):
+        count = conn.execute(orphan).rowcount
+        removed += count
+        if not count:
+            break
     return removed
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from storyline.actions.base import ActionError, ActionSpec
 from storyline.actions.send_to_story import find_story
 from storyline.engine.catalog import Catalog, StoryInfo
+from storyline.store import events
 from storyline.store import tables as t
 
 #: Sub-story runs nested deeper than this are refused (a loop the story rule cannot see).
@@ -112,7 +113,7 @@ def incoming(conn: Connection, event_id: int | None) -> Mapping[str, Any] | None
     """The event the Send to Story action received; None when retention has removed it."""
     if event_id is None:
         return {}  # a scheduled Send to Story has no incoming event
-    return conn.execute(sa.select(t.events.c.payload).where(t.events.c.id == event_id)).scalar()
+    return events.view(conn, event_id)
 
 
 def busy(conn: Connection, story_run: str) -> bool:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+
+from storyline import jsondata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,8 +26,30 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class JsonText(str):
+    """JSON already written by ``json_text``: stored as it is, so a writer that counts bytes encodes once."""
+
+    size: int
+    """Its length in bytes (UTF-8)."""
+
+
+def json_text(value: Any) -> JsonText:
+    """``value`` as JSON text for a JSON column; raises ``jsondata.JsonError`` when it cannot be written."""
+    data = jsondata.dumpb(value)
+    text = JsonText(data.decode())
+    text.size = len(data)
+    return text
+
+
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    if isinstance(value, JsonText):
+        return value
+    return jsondata.dumps(value)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    # What is stored was checked on the way in; reading it is not the place to refuse it.
+    return jsondata.loads(text, max_depth=None)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -50,6 +75,17 @@ def lock_key(conn: sa.Connection, *parts: object) -> None:
     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
 
+def row_locked(conn: sa.Connection) -> None:
+    """The transaction has updated a row that other operations update too (a story run's byte count).
+
+    On PostgreSQL that row stays locked until commit, so, as after ``lock_key``, the
+    batching writer commits right after this operation rather than hold the lock while
+    the next operation waits for another.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.info[LOCKS_HELD] = True
+
+
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 """PostgreSQL's deadlock_detected and serialization_failure: the transaction may simply be run again."""
 
@@ -60,13 +96,29 @@ def is_transient(exc: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
+def _create_private(url: str) -> None:
+    """Create a SQLite database file readable by its owner only, before SQLite creates it 0644.
+
+    Events hold what webhooks received and upstreams answered. SQLite gives the -wal,
+    -shm and -journal files the mode of the database file, so they follow.
+    """
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:") or not Path(path).parent.is_dir():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine:
     url = normalise_url(url)
+    # Statement parameters are event data, credentials' ciphertext, ...: never in an error's text (or a log).
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        _create_private(url)
         engine = sa.create_engine(
             url,
             json_serializer=_json_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=_json_loads,
             connect_args={"check_same_thread": False, "timeout": 30},
             **kwargs,
         )
@@ -94,7 +146,7 @@ def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine
     return sa.create_engine(
         url,
         json_serializer=_json_dumps,
-        json_deserializer=orjson.loads,
+        json_deserializer=_json_loads,
         pool_pre_ping=True,
         **kwargs,
     )

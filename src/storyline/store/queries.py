@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storyline.store import tables as t
+from storyline.store.events import views
 
 
 def iso(epoch: float | None) -> str | None:
@@ -28,9 +29,10 @@ def list_events(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     e, a, s = t.events.c, t.actions.c, t.stories.c
+    """Events with their views (``payload``: what the action received plus its own ``output``)."""
     query = (
         sa.select(e.id, s.name.label("story"), a.name.label("action"), a.key.label("action_key"), e.story_run,
-                  e.created_at, e.payload)
+                  e.created_at)
         .join(t.actions, a.id == e.action_id)
         .join(t.stories, s.id == e.story_id)
     )
@@ -40,11 +42,15 @@ def list_events(
     if run:
         query = query.where(e.story_run.startswith(run))
     rows = conn.execute(query.order_by(e.id.desc()).limit(limit)).mappings().all()
-    return [
-        {"id": row["id"], "story": row["story"], "action": row["action"], "story_run": row["story_run"],
-         "created_at": iso(row["created_at"]), "payload": row["payload"], "output": row["payload"].get(row["action_key"])}
-        for row in reversed(rows)
-    ]
+    found = views(conn, (row["id"] for row in rows))
+    result = []
+    for row in reversed(rows):
+        payload = found.get(row["id"]) or {}
+        result.append(
+            {"id": row["id"], "story": row["story"], "action": row["action"], "story_run": row["story_run"],
+             "created_at": iso(row["created_at"]), "payload": payload, "output": payload.get(row["action_key"])}
+        )
+    return result
 
 
 def list_runs(conn: Connection, *, story: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

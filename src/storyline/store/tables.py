@@ -74,6 +74,8 @@ story_runs = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
     # A sub-story run started by a Send to Story action: the job waiting for its exit.
     sa.Column("parent_job_id", sa.BigInteger, nullable=True),
+    # Bytes of event JSON the run has written, held to STORYLINE_MAX_RUN_BYTES.
+    sa.Column("event_bytes", sa.BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 events = sa.Table(
@@ -87,11 +89,19 @@ events = sa.Table(
     # cannot write the same event twice.
     sa.Column("job_id", sa.BigInteger, nullable=True),
     sa.Column("idx", sa.Integer, nullable=False, default=0),
+    # What the action emitted, under its key ({key: output}); the event as actions see it
+    # (everything upstream too) is assembled on read by following parent_id (store/events.py),
+    # so an explode does not store the upstream payload once per element. Events written
+    # before migration 0003 hold the whole view and no parent.
     sa.Column("payload", Json, nullable=False),
+    # The event this one was emitted on, in the same story run; None for a run's first event.
+    sa.Column("parent_id", sa.BigInteger, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
     sa.UniqueConstraint("job_id", "idx", name="uq_events_job_idx"),
     sa.Index("ix_events_action", "action_id", "id"),
+    # Retention keeps an event while another names it as parent.
+    sa.Index("ix_events_parent", "parent_id"),
 )
 
 jobs = sa.Table(

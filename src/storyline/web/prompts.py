@@ -30,6 +30,7 @@ from storyline.engine import prompts, queue
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
 from storyline.engine.service import Service
+from storyline.store import events
 from storyline.store import tables as t
 from storyline.store.queries import iso
 from storyline.store.state import SqlActionState
@@ -58,11 +59,10 @@ def answer(
     """
     action = catalog.actions.get(prompt.action_id)
     e = t.events.c
-    row = conn.execute(
-        sa.select(e.payload, e.story_run, e.expires_at).where(e.id == prompt.event_id)
-    ).one_or_none()
+    row = conn.execute(sa.select(e.story_run, e.expires_at).where(e.id == prompt.event_id)).one_or_none()
     if action is None or row is None or row.expires_at < now or row.story_run != prompt.story_run:
         return Answer("gone", action)
+    incoming = events.view(conn, prompt.event_id) or {}
     # The state locks the action's row on PostgreSQL, which orders concurrent clicks.
     state = SqlActionState(conn, action.id, now)
     bucket = f"prompt:{prompt.event_id}"
@@ -73,7 +73,7 @@ def answer(
     output = {"prompt": {"status": prompt.status, "agent_id": action.id, "event_id": prompt.event_id,
                          "answered_at": iso(now), **(by or {})}}
     result = Result(events=[output], logs=[f"prompt answered: {prompt.status}"])
-    queue.emit(conn, catalog, runtime, action, row.payload, result, row.story_run, now)
+    queue.emit(conn, catalog, runtime, action, incoming, result, row.story_run, now, parent_id=prompt.event_id)
     return Answer("recorded", action, now)
 
 
