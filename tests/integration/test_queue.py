@@ -150,3 +150,24 @@ async def test_retention_purges_expired_events_and_finished_jobs(database_url: s
         removed = await h.service.db.write(queue.purge, time.time() + 61)
         assert removed >= 5 + 1 + 1  # events, the run, the finished job
         assert count(h.engine, t.events) == 0 and count(h.engine, t.jobs) == 0
+
+
+async def test_a_pure_action_whose_regex_outruns_the_writers_budget_runs_outside_it_with_the_whole_limit(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ^(a|a)*$ backtracks for about 0.1 s on 20 characters here: past the writer's budget, within the limit.
+    monkeypatch.setenv("STORYLINE_REGEX_TIMEOUT", "60")
+    slow = [{"type": "!regex", "path": "{{.hook.text}}", "value": "^(a|a)*$"}]
+    data = story("Slow rule", [
+        agent(WEBHOOK, "Hook", path="slow-rule", secret="s"),
+        agent(TRIGGER, "Not all a", rules=slow),
+        agent(TRIGGER, "Also not all a", rules=slow),
+    ], [(0, 1), (1, 2)])
+    async with Harness(database_url) as h:
+        await h.load(data)
+        await h.ingest("Hook", {"text": "a" * 20 + "!"})
+        await h.drain()
+        assert [e["output"] for e in h.events(action="Also not all a")] == [{"rule_matched": True}]
+        assert all(job["status"] == "done" and job["attempts"] == 1 for job in h.jobs())
+        runtime = h.service.runtime
+        assert {h.action("Not all a").id, h.action("Also not all a").id} <= runtime.outside_writer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -51,7 +50,7 @@ def test_legacy_message_only_options_and_trigger_rules_are_named_too() -> None:
         event_transformation.run(context({"mode": "message_only", "message": {"parts": ["a", "=("]}}))
     ctx = context({"rules": [{"type": "regex", "path": "{{ .alert.id | divided_by: 0 }}", "value": "x"}]}, "Is it")
     with pytest.raises(ActionError, match=r"^action 'Is it': option 'rules\[0\]\.path': Liquid error"):
-        asyncio.run(trigger.run(ctx))
+        trigger.run(ctx)
 
 
 def test_loop_payload_errors_are_named_per_option() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Mapping
@@ -50,7 +49,7 @@ def run(options: dict[str, Any], event: Mapping[str, Any] | None = None) -> list
         now=0.0,
         render=_render_against(event),
     )
-    return asyncio.run(trigger.run(ctx)).events
+    return trigger.run(ctx).events
 
 
 def matches(kind: str, path: Any, value: Any) -> bool:
@@ -105,7 +104,7 @@ def test_a_template_error_names_the_rule_option() -> None:
     )
     ctx = RunContext(action=spec, event={}, story_run="r", scope=None, now=0.0, render=broken)  # type: ignore[arg-type]
     with pytest.raises(ActionError, match=r"option 'rules\[0\]\.path': unexpected end"):
-        asyncio.run(trigger.run(ctx))
+        trigger.run(ctx)
 
 
 # --- must_match ---------------------------------------------------------------------------

@@ -124,6 +124,14 @@ def _whole(number: float) -> int | float:
     return int(number) if float(number).is_integer() else number
 
 
+STATEFUL_MODES = ("deduplicate", "implode", "throttle")
+
+
+def needs_state(options: Mapping[str, Any]) -> bool:
+    """Whether a run must see and write the action's state in the transaction that records it."""
+    return options.get("mode") in STATEFUL_MODES
+
+
 def _need_state(ctx: RunContext, mode: str) -> ActionState:
     if ctx.state is None:
         raise ActionError(f"{mode} mode needs action state, and this runtime provides none")

@@ -34,12 +34,9 @@ public export, so ``validate`` reports them as unknown rather than guessing.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -49,7 +46,7 @@ from storyline.templating import TemplateError, regexes
 
 TYPE = "Agents::TriggerAgent"
 DESCRIPTION = "Emit the incoming event only when its rules match (Tines' Condition, formerly Trigger)."
-PURE = False  # not inside the database writer: rules may run a regex up to its time limit (_RULE_THREADS)
+PURE = True
 
 RULE_TYPES = (
     "regex",
@@ -358,20 +355,8 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-# Rules run here, neither on the event loop (acks, /healthz) nor in the single database writer
-# (every ack waits for it): a story's regex may take up to its time limit. At most half the
-# CPUs, so that a flood of events meeting a runaway pattern leaves the rest to answer webhooks.
-_RULE_THREADS = concurrent.futures.ThreadPoolExecutor(
-    max_workers=max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="trigger-rules"
-)
-
-
-async def run(ctx: RunContext) -> Result:
+def run(ctx: RunContext) -> Result:
     """Emit ``{"rule_matched": true}`` on a match; ``false`` only when ``emit_no_match`` asks for it."""
-    return await asyncio.get_running_loop().run_in_executor(_RULE_THREADS, _decide, ctx)
-
-
-def _decide(ctx: RunContext) -> Result:
     matched, logs = evaluate_rules(ctx)
     if matched:
         return Result(events=[{"rule_matched": True}], logs=logs)

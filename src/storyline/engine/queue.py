@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storyline import jsondata
-from storyline.actions import action_type, is_pure
+from storyline.actions import action_type, is_pure, needs_state
 from storyline.actions.base import ActionError, ActionSpec, Result, SendToStory
 from storyline.engine import deliveries, substory
 from storyline.engine.catalog import Catalog
@@ -36,6 +36,7 @@ from storyline.store import events
 from storyline.store import tables as t
 from storyline.store.db import JsonText, is_transient, json_text, row_locked
 from storyline.store.state import SqlActionState
+from storyline.templating import regexes
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,18 @@ log = logging.getLogger(__name__)
 # bounds the transaction and breaks loops in stories whose links form a cycle.
 MAX_INLINE = 64
 NOTIFY_CHANNEL = "storyline_jobs"
+# Pure actions run inside the database writer, where every webhook's ack waits on them; a
+# story's regex there gets this much per match instead of the stories' whole limit, and a
+# job that runs out of it is run again outside the writer (OutsideWriter).
+INLINE_REGEX_SECONDS = 0.02
 
 
 class LeaseLost(Exception):
     """The job is no longer this worker's (its lease expired and someone else took it)."""
+
+
+class OutsideWriter(Exception):
+    """A pure action's regex ran out of the writer's budget: run the job again outside the writer."""
 
 
 @dataclass(frozen=True)
@@ -336,7 +345,8 @@ class Step:
 
     def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
         module = action_type(action.type)
-        if module is None or not is_pure(module) or self._inline >= MAX_INLINE or not self.runtime.ready(action):
+        if (module is None or not is_pure(module) or self._inline >= MAX_INLINE or not self.runtime.ready(action)
+                or action.id in self.runtime.outside_writer):
             self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
         self._inline += 1
@@ -344,15 +354,19 @@ class Step:
             action, payload, self.story_run, self.now,
             state=SqlActionState(self.conn, action.id, self.now), event_id=event_id,
         )
+        budget = regexes.Budget(INLINE_REGEX_SECONDS)
         try:
             # In a savepoint: state the action wrote before failing must not outlive the failure.
-            with self.conn.begin_nested():
+            with self.conn.begin_nested(), regexes.budget(budget):
                 result = module.run(ctx)
             encoded = self._encode(action, result)
         except Exception as exc:
             if is_transient(exc):
                 raise  # the whole transaction is run again (engine/database.py)
-            # Let the queue retry it and record the failure the usual way.
+            if budget.exceeded and not needs_state(module, action.options):
+                self.runtime.outside_writer.add(action.id)
+            # Let the queue retry it (outside the writer if a regex ran out of its budget here)
+            # and record the failure the usual way.
             self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
         if result.defer_until is not None:
@@ -373,8 +387,15 @@ class Step:
         self._jobs = []
 
 
-def run_pure(conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, worker: str, now: float) -> None:
-    """Run a pure action's job start to finish inside the writer's transaction."""
+def run_pure(
+    conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, worker: str, now: float, *,
+    budgeted: bool = True,
+) -> None:
+    """Run a pure action's job start to finish inside the writer's transaction.
+
+    Its regexes get the writer's budget (``budgeted``); one that runs out raises
+    :class:`OutsideWriter` and the caller runs the job where only the job waits on it.
+    """
     action = catalog.actions[job.action_id]
     module = action_type(action.type)
     assert module is not None
@@ -382,7 +403,19 @@ def run_pure(conn: Connection, catalog: Catalog, runtime: Runtime, job: Job, wor
         action, job.payload, job.story_run, now,
         attempt=job.attempts, job_state=job.state, state=SqlActionState(conn, action.id, now), event_id=job.event_id,
     )
-    complete(conn, catalog, runtime, job, worker, module.run(ctx), now)
+    if not budgeted:
+        complete(conn, catalog, runtime, job, worker, module.run(ctx), now)
+        return
+    with regexes.budget(regexes.Budget(INLINE_REGEX_SECONDS)) as budget:
+        try:
+            result = module.run(ctx)
+        except Exception:
+            if budget.exceeded:
+                if not needs_state(module, action.options):
+                    runtime.outside_writer.add(action.id)
+                raise OutsideWriter(f"job {job.id}: a regex needs more than the writer's budget") from None
+            raise
+    complete(conn, catalog, runtime, job, worker, result, now)
 
 
 def complete(

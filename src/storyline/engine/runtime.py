@@ -61,6 +61,10 @@ class Runtime:
     mailer: Mailer | None = None
     vault: Vault = field(default_factory=Vault)
     prompt_key: bytes | None = None
+    # Pure actions whose regex once ran out of the writer's budget (queue.INLINE_REGEX_SECONDS):
+    # their jobs run outside the writer from then on, so an attacker's flood of events meeting
+    # a runaway pattern costs the writer one budget per action, not one per event.
+    outside_writer: set[int] = field(default_factory=set)
 
     def redact(self, value: Any) -> Any:
         """Hide secret values in what is about to be stored (events, logs, errors)."""

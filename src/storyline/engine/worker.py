@@ -8,6 +8,7 @@ so a crash between them leaves a leased job that the reaper hands back.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -17,7 +18,7 @@ import time
 import uuid
 from typing import Any
 
-from storyline.actions import action_type, is_pure
+from storyline.actions import action_type, is_pure, needs_state
 from storyline.actions.base import ActionError
 from storyline.config import Settings
 from storyline.engine import queue
@@ -26,6 +27,13 @@ from storyline.engine.database import Database
 from storyline.engine.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+# Pure jobs whose regexes outran the writer's budget run here, on at most half the CPUs, so
+# that a flood of events meeting a runaway pattern leaves the rest to answer webhooks.
+_OUTSIDE_WRITER = concurrent.futures.ThreadPoolExecutor(
+    max_workers=max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="storyline-outside-writer"
+)
 
 
 class Worker:
@@ -109,8 +117,13 @@ class Worker:
                     "imported with it unchanged (`storyline tines check` lists such actions)"
                 )
             await self.runtime.prepare(action)
-            if is_pure(module):
-                await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time())
+            if is_pure(module) and action.id in self.runtime.outside_writer:
+                await self._run_outside_writer(catalog, module, action, job)
+            elif is_pure(module):
+                try:
+                    await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time())
+                except queue.OutsideWriter:
+                    await self._run_outside_writer(catalog, module, action, job)
             else:
                 ctx = self.runtime.context(
                     action, job.payload, job.story_run, time.time(), attempt=job.attempts, job_state=job.state,
@@ -131,6 +144,25 @@ class Worker:
                     max_attempts=self.settings.max_attempts, base_seconds=self.settings.retry_base_seconds,
                     redact=self.runtime.redact,
                 )
+
+    async def _run_outside_writer(
+        self, catalog: Any, module: Any, action: Any, job: queue.Job
+    ) -> None:
+        """A pure action whose regex outran the writer's budget: every ack would wait on it there.
+
+        It runs in a thread with the stories' whole regex limit (the regex package releases the
+        GIL), then its result is recorded as any job's. Only the stateful modes, which must read
+        and write their state in the recording transaction, stay in the writer, with the whole limit.
+        """
+        if needs_state(module, action.options):
+            await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time(), budgeted=False)
+            return
+        ctx = self.runtime.context(
+            action, job.payload, job.story_run, time.time(), attempt=job.attempts, job_state=job.state,
+            event_id=job.event_id,
+        )
+        result = await asyncio.get_running_loop().run_in_executor(_OUTSIDE_WRITER, module.run, ctx)
+        await self.db.write(queue.complete, catalog, self.runtime, job, self.name, result, time.time())
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         interval = self.settings.lease_seconds / 3

@@ -17,9 +17,11 @@ sender's text to meet an author's pattern, and a backtracking pattern such as
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re as _re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -66,6 +68,42 @@ def time_limit() -> float:
     """Seconds one match may run (``STORYLINE_REGEX_TIMEOUT``), read at each use so it applies at once."""
     raw = os.environ.get(TIMEOUT_ENV, "").strip()
     return _parse_limit(raw) if raw else DEFAULT_TIMEOUT
+
+
+class Budget:
+    """A tighter limit for matches run where others wait on them (inside the database writer).
+
+    A match that runs past it raises :class:`RegexTimeout` as usual, and ``exceeded`` tells
+    the caller the budget, not the stories' limit, was what ran out: the work can be done
+    again elsewhere with the full limit.
+    """
+
+    __slots__ = ("exceeded", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.exceeded = False
+
+
+_budget: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("storyline_regex_budget", default=None)
+
+
+@contextlib.contextmanager
+def budget(current: Budget) -> Iterator[Budget]:
+    """Within the block, every match is bounded by the budget's seconds when tighter than the limit."""
+    token = _budget.set(current)
+    try:
+        yield current
+    finally:
+        _budget.reset(token)
+
+
+def _limit() -> tuple[float, Budget | None]:
+    limit = time_limit()
+    current = _budget.get()
+    if current is not None and current.seconds < limit:
+        return current.seconds, current
+    return limit, None
 
 
 # --------------------------------------------------------------------------- Ruby syntax
@@ -164,7 +202,9 @@ class Pattern:
     def groups(self) -> int:
         return self.compiled.groups
 
-    def _timed_out(self, text: str, limit: float) -> RegexTimeout:
+    def _timed_out(self, text: str, limit: float, binding: Budget | None) -> RegexTimeout:
+        if binding is not None:
+            binding.exceeded = True
         return RegexTimeout(
             f"regular expression {self.source!r} ran past the {limit:g}s limit on {len(text)} characters "
             f"(runaway backtracking); rewrite it without nested repetition such as (a+)+ or (a|a)*, "
@@ -172,20 +212,20 @@ class Pattern:
         )
 
     def search(self, text: str) -> regex.Match[str] | None:
-        limit = time_limit()
+        limit, binding = _limit()
         try:
             return self.compiled.search(text, timeout=limit, concurrent=True)
         except TimeoutError:
-            raise self._timed_out(text, limit) from None
+            raise self._timed_out(text, limit, binding) from None
 
     def scan(self, text: str) -> list[Any]:
         """Every match, as Ruby's ``String#scan`` gives them (what stories index into): the
         matched texts, or with capture groups a list of each match's groups."""
-        limit = time_limit()
+        limit, binding = _limit()
         try:
             found = list(self.compiled.finditer(text, timeout=limit, concurrent=True))
         except TimeoutError:
-            raise self._timed_out(text, limit) from None
+            raise self._timed_out(text, limit, binding) from None
         if self.compiled.groups:
             return [list(m.groups()) for m in found]
         return [m.group(0) for m in found]
@@ -203,11 +243,11 @@ class Pattern:
             except (regex.error, IndexError, ValueError):
                 return template
 
-        limit = time_limit()
+        limit, binding = _limit()
         try:
             return self.compiled.sub(expand, text, timeout=limit, concurrent=True)
         except TimeoutError:
-            raise self._timed_out(text, limit) from None
+            raise self._timed_out(text, limit, binding) from None
 
 
 _FLAGS = {"i": regex.IGNORECASE, "m": regex.DOTALL, "x": regex.VERBOSE}
