@@ -353,9 +353,9 @@ def run_story(
     from storyline.engine.oneshot import OneShotError, run_once
 
     try:
-        body = orjson.loads(input)
-    except orjson.JSONDecodeError as exc:
-        raise _fail(f"--input is not valid JSON: {exc}") from None
+        body = jsondata.loads(input)
+    except jsondata.JsonError as exc:
+        raise _fail(f"--input: {exc}") from None
     from storyline.store.keys import SecretKeyError
 
     try:
@@ -550,9 +550,9 @@ def resource_set(
     parsed: Any = value
     if as_json:
         try:
-            parsed = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise _fail(f"VALUE is not valid JSON: {exc}") from None
+            parsed = jsondata.loads(value)
+        except jsondata.JsonError as exc:
+            raise _fail(f"VALUE: {exc}") from None
     try:
         with _engine(_settings(db)).begin() as conn:
             save_resource(conn, name, parsed, time.time())

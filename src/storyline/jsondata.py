@@ -18,6 +18,7 @@ so every reader (orjson or not) handles every event storyline stores.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -64,15 +65,19 @@ def _too_deep(max_depth: int | None) -> str:
     return f"JSON nested deeper than {max_depth or MAX_DEPTH} levels of objects and arrays; send it flatter"
 
 
-def dumpb(value: Any, *, indent: bool = False) -> bytes:
-    """Write JSON as UTF-8; integers of any width are written exactly (by the standard library, then)."""
+def dumpb(value: Any, *, indent: bool = False, default: Callable[[Any], Any] | None = None) -> bytes:
+    """Write JSON as UTF-8; integers of any width are written exactly (by the standard library, then).
+
+    ``default`` converts what JSON has no type for (as in ``json.dumps``); without it that is a JsonError.
+    """
     try:
-        return orjson.dumps(value, option=_ORJSON_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0))
+        return orjson.dumps(value, default=default,
+                            option=_ORJSON_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0))
     except orjson.JSONEncodeError:
         pass  # an integer wider than 64 bits, nesting past orjson's limit, or something not JSON
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, indent=2 if indent else None,
-                          separators=(",", ": ") if indent else (",", ":"))
+                          separators=(",", ": ") if indent else (",", ":"), default=default)
         return text.encode()
     except RecursionError:
         raise JsonError("value nests too deeply to be written as JSON") from None
@@ -80,9 +85,9 @@ def dumpb(value: Any, *, indent: bool = False) -> bytes:
         raise JsonError(f"value cannot be written as JSON: {exc}") from None
 
 
-def dumps(value: Any, *, indent: bool = False) -> str:
+def dumps(value: Any, *, indent: bool = False, default: Callable[[Any], Any] | None = None) -> str:
     """``dumpb`` as text."""
-    return dumpb(value, indent=indent).decode()
+    return dumpb(value, indent=indent, default=default).decode()
 
 
 def deeper_than(value: Any, limit: int) -> bool:

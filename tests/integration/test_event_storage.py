@@ -301,3 +301,14 @@ def test_the_sqlite_database_and_its_wal_and_shm_are_private_to_their_owner(tmp_
     finally:
         os.umask(old)
     assert modes == {"private.db": 0o600, "private.db-wal": 0o600, "private.db-shm": 0o600}
+
+
+def test_a_database_made_readable_by_others_is_made_private_when_opened(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    for name in ("old.db", "old.db-wal"):
+        (tmp_path / name).touch()
+        os.chmod(tmp_path / name, 0o644)
+    engine = make_engine(f"sqlite:///{path}")
+    engine.dispose()
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {"old.db": 0o600, "old.db-wal": 0o600}

@@ -148,6 +148,16 @@ async def test_method_defaults_to_post_and_content_type_to_json(httpbin: FakeHtt
     assert out["body"]["json"] == {"a": [1, {"b": None}]}
 
 
+async def test_integers_wider_than_64_bits_are_sent_and_read_back_exactly(
+    httpbin: FakeHttpbin, egress: Egress
+) -> None:
+    wide = 123456789012345678901234567890
+    sent = await run_one({"url": f"{BIN}/anything", "payload": {"id": wide}}, egress)
+    assert sent["body"]["json"] == {"id": wide}
+    queried = await run_one({"url": f"{BIN}/anything", "method": "get", "payload": {"ids": {"a": wide}}}, egress)
+    assert queried["body"]["args"] == {"ids": f'{{"a":{wide}}}'}
+
+
 async def test_slack_errors_are_ordinary_events(slack: FakeSlack, egress: Egress) -> None:
     out = await run_one(
         {

@@ -314,3 +314,9 @@ async def test_a_cookie_one_upstream_sets_is_not_sent_on_later_requests(
     await egress.request("GET", f"{BIN}/cookies/set?session=story-a-session")
     response = await egress.request("GET", f"{BIN}/anything")
     assert "cookie" not in response.json["headers"]
+
+
+async def test_integers_wider_than_64_bits_in_a_json_response_are_read_exactly(egress: Egress) -> None:
+    wide = 123456789012345678901234567890
+    response = await egress.request("POST", f"{BIN}/anything", json={"id": wide})
+    assert response.json["json"] == {"id": wide}

@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import orjson
 
+from storyline import jsondata
 from storyline.actions.base import ActionError, Result, RunContext, truthy
 from storyline.egress.client import Egress, EgressError, EgressResponse, retry_after_seconds
 
@@ -194,8 +194,8 @@ def _maybe_json(value: Any) -> Any:
     """A rendered option that should be an object may arrive as its JSON text."""
     if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
         try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
+            return jsondata.loads(value, max_depth=None)
+        except jsondata.JsonError:
             return value
     return value
 
@@ -210,7 +210,7 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+    return jsondata.dumps(value, default=str)
 
 
 def _fields(payload: Mapping[str, Any]) -> dict[str, str | list[str]]:
@@ -227,7 +227,7 @@ def _fields(payload: Mapping[str, Any]) -> dict[str, str | list[str]]:
 def _json_bytes(payload: Any) -> bytes:
     if isinstance(payload, str):
         return payload.encode()
-    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS, default=str)
+    return jsondata.dumpb(payload, default=str)
 
 
 def _to_bytes(value: Any) -> bytes:

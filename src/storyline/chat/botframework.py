@@ -28,8 +28,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import jwt
-import orjson
 
+from storyline import jsondata
 from storyline.actions.base import ActionError
 from storyline.actions.verification import Inbound, Render, Signed, VerificationFailed, register
 from storyline.config import TEAMS_SERVICE_HOSTS
@@ -108,8 +108,8 @@ def _bearer(headers: Mapping[str, str]) -> str:
 
 def _activity(body: bytes) -> dict[str, Any]:
     try:
-        activity = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        activity = jsondata.loads(body)
+    except jsondata.JsonError:
         activity = None
     if not isinstance(activity, dict) or not isinstance(activity.get("serviceUrl"), str):
         raise VerificationFailed("body is not a Bot Framework activity (a JSON object with a serviceUrl)")

@@ -32,7 +32,6 @@ plain-text errors.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -41,6 +40,7 @@ from urllib.parse import parse_qsl
 
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from storyline import jsondata
 from storyline.actions import http_request, verification
 from storyline.actions.base import ActionError, RunContext
 from storyline.actions.webhook import BadRequest
@@ -159,9 +159,9 @@ def interpret(content_type: str, body: bytes, signature: str) -> verification.In
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{what} is not valid JSON: {exc}") from exc
+        value = jsondata.loads(raw)
+    except jsondata.JsonError as exc:
+        raise BadRequest(f"{what}: {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest(f"{what} must be a JSON object")
     return value

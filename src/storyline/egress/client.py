@@ -26,8 +26,8 @@ from datetime import UTC
 from typing import Any, NamedTuple
 
 import httpx
-import orjson
 
+from storyline import jsondata
 from storyline.egress.carried import Carried, NotAllowed, Passage
 from storyline.egress.guard import AllowList, Guard, GuardedTransport, Refused
 
@@ -204,8 +204,9 @@ class EgressResponse:
         """The body parsed as JSON, or ``None`` when it is not JSON."""
         if self._json is self._UNSET:
             try:
-                self._json = orjson.loads(self.body) if self.body else None
-            except orjson.JSONDecodeError:
+                # No depth limit here: an action's output is held to it when it is recorded.
+                self._json = jsondata.loads(self.body, max_depth=None) if self.body else None
+            except jsondata.JsonError:
                 self._json = None
         return self._json
 

@@ -105,8 +105,14 @@ def _create_private(url: str) -> None:
     path = make_url(url).database
     if not path or path == ":memory:" or path.startswith("file:") or not Path(path).parent.is_dir():
         return
-    with contextlib.suppress(FileExistsError):
+    try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        # A database created before storyline made its files private: tighten it and its companions.
+        for existing in (path, f"{path}-wal", f"{path}-shm", f"{path}-journal"):
+            with contextlib.suppress(OSError):
+                if os.stat(existing).st_mode & 0o077:
+                    os.chmod(existing, 0o600)
 
 
 def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine:

@@ -157,6 +157,9 @@ def routes(service: Service) -> list[Route]:
         once = inbound.once if inbound is not None else None
         try:
             outcome = await service.db.write(_record, catalogs.current, action, fields, matched, limit, now, once)
+        except ActionError as exc:  # what the request would make storyline store is refused (too deep, too big)
+            log.warning("webhook %s: refused: %s (HTTP 400)", action.name, exc)
+            return _error(400, f"this request cannot be recorded: {exc}; nothing was recorded")
         except SQLAlchemyError:
             log.exception("webhook %s: the request could not be recorded (HTTP 503)", action.name)
             return JSONResponse({"error": "storyline could not record this request (database error); nothing "
