@@ -161,7 +161,7 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = jsondata.loads(raw)
     except jsondata.JsonError as exc:
-        raise BadRequest(f"{what}: {exc}") from None
+        raise BadRequest(f"{what} is {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest(f"{what} must be a JSON object")
     return value
