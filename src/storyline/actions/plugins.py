@@ -4,7 +4,8 @@ The webhook's ``verification`` kinds and the HTTP Request's ``response_check`` v
 are read from these tables when a story is imported (an unknown name is refused
 then) and when a request or a response arrives. Nothing registers itself on import:
 a new kind is its module plus one line here, and what exists can be read in one
-place. The chat kinds import no chat SDK, so importing an action loads none.
+place. The Slack kind checks Slack's HMAC with the standard library rather than
+Slack's SDK, so importing an action does not load one.
 """
 
 from __future__ import annotations
