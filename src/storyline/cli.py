@@ -700,7 +700,7 @@ def chat_teams(
     """
     import os
 
-    from storyline.chat import teams
+    from storyline.chat import teams_console as teams
 
     settings = _settings(db)
     secret: str | None

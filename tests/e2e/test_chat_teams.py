@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from storyline.chat.teams import console_overrides
+from storyline.chat.teams_console import console_overrides
 from storyline.chat.templates import TEMPLATES
 from tests.builders import HTTP, TRIGGER, WEBHOOK, agent, story
 from tests.e2e.processes import cli, environment, free_port, serve

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storyline.chat.teams import KEYS_PATH, OPENID_PATH, ConnectorKey, openid_configuration
+from storyline.chat.teams_console import KEYS_PATH, OPENID_PATH, ConnectorKey, openid_configuration
 from tests.fakes.server import ASGIApp, FakeServer
 
 SERVICE_URL = "https://smba.trafficmanager.net/amer/"

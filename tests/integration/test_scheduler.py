@@ -158,7 +158,7 @@ def _node(url: str, clock: Clock) -> tuple[Database, Scheduler]:
     """What another storyline process would run: its own engine, catalog and scheduler."""
     db = Database(make_engine(url))
     db.start()
-    return db, Scheduler(db, CatalogCache(), interval=0.02, clock=clock)
+    return db, Scheduler(db, CatalogCache(db.read), interval=0.02, clock=clock)
 
 
 async def _until(condition: Any, timeout: float = 10.0) -> None:

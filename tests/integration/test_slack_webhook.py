@@ -185,7 +185,7 @@ def test_slack_retries_of_an_event_are_answered_200_and_recorded_once(
 ) -> None:
     body = json.dumps(event("Ev42"))
     assert slack_in.post(body, "application/json").status_code == 200
-    caplog.set_level(logging.INFO, logger="storyline.web.webhooks")
+    caplog.set_level(logging.INFO, logger="storyline.engine.intake")
     # A retry storm: Slack's 3 retries, each freshly signed, and more besides.
     for retry in range(1, 8):
         response = slack_in.post(body, "application/json", timestamp=time.time() + retry,
@@ -223,7 +223,7 @@ def _refused(slack_in: Slack, caplog: pytest.LogCaptureFixture, response: Any, s
     assert response.status_code == status, response.text
     assert reason in response.json()["error"]
     assert slack_in.events() == []
-    refusals = [r.getMessage() for r in caplog.records if r.name == "storyline.web.webhooks"]
+    refusals = [r.getMessage() for r in caplog.records if r.name == "storyline.engine.intake"]
     assert any("refused: " in line and reason in line and f"(HTTP {status})" in line for line in refusals), refusals
     for text in (response.text, caplog.text):
         assert SECRET not in text and "legacy-verification-token" not in text

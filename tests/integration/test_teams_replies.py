@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from storyline.chat.botframework import BotFrameworkJwt
+from storyline.chat.teams_verifier import BotFrameworkJwt
 from storyline.chat.templates import TEMPLATES
 from storyline.store import credentials as creds
 from storyline.store import tables as t

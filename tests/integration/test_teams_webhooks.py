@@ -20,11 +20,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
-from storyline.actions.verification import VerificationFailed
-from storyline.chat.botframework import REFRESH_INTERVAL, Keys, strip_mention
-from storyline.chat.teams import ConnectorKey
+from storyline.chat.teams_console import ConnectorKey
+from storyline.chat.teams_verifier import REFRESH_INTERVAL, Keys, strip_mention
 from storyline.config import Settings
 from storyline.egress.client import Egress
+from storyline.inbound import VerificationFailed
 from storyline.store.db import make_engine
 from storyline.store.resources import save_resource
 from storyline.web.app import create_app
@@ -209,7 +209,7 @@ def test_forged_or_misdirected_activities_get_401_no_event_and_a_log_line(
     sender: Sender, bot: FakeBotFramework, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     activity, token = forged(bot, case)
-    with caplog.at_level(logging.WARNING, logger="storyline.web.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="storyline.engine.intake"):
         response = post(sender, activity, token)
     assert response.status_code == 401, response.text
     assert REFUSALS[case] in response.json()["error"]

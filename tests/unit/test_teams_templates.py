@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storyline.actions import action_type
-from storyline.chat.teams import describe
+from storyline.chat.teams_console import describe
 from storyline.chat.templates import TEMPLATES
 
 

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from storyline.actions import verification, webhook
+from storyline.actions import webhook
+from storyline.actions.plugins import VERIFIERS
+from storyline.inbound import Signed
 
 GOOD = {"type": "hmac", "header": "X-Signature", "secret": "{% credential hook %}"}
 
@@ -44,17 +46,23 @@ def test_bad_options_are_named(options: dict[str, Any], message: str) -> None:
     assert any(message in problem for problem in problems), problems
 
 
-def test_verification_kinds_plug_into_the_registry() -> None:
+def test_the_verification_kinds_are_hmac_teams_and_slack() -> None:
+    assert list(VERIFIERS) == ["hmac", "teams", "slack"]
+
+
+def test_a_verification_kind_checks_its_own_options() -> None:
     class Always:
         def validate(self, spec: Any) -> list[str]:
             return [] if spec.get("token") else ["option 'verification.token' is required"]
 
-        async def verify(self, spec: Any, request: verification.Signed, render: Any) -> None:
+        async def verify(self, spec: Any, request: Signed, render: Any) -> None:
             return None
 
-    verification.register("always", Always())
-    try:
-        assert webhook.validate({"verification": {"type": "always", "token": "t"}}) == []
-        assert webhook.validate({"verification": {"type": "always"}}) == ["option 'verification.token' is required"]
-    finally:
-        del verification.VERIFIERS["always"]
+        def event(self, parsed: Any) -> Any:
+            return parsed
+
+    kinds = {"always": Always()}
+    assert webhook.validate_verification({"type": "always", "token": "t"}, kinds) == []
+    assert webhook.validate_verification({"type": "always"}, kinds) == ["option 'verification.token' is required"]
+    assert webhook.validate_verification({"type": "hmac"}, kinds) == [
+        "option 'verification.type' must be one of always (got 'hmac')"]

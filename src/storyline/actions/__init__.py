@@ -7,10 +7,6 @@ from types import ModuleType
 from typing import Any
 
 from storyline.actions import email, event_transformation, http_request, imap, send_to_story, trigger, webhook
-from storyline.chat import (
-    botframework,  # noqa: F401  (registers the "teams" webhook verification)
-    slack,  # noqa: F401  (registers the "slack" verification and response_check)
-)
 
 TYPES: dict[str, ModuleType] = {
     module.TYPE: module

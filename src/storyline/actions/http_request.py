@@ -18,14 +18,14 @@ Status handling, in order:
 
 ``response_check`` (storyline's own) names an API whose errors do not show in the
 status: ``slack`` fails the action on ``{"ok": false, "error": CODE}`` with the code,
-and retries ``ratelimited`` (see ``storyline.chat.slack``). It runs after the 429 check.
+and retries ``ratelimited`` (see ``storyline.actions.response_checks``). It runs after the 429 check.
 """
 
 from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +33,7 @@ import httpx
 
 from storyline import jsondata
 from storyline.actions.base import ActionError, Result, RunContext, truthy
+from storyline.actions.plugins import RESPONSE_CHECKS
 from storyline.egress.client import Egress, EgressError, EgressResponse, retry_after_seconds
 
 TYPE = "Agents::HTTPRequestAgent"
@@ -55,10 +56,6 @@ CONTENT_TYPES: dict[str, str] = {
     "data": "multipart/form-data",
     "text": "text/plain; charset=utf-8",
 }
-
-ResponseCheck = Callable[[EgressResponse, str, RunContext], None]
-RESPONSE_CHECKS: dict[str, ResponseCheck] = {}
-"""``response_check`` values: each raises ActionError to fail or retry (chat modules add theirs)."""
 
 _STATUS_PATTERN = re.compile(r"^[1-5](\d\d|xx|\dx)$", re.IGNORECASE)
 

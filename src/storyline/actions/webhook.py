@@ -1,7 +1,7 @@
 """Webhook (Agents::WebhookAgent): the entry point of a story.
 
-It does not run as a job: the web layer verifies and records the request (see
-``storyline.web.webhooks``) and this module says how. ``include_headers`` nests the
+It does not run as a job: the intake verifies and records the request (see
+``storyline.engine.intake``) and this module says how. ``include_headers`` nests the
 request under ``body`` beside its ``headers``. Left unset, it follows the export's
 ``schema_version``: off before 3 (Tines had no such option; the 2019 stories read
 ``{{.receive_commands.text}}``), on from 3 (Tines' documented default; the 2020-2022
@@ -10,8 +10,8 @@ schema version, written for storyline, keep the legacy flat shape.
 
 Options beyond the legacy ones, as in current Tines:
 
-* ``verification`` — proof of the sender, checked over the raw body (see
-  ``storyline.actions.verification``); a failure is answered 401 and records nothing.
+* ``verification`` — proof of the sender, checked over the raw body by the kind its
+  ``type`` names (``storyline.actions.plugins``); a failure is answered 401 and records nothing.
 * ``rules`` (and ``must_match``) — the Trigger's rules, tested against the event the
   request would create; the request is recorded only when one rule matches (or
   ``must_match`` of them), else it is answered "No rules matched" and dropped.
@@ -30,19 +30,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from storyline import jsondata
-from storyline.actions import verification
 from storyline.actions.base import ActionError, RunContext, truthy
+from storyline.actions.plugins import VERIFIERS
 from storyline.actions.trigger import evaluate_rules, is_templated, to_number, validate_rules
+from storyline.inbound import BadRequest, Verifier
 
 TYPE = "Agents::WebhookAgent"
 DESCRIPTION = "Receive HTTP requests at /webhook/<path>/<secret> and start a story run with each."
 PURE = True
 VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
 DEFAULT_VERBS = ("get", "post")
-
-
-class BadRequest(ValueError):
-    """The request body cannot be read as the content type it claims."""
 
 
 def verbs(options: Mapping[str, Any]) -> tuple[str, ...]:
@@ -71,12 +68,22 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     if secret is not None and not isinstance(secret, str):
         problems.append("option 'secret' must be a string")
     if options.get("verification") not in (None, ""):
-        problems.extend(verification.validate(options["verification"]))
+        problems.extend(validate_verification(options["verification"]))
     if options.get("rules") not in (None, ""):
         problems.extend(validate_rules(options, required=False))
     if options.get("rate_limit") not in (None, ""):
         problems.extend(_validate_rate_limit(options["rate_limit"]))
     return problems
+
+
+def validate_verification(spec: Any, verifiers: Mapping[str, Verifier] = VERIFIERS) -> list[str]:
+    """Problems with a ``verification`` option: a kind of ``verifiers`` must check it, and its options."""
+    if not isinstance(spec, Mapping):
+        return ["option 'verification' must be an object with a 'type' (one of " + ", ".join(verifiers) + ")"]
+    verifier = verifiers.get(str(spec.get("type")))
+    if verifier is None:
+        return [f"option 'verification.type' must be one of {', '.join(verifiers)} (got {spec.get('type')!r})"]
+    return verifier.validate(spec)
 
 
 def _validate_rate_limit(spec: Any) -> list[str]:

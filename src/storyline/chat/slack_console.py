@@ -45,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from storyline.chat.slack import sign
+from storyline.chat.slack_verifier import sign
 from storyline.store import tables as t
 from storyline.urls import webhook_url
 

@@ -7,7 +7,9 @@ within ``ttl`` seconds.
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -95,13 +97,24 @@ def load_catalog(conn: Connection) -> Catalog:
     return catalog
 
 
+Reader = Callable[[Callable[[Connection], "Catalog"]], Awaitable["Catalog"]]
+"""Runs a read on a database connection (``Database.read``)."""
+
+
 class CatalogCache:
     """Hands out the current catalog, re-reading the store at most every ``ttl`` seconds."""
 
-    def __init__(self, ttl: float = 1.0) -> None:
+    def __init__(self, reader: Reader, ttl: float = 1.0) -> None:
         self.ttl = ttl
         self.current = Catalog()
+        self._reader = reader
         self._checked = 0.0
+
+    async def get(self, *, force: bool = False) -> Catalog:
+        """The catalog, read again first when due, or at once when ``force``d (an action not seen yet may be new)."""
+        if force or self.due():
+            return await self._reader(functools.partial(self.refresh, force=force))
+        return self.current
 
     def due(self) -> bool:
         return time.monotonic() - self._checked >= self.ttl

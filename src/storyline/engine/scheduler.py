@@ -184,9 +184,7 @@ class Scheduler:
     async def tick(self) -> list[str]:
         """One pass: start the runs that are due; returns their story run guids."""
         now = self.clock()
-        if self.catalogs.due():
-            await self.db.read(self.catalogs.refresh)
-        catalog = self.catalogs.current
+        catalog = await self.catalogs.get()
         todo = plan(scheduled(catalog, self._warned), await self.db.read(read_ticks), now)
         if not todo:
             return []

@@ -32,7 +32,7 @@ class Service:
         self.settings = settings
         self.engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
         self.db = Database(self.engine)
-        self.catalogs = CatalogCache()
+        self.catalogs = CatalogCache(self.db.read)
         self.egress: Egress | None = None
         self.runtime = Runtime(settings)
         self.worker: Worker | None = None
@@ -59,7 +59,7 @@ class Service:
         self.egress = Egress.from_settings(self.settings)
         self.runtime.egress = self.egress
         self.runtime.mailer = Mailer.from_settings(self.settings)
-        await self.db.read(lambda conn: self.catalogs.refresh(conn, force=True))
+        await self.catalogs.get(force=True)
         if self._want_worker:
             self.worker = Worker(self.db, self.runtime, self.catalogs, self.settings, concurrency=self._concurrency)
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))

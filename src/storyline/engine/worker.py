@@ -97,11 +97,10 @@ class Worker:
         return min(1.0, max(0.005, due - time.time()))
 
     async def _claim(self, limit: int) -> list[queue.Job]:
-        if self.catalogs.due():
-            await self.db.read(self.catalogs.refresh)
+        catalog = await self.catalogs.get()
         jobs = await self.db.write(queue.claim, self.name, limit, self.settings.lease_seconds, time.time())
-        if any(job.action_id not in self.catalogs.current.actions for job in jobs):
-            await self.db.read(lambda conn: self.catalogs.refresh(conn, force=True))
+        if any(job.action_id not in catalog.actions for job in jobs):
+            await self.catalogs.get(force=True)
         return jobs
 
     async def _process(self, job: queue.Job) -> None:

@@ -88,3 +88,10 @@ def views(conn: Connection, event_ids: Iterable[int]) -> Views:
 def view(conn: Connection, event_id: int) -> dict[str, Any] | None:
     """One event's view, or None when retention has removed it."""
     return views(conn, [event_id]).get(event_id)
+
+
+def run_of(conn: Connection, event_id: int, now: float) -> str | None:
+    """The story run of an event still kept at ``now``, or None when it has expired or been removed."""
+    e = t.events.c
+    row = conn.execute(sa.select(e.story_run, e.expires_at).where(e.id == event_id)).one_or_none()
+    return None if row is None or row.expires_at < now else str(row.story_run)

@@ -1,12 +1,10 @@
-"""Slack, first-class: verified inbound requests and Slack's error convention on replies.
-
-Inbound, a webhook's ``verification: {"type": "slack", "signing_secret": ...}``:
+"""Slack's requests at a webhook: ``verification: {"type": "slack", "signing_secret": ...}``.
 
 * Slack signs every request (slash commands, Events API, interactivity) with v0
-  HMAC-SHA256 over ``v0:<timestamp>:<raw body>``; ``slack_sdk``'s SignatureVerifier
-  checks it in constant time. A request older or newer than five minutes is refused,
-  so a captured request cannot be replayed later; within the window a repeated
-  signature is recorded once.
+  HMAC-SHA256 over ``v0:<timestamp>:<raw body>``, checked in constant time with the
+  standard library (no Slack SDK: importing the actions must not load one). A request
+  older or newer than five minutes is refused, so a captured request cannot be
+  replayed later; within the window a repeated signature is recorded once.
 * ``url_verification`` (saving the Request URL in Slack) is answered with its
   challenge, ``ssl_check`` with 200; neither makes an event.
 * Slack retries an event it thinks was lost (``X-Slack-Retry-Num``) with the same
@@ -23,28 +21,22 @@ Inbound, a webhook's ``verification: {"type": "slack", "signing_secret": ...}``:
 * The legacy verification ``token`` Slack still sends is dropped: it is a secret and
   the signature supersedes it.
 
-Outbound, the HTTP Request option ``response_check: slack``: Slack answers most
-failures with HTTP 200 and ``{"ok": false, "error": CODE}``; the check fails the action
-with that code, retries ``ratelimited`` after Retry-After (HTTP 429 is retried by
-every HTTP Request already), and reads incoming webhooks' and ``response_url``'s
-plain-text errors.
+Slack's error convention on replies is an HTTP Request ``response_check``
+(``storyline.actions.response_checks``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from slack_sdk.signature import Clock, SignatureVerifier
-
 from storyline import jsondata
-from storyline.actions import http_request, verification
-from storyline.actions.base import ActionError, RunContext
-from storyline.actions.webhook import BadRequest
-from storyline.egress.client import EgressResponse, retry_after_seconds
+from storyline.inbound import BadRequest, Inbound, Misconfigured, Render, Signed, VerificationFailed
 from storyline.store.queries import iso
 
 WINDOW_SECONDS = 5 * 60
@@ -57,22 +49,16 @@ ACK = (200, "")
 """An empty 200 is a pure acknowledgement; any text would be shown to the user who typed the command."""
 
 
-class _At(Clock):
-    """SignatureVerifier's clock, pinned to when the request arrived."""
-
-    def __init__(self, now: float) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now
+def v0_signature(signing_secret: str, stamp: str, body: bytes) -> str:
+    """Slack's v0 signature of ``body`` sent at ``stamp``."""
+    base = b"v0:" + stamp.encode() + b":" + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 def sign(signing_secret: str, body: bytes, timestamp: float | None = None) -> dict[str, str]:
     """The headers Slack sends with ``body``: what the chat console and tests sign requests with."""
     stamp = str(int(time.time() if timestamp is None else timestamp))
-    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=stamp, body=body)
-    assert signature is not None
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": v0_signature(signing_secret, stamp, body)}
 
 
 class SlackVerification:
@@ -90,45 +76,45 @@ class SlackVerification:
         return []
 
     async def verify(
-        self, spec: Mapping[str, Any], request: verification.Signed, render: verification.Render
-    ) -> verification.Inbound:
+        self, spec: Mapping[str, Any], request: Signed, render: Render
+    ) -> Inbound:
         headers = request.headers
         stamp = headers.get("x-slack-request-timestamp")
         signature = headers.get("x-slack-signature")
         if not stamp or not signature:
-            raise verification.VerificationFailed(
+            raise VerificationFailed(
                 "missing X-Slack-Request-Timestamp or X-Slack-Signature header (not signed by Slack)")
         if not UNIX_TIME.fullmatch(stamp.strip()):
-            raise verification.VerificationFailed("X-Slack-Request-Timestamp is not a Unix time")
+            raise VerificationFailed("X-Slack-Request-Timestamp is not a Unix time")
         skew = request.now - int(stamp)
         if abs(skew) > WINDOW_SECONDS:
-            raise verification.VerificationFailed(
+            raise VerificationFailed(
                 f"X-Slack-Request-Timestamp is {abs(skew):.0f}s {'old' if skew > 0 else 'in the future'} "
                 f"(more than {WINDOW_SECONDS}s): stale or replayed")
         try:
             request.body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BadRequest(f"request body is not UTF-8 (byte {exc.start})") from exc
-        if not any(self._verifier(secret, request.now).is_valid(request.body, stamp, signature)
+        given = signature.encode()
+        if not any(hmac.compare_digest(v0_signature(secret, stamp, request.body).encode(), given)
                    for secret in self._secrets(spec, render)):
-            raise verification.VerificationFailed("X-Slack-Signature does not match the body (wrong signing secret?)")
+            raise VerificationFailed("X-Slack-Signature does not match the body (wrong signing secret?)")
         return interpret(headers.get("content-type", ""), request.body, signature)
 
     @staticmethod
-    def _secrets(spec: Mapping[str, Any], render: verification.Render) -> list[str]:
+    def _secrets(spec: Mapping[str, Any], render: Render) -> list[str]:
         rendered = render(spec["signing_secret"], "verification.signing_secret")
         secrets = [str(s) for s in (rendered if isinstance(rendered, list) else [rendered]) if s]
         if not any(s.strip() for s in secrets):
             # An empty key would let anyone sign; refuse rather than accept everything.
-            raise ActionError("option 'verification.signing_secret' rendered empty")
+            raise Misconfigured("option 'verification.signing_secret' rendered empty")
         return secrets
 
-    @staticmethod
-    def _verifier(secret: str, now: float) -> SignatureVerifier:
-        return SignatureVerifier(secret, clock=_At(now))
+    def event(self, parsed: Any) -> Any:
+        return parsed
 
 
-def interpret(content_type: str, body: bytes, signature: str) -> verification.Inbound:
+def interpret(content_type: str, body: bytes, signature: str) -> Inbound:
     """What a verified Slack request means: a handshake, or the event it makes."""
     media = content_type.split(";", 1)[0].strip().lower()
     replay = f"slack-signature:{signature}"
@@ -136,13 +122,13 @@ def interpret(content_type: str, body: bytes, signature: str) -> verification.In
                                        and body.lstrip().startswith(b"{")):
         envelope = _json_object(body, "request body")
         if envelope.get("type") == "url_verification":
-            return verification.Inbound(answer=(200, {"challenge": str(envelope.get("challenge", ""))}))
+            return Inbound(answer=(200, {"challenge": str(envelope.get("challenge", ""))}))
         event_id = envelope.get("event_id")
         once = f"slack-event:{event_id}" if event_id else replay
-        return verification.Inbound(body=_without_token(envelope), once=once, ack=ACK)
+        return Inbound(body=_without_token(envelope), once=once, ack=ACK)
     form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     if form.get("ssl_check") == "1":
-        return verification.Inbound(answer=ACK)
+        return Inbound(answer=ACK)
     if "payload" in form:
         payload = _json_object(form["payload"].encode(), "form field 'payload'")
         fields = _without_token(payload)
@@ -152,9 +138,9 @@ def interpret(content_type: str, body: bytes, signature: str) -> verification.In
             if prompt is not None:
                 by = {k: fields[k] for k in CLICK_FIELDS if k != "value" and fields.get(k) is not None}
                 by["response_url"] = fields.get("response_url")
-                return verification.Inbound(body=by, once=replay, ack=ACK, prompt=prompt)
-        return verification.Inbound(body=fields, once=replay, ack=ACK)
-    return verification.Inbound(body=_without_token(form), once=replay, ack=ACK)
+                return Inbound(body=by, once=replay, ack=ACK, prompt=prompt)
+        return Inbound(body=fields, once=replay, ack=ACK)
+    return Inbound(body=_without_token(form), once=replay, ack=ACK)
 
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
@@ -203,27 +189,3 @@ def _click(payload: Mapping[str, Any]) -> dict[str, Any]:
         "channel_id": channel.get("id") or container.get("channel_id"),
         "clicked_at": clicked,
     }
-
-
-def check_response(response: EgressResponse, host: str, ctx: RunContext) -> None:
-    """``response_check: slack``: fail on ``ok: false`` with Slack's code; retry when rate limited."""
-    body = response.json if response.body.lstrip().startswith(b"{") else None
-    if isinstance(body, Mapping) and body.get("ok") is False:
-        error = str(body.get("error") or "unknown_error")
-        if error in ("ratelimited", "rate_limited"):
-            wait = retry_after_seconds(response.headers.get("retry-after"), ctx.now)
-            when = f"after {wait:g}s (Retry-After)" if wait is not None else "with backoff"
-            raise ActionError(f"Slack {error} from {host}: retrying {when} (attempt {ctx.attempt})",
-                              retryable=True, retry_after=wait)
-        needed = f" (needed scope: {body['needed']})" if body.get("needed") else ""
-        raise ActionError(f"Slack error from {host}: {error}{needed}")
-    if response.status >= 500:
-        raise ActionError(f"Slack answered HTTP {response.status} from {host}: retrying", retryable=True)
-    if not 200 <= response.status < 300:
-        # Incoming webhooks and response_url answer errors as a status and a plain-text code.
-        code = " ".join(response.text.split())[:100] or "no reason given"
-        raise ActionError(f"Slack error from {host}: HTTP {response.status} {code}")
-
-
-verification.register("slack", SlackVerification())
-http_request.RESPONSE_CHECKS["slack"] = check_response

@@ -30,11 +30,10 @@ from urllib.parse import quote, urlsplit
 import jwt
 
 from storyline import jsondata
-from storyline.actions.base import ActionError
-from storyline.actions.verification import Inbound, Render, Signed, VerificationFailed, register
 from storyline.config import TEAMS_SERVICE_HOSTS
-from storyline.egress.client import Egress, EgressError
+from storyline.egress.client import EgressError
 from storyline.egress.guard import AllowList, classify, parse_ip
+from storyline.inbound import Fetcher, Inbound, Misconfigured, Render, Signed, VerificationFailed
 
 OPENID_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 ISSUER = "https://api.botframework.com"
@@ -58,7 +57,7 @@ class Keys:
     def __init__(self) -> None:
         self._sets: dict[str, KeySet] = {}
 
-    async def get(self, egress: Egress, kid: str, now: float) -> tuple[jwt.PyJWK, frozenset[str] | None]:
+    async def get(self, egress: Fetcher, kid: str, now: float) -> tuple[jwt.PyJWK, frozenset[str] | None]:
         source = egress.resolve(OPENID_URL)
         cached = self._sets.get(source)
         stale = cached is None or now - cached.fetched_at > KEYS_TTL
@@ -72,19 +71,19 @@ class Keys:
         return cached.keys[kid]
 
 
-async def _fetch(egress: Egress) -> dict[str, tuple[jwt.PyJWK, frozenset[str] | None]]:
+async def _fetch(egress: Fetcher) -> dict[str, tuple[jwt.PyJWK, frozenset[str] | None]]:
     try:
         metadata = await egress.request("GET", OPENID_URL)
         jwks_uri = (metadata.json or {}).get("jwks_uri") if metadata.status == 200 else None
         if not isinstance(jwks_uri, str):
-            raise ActionError(f"Bot Framework OpenID metadata at {OPENID_URL} answered {metadata.status} "
+            raise Misconfigured(f"Bot Framework OpenID metadata at {OPENID_URL} answered {metadata.status} "
                               "without a jwks_uri")
         answer = await egress.request("GET", jwks_uri)
     except EgressError as exc:
-        raise ActionError(f"cannot fetch the Bot Framework signing keys: {exc}") from exc
+        raise Misconfigured(f"cannot fetch the Bot Framework signing keys: {exc}") from exc
     listed = (answer.json or {}).get("keys") if answer.status == 200 else None
     if not isinstance(listed, list):
-        raise ActionError(f"Bot Framework key set at {jwks_uri} answered {answer.status} without keys")
+        raise Misconfigured(f"Bot Framework key set at {jwks_uri} answered {answer.status} without keys")
     keys = {}
     for entry in listed:
         if not isinstance(entry, dict) or entry.get("kty") != "RSA" or not entry.get("kid"):
@@ -178,9 +177,9 @@ class BotFrameworkJwt:
             raise VerificationFailed("token header names no signing key (kid)")
         app_id = str(render(spec["app_id"], "verification.app_id") or "").strip()
         if not app_id:
-            raise ActionError("option 'verification.app_id' rendered empty")
+            raise Misconfigured("option 'verification.app_id' rendered empty")
         if request.egress is None:
-            raise ActionError("teams verification needs outbound HTTP to fetch Microsoft's keys")
+            raise Misconfigured("teams verification needs outbound HTTP to fetch Microsoft's keys")
         activity = _activity(request.body)
         key, endorsements = await self.keys.get(request.egress, kid, request.now)
         claims = _claims(token, key, app_id)
@@ -190,7 +189,7 @@ class BotFrameworkJwt:
         service_url = activity["serviceUrl"]
         if str(claims.get("serviceurl") or "").rstrip("/") != service_url.rstrip("/"):
             raise VerificationFailed("activity serviceUrl does not match the token's serviceurl claim")
-        hosts = request.settings.teams_service_hosts if request.settings is not None else TEAMS_SERVICE_HOSTS
+        hosts = request.service_hosts if request.service_hosts is not None else TEAMS_SERVICE_HOSTS
         check_service_url(service_url, AllowList(hosts))
         # The Bot Connector sends an activity again when the bot is slow to answer; its id
         # (unique within the conversation) makes the repeat a no-op, as Slack's event_id does.
@@ -224,5 +223,3 @@ def strip_mention(text: str, activity: Mapping[str, Any]) -> str:
             text = text.replace(entity["text"], "")
     return text.strip()
 
-
-register("teams", BotFrameworkJwt())
