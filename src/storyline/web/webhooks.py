@@ -32,8 +32,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from storyline.actions import verification, webhook
-from storyline.actions.base import ActionError, ActionSpec
-from storyline.actions.trigger import PatternTimedOut, render_option
+from storyline.actions.base import ActionError, ActionSpec, render_option
+from storyline.actions.rules import PatternTimedOut
 from storyline.engine import deliveries, prompts, queue, rate_limit
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import RunScope
