@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from storyline.templating import StaticScope, render_value
+from storyline.templating import StaticScope, TemplateError, render_value
 from storyline.templating.check import supported_filters, supported_functions, supported_tags
 
 EVENT: dict[str, Any] = {
@@ -117,6 +117,26 @@ def test_base64_decode_keeps_bytes_for_eml_parse(scope: StaticScope) -> None:
     raw = b"Subject: Hi\r\nFrom: a@x.com\r\nTo: b@y.com\r\n\r\nbody\r\n"
     event = {"gmail": {"raw": base64.urlsafe_b64encode(raw).decode().rstrip("=")}}
     assert render_value("{{ .gmail.raw | base64url_decode | eml_parse | get: 'subject' }}", event, scope) == "Hi"
+
+
+@pytest.mark.parametrize(
+    ("liquid", "formula"),
+    [("'payload' | hmac_sha256: 'k3y'", "HMAC_SHA256('payload', 'k3y')"),
+     ("'payload' | hmac_sha256_base64: 'k3y'", "HMAC_SHA256_BASE64('payload', 'k3y')"),
+     ("'payload' | sha512", "SHA512('payload')"),
+     ("'payload' | md5", "MD5('payload')"),
+     ("'aGk' | base64_decode", "BASE64_DECODE('aGk')"),
+     ("'a?b' | base64url_encode", "BASE64URL_ENCODE('a?b')")],
+)
+def test_filters_and_formulas_hash_and_encode_alike(liquid: str, formula: str, scope: StaticScope) -> None:
+    assert render("{{ " + liquid + " }}", scope) == render("=" + formula, scope)
+
+
+def test_bad_base64_names_the_filter_or_function(scope: StaticScope) -> None:
+    with pytest.raises(TemplateError, match="base64_decode: invalid base64"):
+        render("{{ 'a' | base64_decode }}", scope)
+    with pytest.raises(TemplateError, match="BASE64_DECODE: invalid base64"):
+        render("=BASE64_DECODE('a')", scope)
 
 
 def test_the_registry_lists_what_the_corpus_needs() -> None:

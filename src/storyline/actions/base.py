@@ -146,8 +146,9 @@ class RunContext:
             raise template_failure(self.action, name, exc) from exc
 
 
-def truthy(value: Any) -> bool:
-    """Tines options carry booleans as strings ("true"/"false") as often as JSON booleans."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
+def render_option(ctx: RunContext, value: Any, where: str) -> Any:
+    """Render one piece of an option; a template failure becomes an ActionError naming it."""
+    try:
+        return ctx.render(value)
+    except TemplateError as exc:
+        raise template_failure(ctx.action, where, exc) from exc

@@ -33,9 +33,9 @@ from typing import Any
 import orjson
 
 from storyline.actions.base import ActionError, Result, RunContext
-from storyline.actions.trigger import is_templated
 from storyline.egress.smtp import MailError
 from storyline.templating import TemplateError
+from storyline.templating.values import is_templated, to_text
 
 TYPE = "Agents::EmailAgent"
 DESCRIPTION = "Send an e-mail (HTML body allowed) and emit the recipients, subject and message id."
@@ -71,17 +71,9 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value, default=str).decode()
-
-
 def _one_line(value: Any) -> str:
     """Header text: a template may leave line breaks, which a header must not carry."""
-    return " ".join(_text(value).split())
+    return " ".join(to_text(value).split())
 
 
 def addresses(value: Any, option: str) -> list[str]:
@@ -96,7 +88,7 @@ def addresses(value: Any, option: str) -> list[str]:
     for item in items:
         if item in (None, ""):
             continue
-        text = _text(item).replace(";", ",")
+        text = to_text(item).replace(";", ",")
         for name, address in getaddresses([text]):
             if not address and not name:
                 continue
@@ -117,7 +109,7 @@ def read_attachment(item: Any, index: int) -> tuple[str, str, bytes]:
         raise ActionError(f"{where}: must be an object with filename and base64encodedcontents")
     filename = _one_line(item.get("filename")) or f"attachment-{index + 1}"
     try:
-        data = base64.b64decode("".join(_text(item.get("base64encodedcontents")).split()), validate=True)
+        data = base64.b64decode("".join(to_text(item.get("base64encodedcontents")).split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ActionError(f"{where}.base64encodedcontents: is not base64 ({exc})") from None
     content_type = _one_line(item.get("content_type")) or mimetypes.guess_type(filename)[0] or ""
@@ -190,7 +182,7 @@ async def run(ctx: RunContext) -> Result:
         cc=cc,
         reply_to=reply_to,
         subject=_one_line(ctx.option("subject")),
-        body=_text(ctx.option("body")),
+        body=to_text(ctx.option("body")),
         attachments=attachments,
         now=ctx.now,
     )

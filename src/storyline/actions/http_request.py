@@ -32,9 +32,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from storyline import jsondata
-from storyline.actions.base import ActionError, Result, RunContext, truthy
+from storyline.actions.base import ActionError, Result, RunContext
 from storyline.actions.plugins import RESPONSE_CHECKS
 from storyline.egress.client import Egress, EgressError, EgressResponse, retry_after_seconds
+from storyline.templating.values import is_templated, option_flag, to_number, to_text
 
 TYPE = "Agents::HTTPRequestAgent"
 DESCRIPTION = "Send an HTTP request and emit the response status, headers and body."
@@ -60,13 +61,6 @@ CONTENT_TYPES: dict[str, str] = {
 _STATUS_PATTERN = re.compile(r"^[1-5](\d\d|xx|\dx)$", re.IGNORECASE)
 
 
-def _is_template(value: Any) -> bool:
-    """Options are validated before rendering; templated ones can only be checked at run time."""
-    return isinstance(value, str) and (
-        "{{" in value or "{%" in value or "<<" in value or value.lstrip().startswith("=")
-    )
-
-
 def _content_type_option(options: Mapping[str, Any]) -> Any:
     # One Tines story in the corpus spells it "content-type".
     value = options.get("content_type")
@@ -80,19 +74,19 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     url = options.get("url")
     if not isinstance(url, str) or not url.strip():
         problems.append("url: is required (the full address, e.g. https://api.example.com/v1/items)")
-    elif not _is_template(url) and not re.match(r"^\s*https?://", url, re.IGNORECASE):
+    elif not is_templated(url) and not re.match(r"^\s*https?://", url, re.IGNORECASE):
         problems.append(f"url: must start with http:// or https:// (got {url[:60]!r})")
 
     method = options.get("method")
     if (
         method not in (None, "")
-        and not _is_template(method)
+        and not is_templated(method)
         and (not isinstance(method, str) or method.strip().lower() not in METHODS)
     ):
         problems.append(f"method: must be one of {', '.join(METHODS)} (got {method!r})")
 
     content_type = _content_type_option(options)
-    if content_type not in (None, "") and not _is_template(content_type):
+    if content_type not in (None, "") and not is_templated(content_type):
         if not isinstance(content_type, str):
             problems.append(f"content_type: must be a name or a MIME type (got {content_type!r})")
         elif "/" not in content_type and content_type.strip().lower() not in CONTENT_TYPES:
@@ -102,8 +96,8 @@ def validate(options: Mapping[str, Any]) -> list[str]:
             )
 
     timeout = options.get("timeout")
-    if timeout not in (None, "") and not _is_template(timeout):
-        seconds = _number(timeout)
+    if timeout not in (None, "") and not is_templated(timeout):
+        seconds = to_number(timeout)
         if seconds is None or seconds <= 0:
             problems.append(f"timeout: must be a positive number of seconds (got {timeout!r})")
 
@@ -111,12 +105,12 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     if (
         headers not in (None, "")
         and not isinstance(_maybe_json(headers), Mapping)
-        and not _is_template(headers)
+        and not is_templated(headers)
     ):
         problems.append("headers: must be an object of header names to values")
 
     auth = options.get("basic_auth")
-    if auth not in (None, "", []) and not _is_template(auth):
+    if auth not in (None, "", []) and not is_templated(auth):
         if isinstance(auth, str):
             if ":" not in auth:
                 problems.append('basic_auth: must be "user:password" or ["user", "password"]')
@@ -125,29 +119,20 @@ def validate(options: Mapping[str, Any]) -> list[str]:
 
     for name in ("retry_on_status", "log_error_on_status"):
         value = options.get(name)
-        if value in (None, "", []) or _is_template(value):
+        if value in (None, "", []) or is_templated(value):
             continue
         items = value if isinstance(value, list | tuple) else str(value).split(",")
-        bad = [item for item in items if not _is_template(item) and not _status_matcher_ok(item)]
+        bad = [item for item in items if not is_templated(item) and not _status_matcher_ok(item)]
         if bad:
             problems.append(f"{name}: must list HTTP status codes such as 429, 5xx or 400-499 (bad: {bad!r})")
     check = options.get("response_check")
-    if check not in (None, "") and not _is_template(check) and check not in RESPONSE_CHECKS:
+    if check not in (None, "") and not is_templated(check) and check not in RESPONSE_CHECKS:
         problems.append(f"response_check: must be one of {', '.join(sorted(RESPONSE_CHECKS))} (got {check!r})")
     return problems
 
 
 def _status_matcher_ok(item: Any) -> bool:
     return _status_range(item) is not None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _status_range(item: Any) -> tuple[int, int] | None:
@@ -197,27 +182,14 @@ def _maybe_json(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> str:
-    """How a non-string payload value travels in a query string or form field."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return jsondata.dumps(value, default=str)
-
-
 def _fields(payload: Mapping[str, Any]) -> dict[str, str | list[str]]:
     """Flatten an object payload for a query string or form: lists repeat the key."""
     out: dict[str, str | list[str]] = {}
     for key, value in payload.items():
         if isinstance(value, list | tuple):
-            out[str(key)] = [_text(item) for item in value]
+            out[str(key)] = [to_text(item) for item in value]
         else:
-            out[str(key)] = _text(value)
+            out[str(key)] = to_text(value)
     return out
 
 
@@ -232,7 +204,7 @@ def _to_bytes(value: Any) -> bytes:
         return value
     # Binary file contents reach us as text from templates (base64_decode);
     # surrogateescape keeps undecodable bytes as they were.
-    return _text(value).encode("utf-8", errors="surrogateescape")
+    return to_text(value).encode("utf-8", errors="surrogateescape")
 
 
 def _multipart(
@@ -310,7 +282,7 @@ def _request(ctx: RunContext) -> tuple[str, str, dict[str, Any]]:
     headers: dict[str, str] = {}
     raw_headers = _maybe_json(ctx.option("headers"))
     if isinstance(raw_headers, Mapping):
-        headers = {str(k): _text(v) for k, v in raw_headers.items() if v is not None}
+        headers = {str(k): to_text(v) for k, v in raw_headers.items() if v is not None}
     elif raw_headers not in (None, ""):
         raise ActionError("headers: must be an object of header names to values")
     lower = {name.lower() for name in headers}
@@ -329,7 +301,7 @@ def _request(ctx: RunContext) -> tuple[str, str, dict[str, Any]]:
     timeout: float | None = None
     timeout_option = ctx.option("timeout")
     if timeout_option not in (None, ""):
-        timeout = _number(timeout_option)
+        timeout = to_number(timeout_option)
         if timeout is None or timeout <= 0:
             raise ActionError(f"timeout: must be a positive number of seconds (got {timeout_option!r})")
 
@@ -393,8 +365,8 @@ def _request(ctx: RunContext) -> tuple[str, str, dict[str, Any]]:
 
     return method, url, {
         "headers": headers, "params": params, "content": content, "data": data, "files": files,
-        "timeout": timeout, "verify": not truthy(ctx.option("disable_ssl_verification")),
-        "follow_redirects": not truthy(ctx.option("disable_redirect_follow")),
+        "timeout": timeout, "verify": not option_flag(ctx.option("disable_ssl_verification")),
+        "follow_redirects": not option_flag(ctx.option("disable_redirect_follow")),
     }
 
 
@@ -434,7 +406,7 @@ async def run(ctx: RunContext) -> Result:
         if str(check) not in RESPONSE_CHECKS:
             raise ActionError(f"response_check: must be one of {', '.join(sorted(RESPONSE_CHECKS))} (got {check!r})")
         RESPONSE_CHECKS[str(check)](response, host, ctx)
-    if not 200 <= status < 300 and truthy(ctx.option("fail_on_status")):
+    if not 200 <= status < 300 and option_flag(ctx.option("fail_on_status")):
         raise ActionError(f"HTTP {status} from {host} (fail_on_status): {_snippet(response)}")
 
     logs: list[str] = []

@@ -37,11 +37,12 @@ from email.message import EmailMessage, Message
 from email.policy import default as default_policy
 from typing import Any, cast
 
-from storyline.actions.base import ActionError, Result, RunContext, truthy
-from storyline.actions.trigger import compile_regex, is_templated, regex_failure, regex_problem
+from storyline.actions.base import ActionError, Result, RunContext
+from storyline.actions.rules import compile_regex, regex_failure, regex_problem
 from storyline.egress.client import EgressError
 from storyline.egress.imap import Fetched, MailboxError, MailboxSession
 from storyline.templating import regexes
+from storyline.templating.values import is_templated, option_flag
 
 TYPE = "Agents::IMAPAgent"
 DESCRIPTION = "Poll an IMAP mailbox and emit one event per new message (headers, text, HTML, attachments)."
@@ -188,7 +189,7 @@ def matches(message: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
     for key, expected in conditions.items():
         if key in FLAG_CONDITIONS:
             actual = bool(message["attachments"]) if key == "has_attachment" else bool(message["is_unread"])
-            if actual != truthy(expected):
+            if actual != option_flag(expected):
                 return False
         else:
             try:
@@ -273,7 +274,7 @@ def _mailbox(ctx: RunContext) -> Mailbox:
     host = str(ctx.option("host") or "").strip()
     if not host:
         raise ActionError("host: is empty after rendering")
-    use_ssl = truthy(ctx.option("ssl"))
+    use_ssl = option_flag(ctx.option("ssl"))
     port_option = ctx.option("port")
     port = _port(port_option) if port_option not in (None, "") else (993 if use_ssl else 143)
     if port is None:
@@ -289,13 +290,13 @@ def _mailbox(ctx: RunContext) -> Mailbox:
         host=host,
         port=port,
         use_ssl=use_ssl,
-        verify=not truthy(ctx.option("disable_ssl_verification")),
+        verify=not option_flag(ctx.option("disable_ssl_verification")),
         username=str(ctx.option("username") or ""),
         password=str(ctx.option("password") or ""),
         folders=folders,
         conditions=conditions,
-        mark_as_read=truthy(ctx.option("mark_as_read")),
-        emit_headers=truthy(ctx.option("emit_headers")),
+        mark_as_read=option_flag(ctx.option("mark_as_read")),
+        emit_headers=option_flag(ctx.option("emit_headers")),
     )
 
 

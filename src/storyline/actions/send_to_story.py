@@ -18,14 +18,14 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from storyline.actions.base import ActionError, Result, RunContext, SendToStory, action_key, truthy
+from storyline.actions.base import ActionError, Result, RunContext, SendToStory, action_key
+from storyline.templating.values import is_templated, option_flag
 
 TYPE = "Agents::SendToStoryAgent"
 DESCRIPTION = "Send an event to a sub-story and emit the event its exit action returns."
 
 _STORY_TAG = re.compile(r"^\{%-?\s*story\s+(.+?)\s*-?%\}$")
 _STORY_ROOT = re.compile(r"^(?:\{\{-?\s*\.?STORY\.([\w.]+)\s*-?\}\}|<<\s*STORY\.([\w.]+)\s*>>|=\s*STORY\.([\w.]+))$")
-_TEMPLATE = re.compile(r"\{\{|\{%|<<")
 
 
 def validate(options: Mapping[str, Any]) -> list[str]:
@@ -55,7 +55,7 @@ def static_target(options: Mapping[str, Any]) -> str | None:
     root = _STORY_ROOT.match(text)
     if root:
         return next(group for group in root.groups() if group)
-    if _TEMPLATE.search(text) or text.startswith("="):
+    if is_templated(text):
         return None
     return text
 
@@ -94,7 +94,7 @@ async def run(ctx: RunContext) -> Result:
     if story is None or not str(story).strip():
         raise ActionError("option 'story' rendered empty; name the sub-story to send to")
     payload = ctx.option("payload", {})
-    if truthy(ctx.option("send_payload_as_body", True)) or not isinstance(payload, Mapping):
+    if option_flag(ctx.option("send_payload_as_body", True)) or not isinstance(payload, Mapping):
         body: dict[str, Any] = {"body": payload}
     else:
         body = dict(payload)

@@ -30,10 +30,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from storyline import jsondata
-from storyline.actions.base import ActionError, RunContext, truthy
+from storyline.actions.base import ActionError, RunContext
 from storyline.actions.plugins import VERIFIERS
-from storyline.actions.trigger import evaluate_rules, is_templated, to_number, validate_rules
+from storyline.actions.rules import evaluate_rules, validate_rules
 from storyline.inbound import BadRequest, Verifier
+from storyline.templating.values import is_templated, option_flag, to_number
 
 TYPE = "Agents::WebhookAgent"
 DESCRIPTION = "Receive HTTP requests at /webhook/<path>/<secret> and start a story run with each."
@@ -171,7 +172,7 @@ FIRST_SCHEMA_WITH_HEADERS = 3
 
 def includes_headers(options: Mapping[str, Any], schema_version: int | None) -> bool:
     if options.get("include_headers") is not None:
-        return truthy(options["include_headers"])
+        return option_flag(options["include_headers"])
     return schema_version is not None and schema_version >= FIRST_SCHEMA_WITH_HEADERS
 
 

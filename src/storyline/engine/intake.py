@@ -32,9 +32,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from storyline.actions import webhook
-from storyline.actions.base import ActionError, ActionSpec
+from storyline.actions.base import ActionError, ActionSpec, render_option
 from storyline.actions.plugins import VERIFIERS
-from storyline.actions.trigger import PatternTimedOut, render_option
+from storyline.actions.rules import PatternTimedOut
 from storyline.engine import deliveries, prompt_answers, queue, rate_limit
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import RunScope

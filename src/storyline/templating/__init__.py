@@ -7,7 +7,10 @@ plus the ``CREDENTIAL``, ``RESOURCE``, ``META`` and ``STORY`` roots.
 Modules: ``render`` (entry points, caching), ``preprocess`` (leading dots and other
 Tines leniencies rewritten to standard Liquid), ``tags`` (``{% credential %}``,
 ``{% prompt %}``, ...), ``filters`` (``as_object``, ``where``, ``jsonpath``, ...),
-``security`` (indicator extraction and verdicts), ``formula`` (``<<pills>>`` and ``=expr``), ``values`` (text/JSON conversion, lazy roots).
+``security`` (indicator extraction and verdicts), ``formula`` (``<<pills>>`` and ``=expr``),
+``values`` (Tines' value semantics: text, JSON, equality, truthiness, numbers),
+``encoding`` (hashes, HMAC and encodings), ``regexes`` (Ruby patterns), ``roots`` (lazy
+``CREDENTIAL``/``RESOURCE``/``META``/``STORY``).
 """
 
 from __future__ import annotations

@@ -9,14 +9,12 @@ real stories rely on that. Malformed input that the author controls (bad JSON pa
 from __future__ import annotations
 
 import base64
-import binascii
 import csv
 import datetime as dt
 import email
 import email.policy
 import functools
 import hashlib
-import hmac
 import io
 import json
 import re
@@ -35,40 +33,8 @@ from liquid.exceptions import FilterError
 from . import jsonpath as jsonpath_module
 from . import regexes
 from .base import TemplateError
-from .values import is_missing, to_json, to_text
-
-
-class BinaryText(str):
-    """Text decoded from base64 that remembers its original bytes.
-
-    Ruby strings are byte strings, so ``base64_decode | eml_parse`` is lossless in Tines;
-    carrying the bytes keeps it lossless here even when they are not valid UTF-8.
-    """
-
-    __slots__ = ("raw",)
-    raw: bytes
-
-    def __new__(cls, raw: bytes) -> BinaryText:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-        obj = super().__new__(cls, text)
-        obj.raw = raw
-        return obj
-
-
-def _text(value: Any) -> str:
-    return "" if is_missing(value) else to_text(value)
-
-
-def _bytes(value: Any) -> bytes:
-    if isinstance(value, BinaryText):
-        return value.raw
-    if isinstance(value, bytes):
-        return value
-    return _text(value).encode("utf-8")
-
+from .encoding import OPERATIONS, to_bytes
+from .values import is_missing, loose_equal, to_json, to_text, truthy
 
 _BRACKET_STEP = re.compile(r"""\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\s*\]""")
 _QUOTED_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
@@ -188,22 +154,11 @@ def neat_json(value: Any) -> str:
 
 
 def where(seq: Any, key: Any, value: Any = None) -> list[Any]:
-    """Items whose ``key`` (a dotted path) equals ``value``, or is truthy when no value given."""
+    """Items whose ``key`` (a dotted path) equals ``value`` as Tines compares, or is truthy when no value given."""
     items = _as_list(seq)
     if value is None or is_missing(value):
-        return [i for i in items if dig(i, key) not in (None, False)]
-    return [i for i in items if _loose_equal(dig(i, key), value)]
-
-
-def _loose_equal(left: Any, right: Any) -> bool:
-    """Equality that lets webhook text match a number or boolean written in the template."""
-    if left is None or right is None:
-        return left is right
-    if isinstance(left, str) != isinstance(right, str):
-        return to_text(left) == to_text(right)
-    if isinstance(left, bool) != isinstance(right, bool):
-        return False
-    return bool(left == right)
+        return [i for i in items if truthy(dig(i, key))]
+    return [i for i in items if loose_equal(dig(i, key), value)]
 
 
 def get(obj: Any, key: Any) -> Any:
@@ -236,67 +191,14 @@ def jsonpath(obj: Any, path: Any) -> list[Any]:
         raise FilterError(str(err), token=None) from None
 
 
-# -- hashing and encoding --------------------------------------------------------------
-
-
-def _hmac(algorithm: str, *, b64: bool = False) -> Callable[[Any, Any], str]:
-    def _filter(value: Any, key: Any = "") -> str:
-        mac = hmac.new(_bytes(key), _bytes(value), algorithm)
-        return base64.b64encode(mac.digest()).decode("ascii") if b64 else mac.hexdigest()
-
-    _filter.__doc__ = f"HMAC-{algorithm.upper()} of the input with the given key."
-    return _filter
-
-
-def _digest(algorithm: str, *, b64: bool = False) -> Callable[[Any], str]:
-    def _filter(value: Any) -> str:
-        h = hashlib.new(algorithm, _bytes(value))
-        return base64.b64encode(h.digest()).decode("ascii") if b64 else h.hexdigest()
-
-    _filter.__doc__ = f"{algorithm.upper()} digest of the input."
-    return _filter
-
-
-def _pad(text: str) -> str:
-    text = "".join(text.split())
-    return text + "=" * (-len(text) % 4)
-
-
-def base64_encode(value: Any) -> str:
-    """Standard base64 of the input's bytes."""
-    return base64.b64encode(_bytes(value)).decode("ascii")
-
-
-def base64_decode(value: Any) -> str:
-    """Decode standard base64 (padding optional); keeps the raw bytes for ``eml_parse``."""
-    if is_missing(value):
-        return ""
-    try:
-        return BinaryText(base64.b64decode(_pad(_text(value))))
-    except (binascii.Error, ValueError) as err:
-        raise FilterError("base64_decode: invalid base64", token=None) from err
-
-
-def base64url_encode(value: Any) -> str:
-    """URL-safe base64 of the input's bytes."""
-    return base64.urlsafe_b64encode(_bytes(value)).decode("ascii")
-
-
-def base64url_decode(value: Any) -> str:
-    """Decode URL-safe base64 (Gmail's ``raw`` messages); padding optional."""
-    if is_missing(value):
-        return ""
-    try:
-        return BinaryText(base64.urlsafe_b64decode(_pad(_text(value))))
-    except (binascii.Error, ValueError) as err:
-        raise FilterError("base64url_decode: invalid base64", token=None) from err
+# -- signing ---------------------------------------------------------------------------
 
 
 def _jwt_key(key: Any, algorithm: str) -> Any:
     if isinstance(key, Mapping):
         # A JWK (Tines accepts JWK as well as PEM for RSA and EC keys).
         return jwt.PyJWK.from_dict(dict(key), algorithm=algorithm).key
-    text = _text(key)
+    text = to_text(key)
     if "-----BEGIN" in text and "\\n" in text:
         # A PEM pasted from a service-account JSON file keeps its escaped line breaks.
         text = text.replace("\\n", "\n")
@@ -343,15 +245,15 @@ def _regexes(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _pattern(pattern: Any, modifiers: Any = None) -> regexes.Pattern:
     """A story's pattern with Ruby modifiers (``i``, ``m`` for dot-all, ``x``)."""
-    return regexes.compile(_text(pattern), "" if is_missing(modifiers) else str(modifiers))
+    return regexes.compile(to_text(pattern), "" if is_missing(modifiers) else str(modifiers))
 
 
 @_regexes
 def regex_replace(value: Any, pattern: Any, replacement: Any = "", flags: Any = None) -> str:
     """Replace every match of a regular expression; ``\\1`` refers to groups."""
     if is_missing(pattern):
-        return _text(value)
-    return _pattern(pattern, flags).replace(_text(replacement), _text(value))
+        return to_text(value)
+    return _pattern(pattern, flags).replace(to_text(replacement), to_text(value))
 
 
 @_regexes
@@ -359,7 +261,7 @@ def regex_extract(value: Any, pattern: Any, group: Any = 0) -> Any:
     """First match of a regular expression (or the given group), ``nil`` when none."""
     if is_missing(pattern):
         return None
-    m = _pattern(pattern).search(_text(value))
+    m = _pattern(pattern).search(to_text(value))
     if m is None:
         return None
     try:
@@ -380,14 +282,14 @@ def regex_match(value: Any, pattern: Any, modifiers: Any = None) -> bool:
 def regex_scan(value: Any, pattern: Any, modifiers: Any = None) -> list[Any]:
     """Every match, as Ruby's ``String#scan``: the matched texts, or with groups an
     array of each match's groups (``REGEX_EXTRACT``)."""
-    return _pattern(pattern, modifiers).scan(_text(value))
+    return _pattern(pattern, modifiers).scan(to_text(value))
 
 
 def csv_parse(value: Any) -> list[list[str]]:
     """Parse CSV text into an array of rows (arrays of strings)."""
     if is_missing(value):
         return []
-    return [row for row in csv.reader(io.StringIO(_text(value))) if row]
+    return [row for row in csv.reader(io.StringIO(to_text(value))) if row]
 
 
 # -- dates -----------------------------------------------------------------------------
@@ -484,7 +386,7 @@ def eml_parse(value: Any) -> Any:
     """
     if is_missing(value):
         return None
-    raw = _bytes(value)
+    raw = to_bytes(value)
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
     text_body = html_body = None
@@ -545,7 +447,7 @@ def eml_parse(value: Any) -> Any:
 def join(items: Any, separator: Any = " ") -> str:
     """Join items as text; objects inside print as JSON and nils as nothing."""
     sep = "" if is_missing(separator) else to_text(separator)
-    return sep.join(_text(i) for i in _as_list(items))
+    return sep.join(to_text(i) for i in _as_list(items))
 
 
 # Standard filters that turn their input into text with Python's ``str()``; objects and
@@ -554,7 +456,7 @@ _TEXT_INPUT_FILTERS = (
     "append", "prepend", "capitalize", "downcase", "upcase", "escape", "escape_once",
     "lstrip", "rstrip", "strip", "newline_to_br", "remove", "remove_first", "remove_last",
     "replace", "replace_first", "replace_last", "split", "strip_html", "strip_newlines",
-    "truncate", "truncatewords", "url_encode", "url_decode", "squish",
+    "truncate", "truncatewords", "squish",
 )  # fmt: skip
 
 
@@ -596,22 +498,6 @@ def register(env: Environment) -> None:
         "map": map_filter,
         "join": join,
         "jsonpath": jsonpath,
-        "hmac_sha1": _hmac("sha1"),
-        "hmac_sha256": _hmac("sha256"),
-        "hmac_sha512": _hmac("sha512"),
-        "hmac_sha1_base64": _hmac("sha1", b64=True),
-        "hmac_sha256_base64": _hmac("sha256", b64=True),
-        "md5": _digest("md5"),
-        "md5_base64": _digest("md5", b64=True),
-        "sha1": _digest("sha1"),
-        "sha256": _digest("sha256"),
-        "sha512": _digest("sha512"),
-        "base64_encode": base64_encode,
-        "base64_decode": base64_decode,
-        "base64url_encode": base64url_encode,
-        "base64url_decode": base64url_decode,
-        "base64_url_safe_encode": base64url_encode,
-        "base64_url_safe_decode": base64url_decode,
         "regex_replace": regex_replace,
         "regex_extract": regex_extract,
         "csv_parse": csv_parse,
@@ -621,3 +507,20 @@ def register(env: Environment) -> None:
     }
     for name, func in filters.items():
         env.add_filter(name, func)
+    aliases = {"base64_url_safe_encode": "base64url_encode", "base64_url_safe_decode": "base64url_decode"}
+    operations = {**OPERATIONS, **{alias: OPERATIONS[name] for alias, name in aliases.items()}}
+    for name, operation in operations.items():
+        env.add_filter(name, _reporting_bad_input(name, operation))
+
+
+def _reporting_bad_input(name: str, operation: Callable[..., Any]) -> Callable[..., Any]:
+    """A hash or encoding given input it cannot decode fails the template naming the filter."""
+
+    @functools.wraps(operation)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return operation(*args)
+        except ValueError as err:
+            raise FilterError(f"{name}: {err}", token=None) from None
+
+    return wrapper

@@ -29,7 +29,8 @@ from . import filters, security, tags
 from . import formula as formula_module
 from .base import DATA_ERRORS, Scope, TemplateError
 from .preprocess import MARKUP, SPREAD_KEY, rewrite
-from .values import Names, make_roots, to_json_value, to_text
+from .roots import Names, make_roots
+from .values import to_json_value, to_text
 
 
 class TinesEnvironment(Environment):

@@ -1,11 +1,11 @@
-"""How template values become text or JSON, and the lazy ``CREDENTIAL``/``RESOURCE``/``META``/``STORY`` roots.
+"""Tines' value semantics: how a value prints, compares, counts as true or as a number.
 
-Tines prints objects and arrays as JSON (never as a language repr), booleans as
-``true``/``false`` and nulls as nothing; every place that turns a value into text goes
-through :func:`to_text` so Liquid output, ``<<pills>>`` and tags agree.
-
-The roots are lazy mappings so a template only reaches the runtime for the names it
-actually uses: a credential is decrypted only when a template references it.
+Tines runs on Ruby, and stories depend on Ruby's answers: objects and arrays print as
+JSON (never a language repr), booleans as ``true``/``false``, nulls as nothing; a rule's
+``201`` equals webhook text ``"201"``; only ``null`` and ``false`` are false. Every
+action, filter and formula asks this module, so a value means the same in a rule, a
+filter, a formula, an HTTP request and an e-mail. (Ruby's regular expressions are
+:mod:`storyline.templating.regexes`.)
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-from collections.abc import Iterator, Mapping
+import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from liquid import Undefined
 
-from .base import Scope, TemplateError
+_TEMPLATE_MARKERS = ("{{", "{%", "<<")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def is_missing(value: object) -> bool:
@@ -109,137 +112,64 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
-class _LazyRoot(Mapping[str, Any]):
-    """A mapping that asks the scope for one name at a time and remembers the answer."""
+def loose_equal(left: Any, right: Any) -> bool:
+    """Equality between an event's value and one a story wrote (``field==value``, ``in``, ``where``).
 
-    __slots__ = ("_cache", "_fetch")
-
-    def __init__(self, fetch: Any) -> None:
-        self._fetch = fetch
-        self._cache: dict[str, Any] = {}
-
-    def __getitem__(self, name: str) -> Any:
-        if not isinstance(name, str):
-            raise KeyError(name)
-        try:
-            return self._cache[name]
-        except KeyError:
-            pass
-        try:
-            value = self._fetch(name)
-        except KeyError:
-            raise
-        except LookupError as err:
-            raise KeyError(name) from err
-        self._cache[name] = value
-        return value
-
-    def __contains__(self, name: object) -> bool:
-        # ``{% if CREDENTIAL contains "virustotal" %}`` lets a story skip what is not configured.
-        if not isinstance(name, str):
-            return False
-        try:
-            self[name]
-        except (KeyError, TemplateError):
-            return False
-        return True
-
-    def __iter__(self) -> Iterator[str]:
-        # Listing every secret would defeat laziness; only names already used are known.
-        return iter(self._cache)
-
-    def __len__(self) -> int:
-        return len(self._cache)
-
-
-class _LazyMeta(Mapping[str, Any]):
-    """``META``: calls ``scope.meta()`` once, on first use."""
-
-    __slots__ = ("_meta", "_scope")
-
-    def __init__(self, scope: Scope) -> None:
-        self._scope = scope
-        self._meta: Mapping[str, Any] | None = None
-
-    def _load(self) -> Mapping[str, Any]:
-        if self._meta is None:
-            self._meta = self._scope.meta() or {}
-        return self._meta
-
-    def __getitem__(self, key: str) -> Any:
-        return self._load()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._load())
-
-    def __len__(self) -> int:
-        return len(self._load())
-
-
-class StoryRef(str):
-    """``STORY.team.slug``: a sub-story reference renders as its dotted slug.
-
-    Tines resolves it to the sub-story's id; the engine resolves Send to Story targets by
-    slug or name, so the slug text is what it needs.
+    Both sides compare as Ruby prints them (:func:`to_text`), so webhook text ``"true"``
+    equals ``true`` and null equals ``""``; a JSON number on either side also equals a
+    numerically equal other side (``201`` == ``"201.0"``). Blank text counts as 0 only for
+    ordering (:func:`to_number`), never as equal to a number.
     """
-
-    __slots__ = ()
-
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
-        if isinstance(key, str):
-            return StoryRef(f"{self}.{key}")
-        return str.__getitem__(self, key)
-
-
-class _StoryRoot(Mapping[str, Any]):
-    __slots__ = ()
-
-    def __getitem__(self, key: str) -> Any:
-        if not isinstance(key, str):
-            raise KeyError(key)
-        return StoryRef(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
+    if to_text(left) == to_text(right):
+        return True
+    if isinstance(left, bool) or isinstance(right, bool):
+        return False
+    if isinstance(left, int | float) or isinstance(right, int | float):
+        a, b = to_number(left), to_number(right)
+        if (isinstance(left, str) and not left.strip()) or (isinstance(right, str) and not right.strip()):
+            return False
+        return a is not None and b is not None and a == b
+    return False
 
 
-_STORY_ROOT = _StoryRoot()
+def truthy(value: Any) -> bool:
+    """Ruby's truthiness, which formulas and ``where`` keep: only null (or a missing path) and false are false."""
+    return value is not None and value is not False and not isinstance(value, Undefined)
 
 
-def make_roots(scope: Scope) -> dict[str, Any]:
-    """The reserved upper-case roots for one render; each reaches the scope only on use."""
-    return {
-        "CREDENTIAL": _LazyRoot(scope.credential),
-        "RESOURCE": _LazyRoot(scope.resource),
-        "META": _LazyMeta(scope),
-        "STORY": _STORY_ROOT,
-    }
+def option_flag(value: Any) -> bool:
+    """Whether an on/off option is on: Tines options carry booleans as text ("true"/"false") as often as JSON."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
 
 
-class Names(Mapping[str, Any]):
-    """The variables a template sees: reserved roots first, then the event's action keys."""
+def to_number(value: Any) -> float | None:
+    """A number for numeric rules and options, or None when the value is not numeric.
 
-    __slots__ = ("_event", "_roots")
+    Blank text and null are 0 (Ruby ``"".to_f``); booleans, NaN and other text are not
+    numbers, where Ruby would silently read them as 0.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return None if math.isnan(value) else float(value)
+    if value is None:
+        return 0.0
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return 0.0
+        if _NUMBER.fullmatch(text):
+            return float(text)
+    return None
 
-    def __init__(self, roots: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        self._roots = roots
-        self._event = event
 
-    def __getitem__(self, key: str) -> Any:
-        try:
-            return self._roots[key]
-        except KeyError:
-            return self._event[key]
+def is_templated(value: Any) -> bool:
+    """True when an option string is rendered at run time, so it cannot be checked up front.
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._roots or key in self._event
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._roots
-        yield from (k for k in self._event if k not in self._roots)
-
-    def __len__(self) -> int:
-        return len(self._roots) + len(self._event)
+    Liquid (``{{``/``{%``), formula pills (``<<``) and whole-field formulas (leading ``=``).
+    """
+    if not isinstance(value, str):
+        return False
+    return any(marker in value for marker in _TEMPLATE_MARKERS) or value.lstrip().startswith("=")
