@@ -355,7 +355,7 @@ def run_story(
     try:
         body = jsondata.loads(input)
     except jsondata.JsonError as exc:
-        raise _fail(f"--input: {exc}") from None
+        raise _fail(f"--input is {exc}") from None
     from storyline.store.keys import SecretKeyError
 
     try:
@@ -552,7 +552,7 @@ def resource_set(
         try:
             parsed = jsondata.loads(value)
         except jsondata.JsonError as exc:
-            raise _fail(f"VALUE: {exc}") from None
+            raise _fail(f"VALUE is {exc}") from None
     try:
         with _engine(_settings(db)).begin() as conn:
             save_resource(conn, name, parsed, time.time())
