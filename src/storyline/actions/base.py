@@ -93,7 +93,7 @@ class Result:
 
 
 class Secrets(Protocol):
-    """The credentials a run's templates rendered (``storyline.engine.vault.CredentialUse``)."""
+    """The credentials a run's templates rendered (``storyline.credentials.vault.CredentialUse``)."""
 
     def carried(self) -> Sequence[Carried]:
         """The rendered credential values, with where each may go (egress checks every hop)."""

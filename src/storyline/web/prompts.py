@@ -26,7 +26,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from storyline.actions.base import ActionSpec, Result
-from storyline.engine import prompts, queue
+from storyline.credentials import signing
+from storyline.engine import queue
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
 from storyline.engine.service import Service
@@ -50,7 +51,7 @@ class Answer:
 
 
 def answer(
-    conn: Connection, catalog: Catalog, runtime: Runtime, prompt: prompts.Prompt, now: float,
+    conn: Connection, catalog: Catalog, runtime: Runtime, prompt: signing.Prompt, now: float,
     by: Mapping[str, Any] | None = None,
 ) -> Answer:
     """Make the prompted action emit the status in the original story run; durable once committed.
@@ -80,7 +81,7 @@ def answer(
 def routes(service: Service) -> list[Route]:
     async def receive(request: Request) -> Response:
         key = service.runtime.prompt_key
-        prompt = prompts.verify(key, request.query_params) if key is not None else None
+        prompt = signing.verify(key, request.query_params) if key is not None else None
         if prompt is None:
             return page(403, "This link is not valid",
                         "The prompt link is incomplete or has been altered, so no answer was recorded.")

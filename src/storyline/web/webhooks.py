@@ -34,7 +34,8 @@ from starlette.routing import Route
 from storyline.actions import verification, webhook
 from storyline.actions.base import ActionError, ActionSpec
 from storyline.actions.trigger import PatternTimedOut, render_option
-from storyline.engine import deliveries, prompts, queue, rate_limit
+from storyline.credentials import signing
+from storyline.engine import deliveries, queue, rate_limit
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import RunScope
 from storyline.engine.service import Service
@@ -220,7 +221,7 @@ async def _answer_prompt(service: Service, action: ActionSpec, inbound: verifica
     assert inbound.prompt is not None
     key = service.runtime.prompt_key
     query = dict(parse_qsl(urlsplit(inbound.prompt).query))
-    prompt = prompts.verify(key, query) if key is not None else None
+    prompt = signing.verify(key, query) if key is not None else None
     if prompt is None:
         log.warning("webhook %s: refused: a button carried a prompt URL that is not valid (HTTP 403)", action.name)
         return _error(403, "the button's prompt URL is incomplete or has been altered; nothing was recorded")
