@@ -34,7 +34,8 @@ from storyline.actions.base import ActionError
 from storyline.actions.verification import Inbound, Render, Signed, VerificationFailed, register
 from storyline.config import TEAMS_SERVICE_HOSTS
 from storyline.egress.client import Egress, EgressError
-from storyline.egress.guard import AllowList, classify, parse_ip
+from storyline.egress.guard import AllowList, classify
+from storyline.hosts import parse_ip
 
 OPENID_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 ISSUER = "https://api.botframework.com"
