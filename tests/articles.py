@@ -20,9 +20,11 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from storyline.config import Settings
+from storyline.credentials import model as creds
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.stored import save_credential
 from storyline.engine import queue
 from storyline.engine.catalog import load_catalog
-from storyline.store import credentials as creds
 from storyline.store import tables as t
 from storyline.store.db import make_engine, upgrade
 from storyline.store.queries import list_events
@@ -112,14 +114,14 @@ def install(database_url: str, stories: list[dict[str, Any]], *, credentials: li
     """``storyline story import`` + ``credential set`` + ``resource set``, before the server starts."""
     engine = make_engine(database_url)
     upgrade(engine)
-    cipher = creds.Cipher.for_database(database_url)
+    cipher = Cipher.for_database(database_url)
     now = time.time()
     with engine.begin() as conn:
         for data in stories:
             story, _warnings = parse_story(data)
             save_story(conn, story, now=now)
         for credential in credentials:
-            creds.save_credential(conn, cipher, credential, now)
+            save_credential(conn, cipher, credential, now)
         for name, value in (resources or {}).items():
             save_resource(conn, name, value, now)
     engine.dispose()

@@ -74,8 +74,9 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _check_key(engine: Any, settings: Settings) -> None:
     """Fail with a clear message, before anything starts, when the key does not open the credentials."""
-    from storyline.store.credentials import Cipher, load_credentials
-    from storyline.store.keys import SecretKeyError
+    from storyline.credentials.cipher import Cipher
+    from storyline.credentials.keys import SecretKeyError
+    from storyline.credentials.stored import load_credentials
 
     try:
         cipher = Cipher.for_database(settings.database_url)
@@ -114,7 +115,7 @@ def serve(
     _check_key(engine, settings)
     if demo:
         from storyline import packs, sandbox
-        from storyline.store.credentials import Cipher
+        from storyline.credentials.cipher import Cipher
         from storyline.stories import install_demo
 
         with engine.begin() as conn:
@@ -356,7 +357,7 @@ def run_story(
         body = jsondata.loads(input)
     except jsondata.JsonError as exc:
         raise _fail(f"--input is {exc}") from None
-    from storyline.store.keys import SecretKeyError
+    from storyline.credentials.keys import SecretKeyError
 
     try:
         events = asyncio.run(run_once(story, body, _settings(db), timeout=timeout))
@@ -468,8 +469,10 @@ def credential_set(
     """Create or replace a credential (the value is never printed)."""
     import os
 
-    from storyline.store import credentials as creds
-    from storyline.store.keys import SecretKeyError
+    from storyline.credentials import model as creds
+    from storyline.credentials.cipher import Cipher
+    from storyline.credentials.keys import SecretKeyError
+    from storyline.credentials.stored import save_credential
 
     kinds = [flag for flag, given in (("--value", value is not None), ("--env", env is not None),
                                       ("--oauth2-client-credentials", oauth2), ("--http-request", http_request))
@@ -505,9 +508,9 @@ def credential_set(
     settings = _settings(db)
     engine = _engine(settings)
     try:
-        cipher = creds.Cipher.for_database(settings.database_url)
+        cipher = Cipher.for_database(settings.database_url)
         with engine.begin() as conn:
-            creds.save_credential(conn, cipher, credential, time.time())
+            save_credential(conn, cipher, credential, time.time())
     except SecretKeyError as exc:
         raise _fail(str(exc)) from None
     console.print(f"credential [bold]{name}[/bold] ({credential.kind}) saved")
@@ -516,7 +519,7 @@ def credential_set(
 @credential_app.command("list")
 def credential_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     """Credential names and kinds; never their values."""
-    from storyline.store.credentials import list_credentials
+    from storyline.credentials.stored import list_credentials
 
     with _engine(_settings(db)).connect() as conn:
         rows = list_credentials(conn)
@@ -532,7 +535,7 @@ def credential_list(db: DbOption = None, as_json: JsonOption = False) -> None:
 @credential_app.command("delete")
 def credential_delete(name: str, db: DbOption = None) -> None:
     """Delete a credential; stories that use it fail with "credential 'NAME' is not defined"."""
-    from storyline.store.credentials import delete_credential
+    from storyline.credentials.stored import delete_credential
 
     _delete("credential", delete_credential, name, db)
 
@@ -743,8 +746,9 @@ def chat_slack(
 ) -> None:
     """Send TEXT signed as Slack would to the story's webhook and print the bot's answers as they arrive."""
     from storyline.chat import slack_console as chat
-    from storyline.store.credentials import Cipher, load_credentials
-    from storyline.store.keys import SecretKeyError
+    from storyline.credentials.cipher import Cipher
+    from storyline.credentials.keys import SecretKeyError
+    from storyline.credentials.stored import load_credentials
 
     settings = _settings(db)
     with _engine(settings).connect() as conn:
@@ -829,7 +833,7 @@ def pack_install(
 @key_app.command("generate")
 def key_generate() -> None:
     """Print a new random key for STORYLINE_SECRET_KEY (base64 of 32 bytes); nothing is stored."""
-    from storyline.store.keys import new_key
+    from storyline.credentials.keys import new_key
 
     sys.stdout.write(new_key() + "\n")
     err.print("set it for every storyline process that shares the database, e.g. "

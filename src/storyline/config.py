@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from storyline.hosts import parse_allow, parse_overrides
+
 DEFAULT_DATABASE_URL = "sqlite:///./storyline.db"
 TEAMS_SERVICE_HOSTS = (
     "smba.trafficmanager.net", "*.botframework.com", "*.teams.microsoft.com", "*.teams.microsoft.us",
@@ -24,8 +26,6 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _env_overrides() -> dict[str, str]:
-    from storyline.egress.client import parse_overrides
-
     try:
         return parse_overrides(os.environ.get("STORYLINE_EGRESS_OVERRIDES", ""))
     except ValueError as exc:
@@ -45,8 +45,6 @@ def _env_switch(name: str) -> bool | None:
 
 
 def _env_allow() -> tuple[str, ...]:
-    from storyline.egress.guard import parse_allow
-
     try:
         return parse_allow(os.environ.get("STORYLINE_EGRESS_ALLOW", ""))
     except ValueError as exc:
@@ -54,8 +52,6 @@ def _env_allow() -> tuple[str, ...]:
 
 
 def _env_hosts(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    from storyline.egress.guard import parse_allow
-
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default

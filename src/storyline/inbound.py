@@ -1,8 +1,8 @@
 """What a webhook's ``verification`` kinds share: the request they check, what they make of it, how they refuse.
 
 A leaf, importing nothing of storyline: the kinds live where their sender's knowledge
-lives (``storyline.actions.hmac_verifier``, ``storyline.chat.slack_verifier``,
-``storyline.chat.teams_verifier``), ``storyline.actions.plugins`` lists them, and
+lives (``storyline.verifiers.hmac``, ``storyline.verifiers.slack``,
+``storyline.verifiers.teams``), ``storyline.actions.plugins`` lists them, and
 ``storyline.engine.intake`` runs them; all three meet here without reaching each other.
 Which HTTP status each refusal gets is decided in ``storyline.engine.intake`` alone.
 """

@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from storyline.model import StoryDef
 from storyline.stories import HERE
-from storyline.tines.model import StoryDef
 
 SECRET_BYTES = 24
 

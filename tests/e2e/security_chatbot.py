@@ -15,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from storyline import packs
-from storyline.store import credentials as creds
-from storyline.store.credentials import Cipher
+from storyline.credentials import model as creds
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.stored import save_credential
 from storyline.store.db import make_engine, upgrade
 from storyline.store.queries import list_events
 from storyline.store.resources import save_resource
@@ -38,7 +39,7 @@ def install(database_url: str, credentials: dict[str, str | creds.Credential],
         packs.install(conn, "security-chatbot", now=time.time())
         for name, value in credentials.items():
             credential = creds.text(name, value) if isinstance(value, str) else value
-            creds.save_credential(conn, cipher, credential, time.time())
+            save_credential(conn, cipher, credential, time.time())
         for name, value in (resources or {}).items():
             save_resource(conn, name, value, time.time())
     engine.dispose()

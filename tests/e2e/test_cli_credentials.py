@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storyline.store.keys import new_key
+from storyline.credentials.keys import new_key
 from tests.builders import HTTP, WEBHOOK, agent, story
 from tests.e2e.processes import cli, cli_json, environment
 from tests.fakes.httpbin import FakeHttpbin

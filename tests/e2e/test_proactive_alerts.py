@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from storyline.config import Settings
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
 from storyline.web.app import create_app
 from tests.e2e.security_chatbot import PUBLIC, Database, install, wait_for
 from tests.fakes.botframework import (

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
 from tests.articles import Deployment, article_story, deployment, install
 from tests.fakes.domain_age import FakeDomainAge
 from tests.fakes.slack import FakeSlack

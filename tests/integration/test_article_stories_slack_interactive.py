@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
 from tests.articles import Deployment, article_story, deployment, install
 from tests.builders import WEBHOOK, agent, story
 from tests.fakes.jira import FakeJira

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
 from tests.articles import Deployment, article_story, deployment, install
 from tests.fakes.botframework import SCOPE, TEAM_ID, TENANT_ID, FakeBotFramework
 from tests.fakes.jira import FakeJira

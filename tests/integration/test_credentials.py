@@ -17,10 +17,16 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
+from storyline.credentials.cipher import Cipher, CredentialKeyError
+from storyline.credentials.keys import new_key
+from storyline.credentials.stored import (
+    delete_credential,
+    list_credentials,
+    load_credentials,
+    save_credential,
+)
 from storyline.store import tables as t
-from storyline.store.credentials import Cipher, CredentialKeyError
-from storyline.store.keys import new_key
 from storyline.store.queries import list_logs
 from storyline.store.resources import list_resources, load_resources, save_resource
 from tests.builders import HTTP, TRANSFORM, WEBHOOK, agent, story
@@ -55,7 +61,7 @@ def harness(database_url: str, bin_server: FakeHttpbin, oauth: FakeOAuth | None 
 
 async def save(h: Harness, credential: creds.Credential) -> None:
     cipher = Cipher.for_database(h.settings.database_url)
-    await h.service.db.write(lambda conn: creds.save_credential(conn, cipher, credential, time.time()))
+    await h.service.db.write(lambda conn: save_credential(conn, cipher, credential, time.time()))
     await fresh(h)
 
 
@@ -91,8 +97,8 @@ def test_secret_parts_are_encrypted_and_listing_shows_no_values(database_url: st
     upgrade(engine)
     cipher = Cipher.for_database(database_url)
     with engine.begin() as conn:
-        creds.save_credential(conn, cipher, creds.text("vt", SECRET, allowed_hosts=["*.virustotal.com"]), 1.0)
-        creds.save_credential(conn, cipher, creds.oauth2(
+        save_credential(conn, cipher, creds.text("vt", SECRET, allowed_hosts=["*.virustotal.com"]), 1.0)
+        save_credential(conn, cipher, creds.oauth2(
             "teams", token_url="https://login.example.com/token", client_id="app", client_secret="oauth-secret-42"), 2.0)
         save_resource(conn, "blocklist", ["1.2.3.4"], 1.0)
         save_resource(conn, "greeting", "hello", 1.0)
@@ -100,20 +106,20 @@ def test_secret_parts_are_encrypted_and_listing_shows_no_values(database_url: st
         raw = conn.execute(sa.select(t.credentials.c.secret, t.credentials.c.settings)).all()
         assert all(SECRET.encode() not in bytes(row.secret) and b"oauth-secret" not in bytes(row.secret)
                    for row in raw)
-        listed = creds.list_credentials(conn)
+        listed = list_credentials(conn)
         assert listed == [{"name": "teams", "kind": "oauth2", "allowed_hosts": []},
                           {"name": "vt", "kind": "text", "allowed_hosts": ["*.virustotal.com"]}]
-        loaded = creds.load_credentials(conn, cipher)
+        loaded = load_credentials(conn, cipher)
         assert loaded["vt"].secret == {"value": SECRET}
         assert loaded["teams"].secret == {"client_secret": "oauth-secret-42"}
         assert loaded["teams"].settings["token_url"] == "https://login.example.com/token"
         assert load_resources(conn) == {"blocklist": ["1.2.3.4"], "greeting": "hello"}
         assert [r["name"] for r in list_resources(conn)] == ["blocklist", "greeting"]
     with engine.begin() as conn:
-        creds.save_credential(conn, cipher, creds.text("vt", "replaced-value"), 3.0)
-        assert creds.delete_credential(conn, "teams") and not creds.delete_credential(conn, "teams")
+        save_credential(conn, cipher, creds.text("vt", "replaced-value"), 3.0)
+        assert delete_credential(conn, "teams") and not delete_credential(conn, "teams")
     with engine.connect() as conn:
-        assert {n: c.secret for n, c in creds.load_credentials(conn, cipher).items()} == {
+        assert {n: c.secret for n, c in load_credentials(conn, cipher).items()} == {
             "vt": {"value": "replaced-value"}}
     engine.dispose()
 
@@ -131,7 +137,7 @@ async def test_a_wrong_key_stops_startup_and_changes_nothing(
     engine = sa.create_engine(h.engine.url)
     with engine.begin() as conn, pytest.raises(CredentialKeyError):
         # Nor can a credential be added under the wrong key.
-        creds.save_credential(conn, Cipher.for_database(database_url), creds.text("new", "some-value"), 9.0)
+        save_credential(conn, Cipher.for_database(database_url), creds.text("new", "some-value"), 9.0)
     with engine.connect() as conn:
         assert conn.execute(sa.select(t.credentials)).all() == before
     engine.dispose()
@@ -356,7 +362,7 @@ def test_a_webhook_response_may_use_resources_but_not_credentials(database_url: 
     upgrade(engine)
     with engine.begin() as conn:
         save_resource(conn, "jarm_list", ["aa11", "bb22"], time.time())
-        creds.save_credential(conn, Cipher.for_database(database_url), creds.text("vt", SECRET), time.time())
+        save_credential(conn, Cipher.for_database(database_url), creds.text("vt", SECRET), time.time())
         for path, response in (("list", '{{.RESOURCE.jarm_list | join: ","}}'), ("leak", "{% credential vt %}")):
             save_story(conn, parse_story(story(path, [
                 agent(WEBHOOK, f"Serve {path}", path=path, secret="s3cret", verbs="get", response=response)], []))[0],
@@ -375,7 +381,7 @@ async def test_a_credential_changed_while_running_is_picked_up(database_url: str
         await run(h)
         cipher = Cipher.for_database(h.settings.database_url)
         rotated = creds.text("vt", "rotated-key-9876")
-        await h.service.db.write(lambda conn: creds.save_credential(conn, cipher, rotated, time.time()))
+        await h.service.db.write(lambda conn: save_credential(conn, cipher, rotated, time.time()))
         await asyncio.sleep(1.1)  # the vault re-reads the store at most once a second
         events = await run(h)
         assert [c.headers["x-apikey"] for c in httpbin.calls] == [SECRET, "rotated-key-9876"]

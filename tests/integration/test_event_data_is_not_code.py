@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
 from storyline.store.queries import list_logs
 from tests.builders import HTTP, TRANSFORM, WEBHOOK, agent, story
 from tests.fakes.httpbin import FakeHttpbin

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 
+from storyline.credentials import model as creds
 from storyline.egress.carried import Carried
 from storyline.egress.client import (
     Egress,
@@ -23,7 +24,6 @@ from storyline.egress.client import (
     EgressTimeout,
     ResponseTooLarge,
 )
-from storyline.store import credentials as creds
 from tests.fakes.httpbin import FakeHttpbin
 from tests.fakes.slack import FakeSlack
 

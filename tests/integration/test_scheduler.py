@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from storyline.engine.catalog import CatalogCache
 from storyline.engine.database import Database
 from storyline.engine.scheduler import Scheduler
-from storyline.engine.schedules import Cron
 from storyline.store import tables as t
 from storyline.store.db import make_engine
+from storyline.tines.schedules import Cron
 from tests.builders import TRANSFORM, agent, story
 from tests.harness import Harness
 from tests.integration.test_send_to_story import SEND, sub_story

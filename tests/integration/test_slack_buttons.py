@@ -22,9 +22,10 @@ from starlette.testclient import TestClient
 
 from storyline.chat.templates import TEMPLATES
 from storyline.config import Settings
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.stored import save_credential
 from storyline.store import tables as t
-from storyline.store.credentials import Cipher
 from storyline.store.db import make_engine
 from storyline.store.queries import list_events
 from storyline.web.app import create_app
@@ -99,8 +100,8 @@ def workspace(database_url: str, slack: FakeSlack) -> Iterator[Workspace]:
     engine = make_engine(database_url)
     with engine.begin() as conn:
         cipher = Cipher.for_database(database_url)
-        creds.save_credential(conn, cipher, creds.text("slack_signing_secret", slack.signing_secret), time.time())
-        creds.save_credential(conn, cipher, creds.text("slack_bot_token", slack.token), time.time())
+        save_credential(conn, cipher, creds.text("slack_signing_secret", slack.signing_secret), time.time())
+        save_credential(conn, cipher, creds.text("slack_bot_token", slack.token), time.time())
     engine.dispose()
     settings = Settings(database_url=database_url, public_url=PUBLIC, retry_base_seconds=0.05,
                         sqlite_synchronous="NORMAL",

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from storyline.actions import http_request
 from storyline.actions.base import ActionError, ActionSpec, RunContext
 from storyline.chat.templates import TEMPLATES
+from storyline.credentials import model as creds
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.stored import save_credential
 from storyline.egress.client import Egress
-from storyline.store import credentials as creds
-from storyline.store.credentials import Cipher
 from storyline.store.queries import list_logs
 from tests.builders import story
 from tests.fakes.slack import FakeSlack
@@ -40,7 +41,7 @@ async def harness_with_credentials(h: Harness, **values: str) -> None:
 
     def save(conn: sa.Connection) -> None:
         for name, value in values.items():
-            creds.save_credential(conn, cipher, creds.text(name, value), time.time())
+            save_credential(conn, cipher, creds.text(name, value), time.time())
 
     await h.service.db.write(save)
     await h.service.db.read(lambda conn: h.service.runtime.vault.refresh(conn, force=True))

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from storyline.config import Settings
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.stored import save_credential
 from storyline.store import tables as t
-from storyline.store.credentials import Cipher
 from storyline.store.db import make_engine
 from storyline.web.app import create_app
 from tests.builders import WEBHOOK, agent, story
@@ -107,7 +108,7 @@ def slack_in(database_url: str) -> Iterator[Slack]:
     load_stories(database_url, slack_story())
     engine = make_engine(database_url)
     with engine.begin() as conn:
-        creds.save_credential(conn, Cipher.for_database(database_url),
+        save_credential(conn, Cipher.for_database(database_url),
                               creds.text("slack_signing_secret", SECRET), time.time())
     engine.dispose()
     with TestClient(create_app(Settings(database_url=database_url, max_body_bytes=4096), worker=False)) as client:

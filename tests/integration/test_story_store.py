@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from storyline.model import ActionDef, StoryDef
 from storyline.store import tables
 from storyline.store.db import make_engine, upgrade
 from storyline.store.stories import (
@@ -30,7 +31,6 @@ from storyline.store.stories import (
 from storyline.tines.copies import copy_as_new
 from storyline.tines.exporter import export_story
 from storyline.tines.importer import parse_story
-from storyline.tines.model import ActionDef, StoryDef
 from tests.corpus import corpus_paths
 
 

@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from storyline.chat.teams_verifier import BotFrameworkJwt
 from storyline.chat.templates import TEMPLATES
-from storyline.store import credentials as creds
+from storyline.credentials import model as creds
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.stored import save_credential
 from storyline.store import tables as t
 from storyline.store.resources import save_resource
+from storyline.verifiers.teams import BotFrameworkJwt
 from tests.builders import WEBHOOK, agent, story
 from tests.fakes.botframework import (
     SERVICE_URL,
@@ -51,7 +53,7 @@ def bot(bot_server: FakeBotFramework) -> Iterator[FakeBotFramework]:
 
 
 async def setup(h: Harness, bot: FakeBotFramework) -> None:
-    cipher = creds.Cipher.for_database(h.settings.database_url)
+    cipher = Cipher.for_database(h.settings.database_url)
     token = creds.oauth2("teams_bot", token_url="https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token",
                          client_id=bot.app_id, client_secret=bot.app_secret,
                          scope="https://api.botframework.com/.default", allowed_hosts=["smba.trafficmanager.net"])
@@ -60,8 +62,8 @@ async def setup(h: Harness, bot: FakeBotFramework) -> None:
     teams = {"service_url": SERVICE_URL, "team_id": TEAM_ID, "tenant_id": TENANT_ID, "bot_id": f"28:{APP_ID}"}
 
     def write(conn: Any) -> None:
-        creds.save_credential(conn, cipher, token, time.time())
-        creds.save_credential(conn, cipher, workflow, time.time())
+        save_credential(conn, cipher, token, time.time())
+        save_credential(conn, cipher, workflow, time.time())
         save_resource(conn, "teams", teams, time.time())
 
     await h.service.db.write(write)

@@ -21,12 +21,12 @@ from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
 from storyline.chat.teams_console import ConnectorKey
-from storyline.chat.teams_verifier import REFRESH_INTERVAL, Keys, strip_mention
 from storyline.config import Settings
 from storyline.egress.client import Egress
 from storyline.inbound import VerificationFailed
 from storyline.store.db import make_engine
 from storyline.store.resources import save_resource
+from storyline.verifiers.teams import REFRESH_INTERVAL, Keys, strip_mention
 from storyline.web.app import create_app
 from tests.builders import WEBHOOK, agent, story
 from tests.fakes.botframework import SERVICE_URL, FakeBotFramework

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from storyline.actions.base import ActionSpec
-from storyline.engine.tokens import Token
-from storyline.engine.vault import Vault
-from storyline.store import credentials as creds
-from storyline.store.credentials import Cipher, CredentialKeyError
+from storyline.credentials import model as creds
+from storyline.credentials.cipher import Cipher, CredentialKeyError
+from storyline.credentials.tokens import Token
+from storyline.credentials.vault import Vault
 
 KEY = b"k" * 32
 
@@ -175,11 +175,9 @@ def test_a_run_carries_the_credentials_it_rendered_and_where_each_may_go() -> No
 def test_log_lines_and_tracebacks_never_print_a_credential(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from storyline.config import Settings
-    from storyline.engine.runtime import Runtime, redact_logs
+    from storyline.credentials.logs import redact_logs
 
-    runtime = Runtime(Settings(), vault=vault_with(creds.text("slack", "xoxb-123-456")))
-    uninstall = redact_logs(runtime)
+    uninstall = redact_logs(vault_with(creds.text("slack", "xoxb-123-456")).redact)
     try:
         try:
             raise RuntimeError("upstream said: bad token xoxb-123-456")

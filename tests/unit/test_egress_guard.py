@@ -7,7 +7,8 @@ import ipaddress
 import pytest
 
 from storyline.config import Settings
-from storyline.egress.guard import AllowList, Guard, Refused, classify, parse_allow, parse_ip
+from storyline.egress.guard import AllowList, Guard, Refused, classify
+from storyline.hosts import parse_allow, parse_ip
 
 
 @pytest.mark.parametrize(

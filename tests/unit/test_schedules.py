@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from storyline.engine.schedules import Cron, ScheduleError, next_tick, parse, problems
+from storyline.tines.schedules import Cron, ScheduleError, next_tick, parse, problems
 
 NEW_YORK = ZoneInfo("America/New_York")
 

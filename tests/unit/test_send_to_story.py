@@ -9,6 +9,7 @@ import pytest
 
 from storyline.actions import send_to_story
 from storyline.actions.base import ActionError, ActionSpec, RunContext, SendToStory
+from storyline.model import find_story, static_target
 from storyline.templating import StaticScope, render_value
 from tests.corpus import corpus_agents
 
@@ -38,16 +39,16 @@ def run(options: dict[str, Any], event: dict[str, Any] | None = None, job_state:
 )
 def test_static_target_is_what_the_importer_can_resolve_without_an_event(options: dict[str, Any],
                                                                           target: str | None) -> None:
-    assert send_to_story.static_target(options) == target
+    assert static_target(options) == target
 
 
 def test_find_story_prefers_id_then_guid_then_exact_name_then_folded_name_then_slug() -> None:
-    assert send_to_story.find_story("2", STORIES) == [2]
-    assert send_to_story.find_story("e5f6", STORIES) == [3]
-    assert send_to_story.find_story("okta user lookup", STORIES) == [3]
-    assert send_to_story.find_story("STS CHECK VIPS", STORIES) == [1]
-    assert send_to_story.find_story("team.sts_check_vips", STORIES) == [1]
-    assert send_to_story.find_story("Nope", STORIES) == []
+    assert find_story("2", STORIES) == [2]
+    assert find_story("e5f6", STORIES) == [3]
+    assert find_story("okta user lookup", STORIES) == [3]
+    assert find_story("STS CHECK VIPS", STORIES) == [1]
+    assert find_story("team.sts_check_vips", STORIES) == [1]
+    assert find_story("Nope", STORIES) == []
 
 
 def test_the_payload_is_sent_under_body_by_default() -> None:

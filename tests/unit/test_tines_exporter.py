@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from storyline.model import ActionDef, StoryDef
 from storyline.tines.exporter import export_json, export_story
 from storyline.tines.importer import parse_story
-from storyline.tines.model import ActionDef, StoryDef
 from tests.corpus import corpus_files, corpus_paths
 
 WHEN = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from storyline.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 from storyline.tines import importer
 from storyline.tines.importer import StoryFormatError, load_file, parse_story
-from storyline.tines.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 from tests.corpus import corpus_files
 
 # Small stories written for these tests, shaped like the real exports of each era.

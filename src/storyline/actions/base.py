@@ -10,7 +10,6 @@ compute for long (a trigger's regex runs up to its time limit, on a thread of it
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,11 +22,6 @@ if TYPE_CHECKING:
     from storyline.egress.client import Egress
     from storyline.egress.smtp import Mailer
     from storyline.templating import Scope
-
-
-def action_key(name: str) -> str:
-    """Tines reaches an action's output by this key: snake_case of its name."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 class ActionError(Exception):
@@ -93,7 +87,7 @@ class Result:
 
 
 class Secrets(Protocol):
-    """The credentials a run's templates rendered (``storyline.engine.vault.CredentialUse``)."""
+    """The credentials a run's templates rendered (``storyline.credentials.vault.CredentialUse``)."""
 
     def carried(self) -> Sequence[Carried]:
         """The rendered credential values, with where each may go (egress checks every hop)."""

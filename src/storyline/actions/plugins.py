@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from storyline.actions import response_checks
-from storyline.actions.hmac_verifier import Hmac
 from storyline.actions.response_checks import ResponseCheck
-from storyline.chat.slack_verifier import SlackVerification
-from storyline.chat.teams_verifier import BotFrameworkJwt
 from storyline.inbound import Verifier
+from storyline.verifiers.hmac import Hmac
+from storyline.verifiers.slack import SlackVerification
+from storyline.verifiers.teams import BotFrameworkJwt
 
 VERIFIERS: Mapping[str, Verifier] = MappingProxyType({
     "hmac": Hmac(),

@@ -14,18 +14,15 @@ by the sub-story's exit action").
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from storyline.actions.base import ActionError, Result, RunContext, SendToStory, action_key
-from storyline.templating.values import is_templated, option_flag
+from storyline.actions.base import ActionError, Result, RunContext, SendToStory
+from storyline.model import SEND_TO_STORY_TYPE
+from storyline.templating.values import option_flag
 
-TYPE = "Agents::SendToStoryAgent"
+TYPE = SEND_TO_STORY_TYPE
 DESCRIPTION = "Send an event to a sub-story and emit the event its exit action returns."
-
-_STORY_TAG = re.compile(r"^\{%-?\s*story\s+(.+?)\s*-?%\}$")
-_STORY_ROOT = re.compile(r"^(?:\{\{-?\s*\.?STORY\.([\w.]+)\s*-?\}\}|<<\s*STORY\.([\w.]+)\s*>>|=\s*STORY\.([\w.]+))$")
 
 
 def validate(options: Mapping[str, Any]) -> list[str]:
@@ -39,48 +36,6 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     if as_body is not None and not isinstance(as_body, bool | str):
         problems.append("option 'send_payload_as_body' must be true or false")
     return problems
-
-
-def static_target(options: Mapping[str, Any]) -> str | None:
-    """The story the action names without needing an event, or None when it is computed."""
-    story = options.get("story")
-    if isinstance(story, int) and not isinstance(story, bool):
-        return str(story)
-    if not isinstance(story, str) or not story.strip():
-        return None
-    text = story.strip()
-    tag = _STORY_TAG.match(text)
-    if tag:
-        return tag.group(1)
-    root = _STORY_ROOT.match(text)
-    if root:
-        return next(group for group in root.groups() if group)
-    if is_templated(text):
-        return None
-    return text
-
-
-def find_story(ref: str, stories: Iterable[tuple[int, str, str, str]]) -> list[int]:
-    """Ids of the stories ``(id, guid, name, slug)`` that ``ref`` names, best kind of match first.
-
-    Tines resolves a story by id, then name; ``STORY.team.slug`` names a slug under a
-    team, and storyline has no teams, so only the last part counts.
-    """
-    wanted = ref.strip()
-    candidates = list(stories)
-    slug = wanted.rsplit(".", 1)[-1]
-    tests = (
-        lambda s: wanted.isdigit() and s[0] == int(wanted),
-        lambda s: s[1] == wanted,
-        lambda s: s[2] == wanted,
-        lambda s: s[2].casefold() == wanted.casefold(),
-        lambda s: slug in (s[3], action_key(s[2])),
-    )
-    for test in tests:
-        found = [s[0] for s in candidates if test(s)]
-        if found:
-            return found
-    return []
 
 
 async def run(ctx: RunContext) -> Result:

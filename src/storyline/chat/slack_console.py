@@ -45,9 +45,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from storyline.chat.slack_verifier import sign
 from storyline.store import tables as t
 from storyline.urls import webhook_url
+from storyline.verifiers.slack import sign
 
 DEFAULT_SINK = "127.0.0.1:8765"
 DEFAULT_CREDENTIAL = "slack_signing_secret"

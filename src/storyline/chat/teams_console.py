@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storyline.chat.teams_verifier import ALGORITHM, ISSUER
+from storyline.verifiers.teams import ALGORITHM, ISSUER
 
 KEYS_PATH = "/v1/.well-known/keys"
 OPENID_PATH = "/v1/.well-known/openidconfiguration"

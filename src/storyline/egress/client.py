@@ -30,6 +30,7 @@ import httpx
 from storyline import jsondata
 from storyline.egress.carried import Carried, NotAllowed, Passage
 from storyline.egress.guard import AllowList, Guard, GuardedTransport, Refused
+from storyline.hosts import override_url
 
 MiB = 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
@@ -227,35 +228,8 @@ def _charset(content_type: str) -> str | None:
     return None
 
 
-def parse_overrides(raw: str) -> dict[str, str]:
-    """Parse the ``STORYLINE_EGRESS_OVERRIDES`` format: ``host=URL,host:port=URL``.
-
-    Hosts are lower-cased (hosts are case-insensitive); base URLs lose a trailing
-    slash so a path prefix joins cleanly. Raises ``ValueError`` naming the bad entry,
-    because a silently ignored override sends test traffic to the real service.
-    """
-    overrides: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        host, sep, target = item.partition("=")
-        host, target = host.strip().lower(), target.strip()
-        if not sep or not host or not target:
-            raise ValueError(
-                f"egress override {item!r} is not host=URL (example: slack.com=http://127.0.0.1:9001)"
-            )
-        _parse_target(host, target)
-        overrides[host] = target.rstrip("/")
-    return overrides
-
-
 def _parse_target(host: str, base: str) -> _Target:
-    try:
-        url = httpx.URL(base)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"egress override for {host!r}: {base!r} is not a URL ({exc})") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"egress override for {host!r}: {base!r} must be an http:// or https:// URL")
-    if url.query or url.fragment:
-        raise ValueError(f"egress override for {host!r}: {base!r} must not carry a query or fragment")
+    url = override_url(host, base)
     prefix = url.raw_path.rstrip(b"/")
     return _Target(
         base=str(url).rstrip("/"),

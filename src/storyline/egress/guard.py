@@ -25,7 +25,6 @@ The check runs twice, because either alone can be bypassed:
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -34,8 +33,8 @@ import anyio
 import httpcore
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from storyline.hosts import IPAddress, IPNetwork, parse_allow_entry, parse_ip
+
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 ALLOW_HINT = "set STORYLINE_EGRESS_ALLOW to permit"
@@ -63,11 +62,6 @@ _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
-# What C's inet_aton (and so getaddrinfo) accepts as an IPv4 address besides the
-# dotted quad: 1 to 4 parts, each decimal, octal (leading 0) or hex (0x).
-_LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}", re.IGNORECASE)
-
-
 class Refused(Exception):
     """The guard refused a destination. Permanent: the same URL will be refused again.
 
@@ -79,25 +73,6 @@ class Refused(Exception):
         super().__init__(f"{reason} ({ALLOW_HINT})")
         self.host = host
         self.reason = reason
-
-
-def parse_ip(host: str) -> IPAddress | None:
-    """The address a host names when it is an IP literal in any spelling, else ``None``.
-
-    Besides the usual forms this reads what resolvers read as IPv4: ``2130706433``,
-    ``017700000001``, ``0x7f.0.0.1``, ``127.1``; a zone (``fe80::1%eth0``) is kept.
-    """
-    host = host.strip().rstrip(".").strip("[]")
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    if _LEGACY_IPV4.fullmatch(host):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
 
 
 def classify(address: IPAddress) -> str | None:
@@ -145,38 +120,6 @@ def _host_key(host: str) -> str:
     return host.strip().rstrip(".").lower()
 
 
-def parse_allow(raw: str) -> tuple[str, ...]:
-    """Parse ``STORYLINE_EGRESS_ALLOW``: host names, ``*.suffix``, IP addresses and CIDRs, or ``*``.
-
-    Raises ``ValueError`` naming the bad entry: a typo here would silently keep
-    refusing the host the operator meant to allow.
-    """
-    entries: list[str] = []
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        entry = item.lower()
-        if entry != "*":
-            _parse_entry(entry)
-        entries.append(entry)
-    return tuple(entries)
-
-
-def _parse_entry(entry: str) -> IPNetwork | str:
-    if "/" in entry or parse_ip(entry) is not None:
-        try:
-            address = parse_ip(entry)
-            return ipaddress.ip_network(address if address is not None else entry, strict=False)
-        except ValueError:
-            raise ValueError(f"egress allow entry {entry!r} is not an IP address or CIDR") from None
-    name = entry.removeprefix("*.")
-    labels = name.rstrip(".").split(".")
-    if not name or not all(re.fullmatch(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?", label) for label in labels):
-        raise ValueError(
-            f"egress allow entry {entry!r} is not a host name, *.suffix, IP address or CIDR "
-            "(example: api.internal,*.corp.example,10.20.0.0/16)"
-        )
-    return entry.rstrip(".")
-
-
 class AllowList:
     """Destinations the operator vouched for: exact hosts, ``*.suffix`` subdomains, networks.
 
@@ -193,7 +136,7 @@ class AllowList:
             if entry.strip() == "*":
                 self.everything = True
                 continue
-            parsed = _parse_entry(entry.strip().lower())
+            parsed = parse_allow_entry(entry.strip().lower())
             if not isinstance(parsed, str):
                 self._networks.append(parsed)
             elif parsed.startswith("*."):

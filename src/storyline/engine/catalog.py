@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storyline.actions.base import ActionSpec, action_key
+from storyline.actions.base import ActionSpec
+from storyline.model import action_key
 from storyline.store import tables as t
 
 

@@ -19,12 +19,12 @@ from sqlalchemy.engine import make_url
 from storyline import jsondata
 from storyline.actions.base import ActionSpec
 from storyline.config import Settings
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.keys import SecretKeyError, key_source
+from storyline.credentials.vault import Vault
 from storyline.engine import queue
 from storyline.engine.service import Service
-from storyline.engine.vault import Vault
-from storyline.store.credentials import Cipher
 from storyline.store.db import make_engine, normalise_url
-from storyline.store.keys import SecretKeyError, key_source
 from storyline.store.queries import list_events, pending_jobs
 
 

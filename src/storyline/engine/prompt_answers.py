@@ -22,7 +22,8 @@ from typing import Any, Literal
 from sqlalchemy.engine import Connection
 
 from storyline.actions.base import ActionSpec, Result
-from storyline.engine import prompts, queue
+from storyline.credentials import signing
+from storyline.engine import queue
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
 from storyline.engine.service import Service
@@ -40,14 +41,14 @@ class Answer:
     at: float | None = None
 
 
-def verified(service: Service, params: Mapping[str, str]) -> prompts.Prompt | None:
+def verified(service: Service, params: Mapping[str, str]) -> signing.Prompt | None:
     """The prompt a URL's query names, or None when it is incomplete or was altered."""
     key = service.runtime.prompt_key
-    return prompts.verify(key, params) if key is not None else None
+    return signing.verify(key, params) if key is not None else None
 
 
 async def receive(
-    service: Service, prompt: prompts.Prompt, now: float, by: Mapping[str, Any] | None = None,
+    service: Service, prompt: signing.Prompt, now: float, by: Mapping[str, Any] | None = None,
 ) -> Answer:
     """Record the answer (durable once this returns) and wake the worker for what follows it.
 
@@ -63,7 +64,7 @@ async def receive(
 
 
 def answer(
-    conn: Connection, catalog: Catalog, runtime: Runtime, prompt: prompts.Prompt, now: float,
+    conn: Connection, catalog: Catalog, runtime: Runtime, prompt: signing.Prompt, now: float,
     by: Mapping[str, Any] | None = None,
 ) -> Answer:
     """Make the prompted action emit the status in the original story run, in ``conn``'s transaction."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,10 +9,10 @@ from typing import Any
 from storyline.actions.base import ActionSpec, RunContext, template_failure
 from storyline.actions.state import ActionState
 from storyline.config import Settings
+from storyline.credentials import signing
+from storyline.credentials.vault import Vault
 from storyline.egress.client import Egress
 from storyline.egress.smtp import Mailer
-from storyline.engine import prompts
-from storyline.engine.vault import Vault
 from storyline.templating import TemplateError, render_value
 
 
@@ -42,7 +41,7 @@ class RunScope:
     def prompt_url(self, status: str) -> str:
         if self.event_id is None or self.prompt_key is None:
             raise TemplateError("a prompt needs an incoming event (it cannot be rendered here)")
-        return prompts.prompt_url(
+        return signing.prompt_url(
             self.public_url, self.prompt_key, self.event_id, self.action.id, self.story_run, str(status)
         )
 
@@ -142,38 +141,3 @@ def _with_local(action: ActionSpec, local: dict[str, Any], scope: RunScope) -> C
         return render_value(value, {**event, "LOCAL": rendered}, scope)
 
     return render_event
-
-
-class RedactingFilter(logging.Filter):
-    """Log lines pass through the runtime's redaction, tracebacks of unexpected errors included,
-    because an exception message can quote a rendered header or URL that carries a credential."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__()
-        self.runtime = runtime
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.runtime.redact(record.getMessage())
-        record.args = None
-        if record.exc_info:
-            record.exc_text = self.runtime.redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
-
-
-LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
-
-
-def redact_logs(runtime: Runtime) -> Callable[[], None]:
-    """Install redaction on every handler that can print storyline's (or uvicorn's) records;
-    returns what uninstalls it."""
-    installed = RedactingFilter(runtime)
-    handlers = [handler for name in LOGGERS for handler in logging.getLogger(name).handlers]
-    for handler in handlers:
-        handler.addFilter(installed)
-
-    def uninstall() -> None:
-        for handler in handlers:
-            handler.removeFilter(installed)
-
-    return uninstall

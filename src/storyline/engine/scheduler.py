@@ -28,10 +28,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from storyline.actions import action_type
-from storyline.engine import queue, schedules
+from storyline.engine import queue
 from storyline.engine.catalog import Catalog, CatalogCache
 from storyline.engine.database import Database
 from storyline.store import tables as t
+from storyline.tines import schedules
 
 log = logging.getLogger(__name__)
 

@@ -12,17 +12,18 @@ import logging
 from collections.abc import Callable
 
 from storyline.config import Settings
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.keys import derive, key_source, load_key
+from storyline.credentials.logs import redact_logs
+from storyline.credentials.vault import Vault
 from storyline.egress.client import Egress
 from storyline.egress.smtp import Mailer
 from storyline.engine.catalog import CatalogCache
 from storyline.engine.database import Database
-from storyline.engine.runtime import Runtime, redact_logs
+from storyline.engine.runtime import Runtime
 from storyline.engine.scheduler import Scheduler
-from storyline.engine.vault import Vault
 from storyline.engine.worker import Worker, housekeeping
-from storyline.store.credentials import Cipher
 from storyline.store.db import make_engine, upgrade
-from storyline.store.keys import derive, key_source, load_key
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class Service:
             self.db.stop()
             raise
         self.runtime.vault = vault
-        self._unredact = redact_logs(self.runtime)
+        self._unredact = redact_logs(self.runtime.redact)
         self.egress = Egress.from_settings(self.settings)
         self.runtime.egress = self.egress
         self.runtime.mailer = Mailer.from_settings(self.settings)

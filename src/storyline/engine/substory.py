@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storyline.actions.base import ActionError, ActionSpec
-from storyline.actions.send_to_story import find_story
 from storyline.engine.catalog import Catalog, StoryInfo
+from storyline.model import find_story
 from storyline.store import events
 from storyline.store import tables as t
 

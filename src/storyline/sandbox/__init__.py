@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from storyline.credentials.cipher import Cipher
 from storyline.sandbox import chat, intel
 from storyline.sandbox.chat import Outbox
-from storyline.store.credentials import Cipher
 
 PREFIX = "/_sandbox"
 
@@ -78,10 +78,11 @@ def configure_demo(conn: Connection, cipher: Cipher, now: float) -> list[str]:
     The sandbox accepts any key, so these values only have to exist; real ones set with
     ``storyline credential set`` are kept (and then reach the sandbox, never the real service,
     while ``--demo`` overrides the hosts)."""
-    from storyline.store import credentials as creds
+    from storyline.credentials import model as creds
+    from storyline.credentials.stored import load_credentials, save_credential
     from storyline.store.resources import load_resources, save_resource
 
-    present = creds.load_credentials(conn, cipher)
+    present = load_credentials(conn, cipher)
     wanted = [creds.text(name, value) for name, value in DEMO_CREDENTIALS.items()]
     wanted.append(creds.oauth2("teams_bot", token_url="https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token",
                                client_id=DEMO_RESOURCES["teams_app_id"], client_secret="demo-teams-secret",
@@ -89,7 +90,7 @@ def configure_demo(conn: Connection, cipher: Cipher, now: float) -> list[str]:
     added = []
     for credential in wanted:
         if credential.name not in present:
-            creds.save_credential(conn, cipher, credential, now)
+            save_credential(conn, cipher, credential, now)
             added.append(f"credential {credential.name}")
     resources = load_resources(conn)
     for name, value in DEMO_RESOURCES.items():

@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from storyline.model import SEND_TO_STORY_TYPE, ActionDef, StoryDef, find_story, static_target
 from storyline.store import tables as t
-from storyline.tines.model import ActionDef, StoryDef
 from storyline.urls import webhook_url
 
 # The actions.extra key holding the legacy per-agent retention (no column of its own).
@@ -170,9 +170,6 @@ def _check_webhook_paths(conn: Connection, story: StoryDef, story_id: int | None
     )
 
 
-_SEND_TO_STORY = "Agents::SendToStoryAgent"
-
-
 def _entry_reaches(entry: str | None, guids: list[str], options: list[Any], types: list[str],
                    links: Iterable[tuple[int, int]]) -> list[Any]:
     """Options of the Send to Story actions reachable from the entry action (by position)."""
@@ -187,7 +184,7 @@ def _entry_reaches(entry: str | None, guids: list[str], options: list[Any], type
         if index not in seen:
             seen.add(index)
             todo.extend(receivers.get(index, ()))
-    return [options[i] for i in sorted(seen) if types[i] == _SEND_TO_STORY]
+    return [options[i] for i in sorted(seen) if types[i] == SEND_TO_STORY_TYPE]
 
 
 def _check_send_to_story_loops(conn: Connection, story: StoryDef) -> None:
@@ -196,8 +193,6 @@ def _check_send_to_story_loops(conn: Connection, story: StoryDef) -> None:
     Only targets named without an event (``{% story Name %}``, a plain name or id) are
     seen here; the engine refuses the rest when a run reaches them.
     """
-    from storyline.actions.send_to_story import find_story, static_target
-
     s, a, lk = t.stories.c, t.actions.c, t.links.c
     rows = conn.execute(
         sa.select(s.id, s.guid, s.name, s.extra, s.send_to_story_enabled, s.entry_agent_guid)

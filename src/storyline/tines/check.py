@@ -18,10 +18,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from storyline.engine.schedules import problems as schedule_problems
+from storyline.model import ActionDef, StoryDef
 from storyline.templating.check import template_findings
 from storyline.tines.importer import StoryFormatError, load_file, parse_story
-from storyline.tines.model import ActionDef, StoryDef
+from storyline.tines.schedules import problems as schedule_problems
 
 _OPTION_MESSAGE = re.compile(r"^(?P<option>[\w.\[\]-]+): (?P<reason>.+)$", re.DOTALL)
 

@@ -15,7 +15,7 @@ import re
 import uuid
 from typing import Any
 
-from storyline.tines.model import StoryDef
+from storyline.model import StoryDef
 from storyline.urls import webhook_url
 
 

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from storyline.tines.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
+from storyline.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 
 # Tines places these kept keys between the header and the story-level sub-story keys;
 # the rest of ``extra`` follows them in its own (imported) order.

@@ -29,9 +29,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from storyline.engine.schedules import problems as schedule_problems
+from storyline.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 from storyline.templating.check import template_problems
-from storyline.tines.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
+from storyline.tines.schedules import problems as schedule_problems
 
 #: Files larger than this are refused: the biggest real export seen is ~100 KB, and a
 #: multi-megabyte "story" is far more likely a wrong file than a story.

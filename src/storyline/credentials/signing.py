@@ -5,6 +5,9 @@ carries an HMAC over all of them and the status, so nobody can forge a click for
 another event, action or status. The story run is signed too because SQLite may hand
 the id of a purged event to a new one: an old link must not answer a stranger's run.
 
+The key is the master key's ``prompts`` sub-key (``keys.derive``): what the secret key
+protects, credentials and prompt links, has one home.
+
 ``storyline.web.prompts`` answers the URL.
 """
 

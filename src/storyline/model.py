@@ -1,5 +1,7 @@
 """A Tines story as plain data: what the importer produces, the store saves and the exporter writes.
 
+It imports nothing of storyline, so every layer, the store included, can speak of stories.
+
 The model keeps only what storyline needs as typed fields and carries every other key
 verbatim in ``extra`` (story level and action level), so an exported story has
 everything the imported one had: diagram layout, notes, forms, embedded sub-stories,
@@ -9,27 +11,20 @@ and keys of schema versions newer than this code.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 WEBHOOK_TYPE = "Agents::WebhookAgent"
+SEND_TO_STORY_TYPE = "Agents::SendToStoryAgent"
 
 #: Tines' default event retention ("Keep events and logs": 7 days), in seconds.
 DEFAULT_KEEP_EVENTS_FOR = 7 * 24 * 3600
 
 
-def _action_key(name: str) -> str:
-    """The action's key, from ``storyline.actions.base`` when it imports.
-
-    The actions package imports every action module at import time; while one of them
-    is missing or broken, importing the package fails, and a story must still load.
-    The fallback is the same documented Tines rule (tines-format.md §4.3).
-    """
-    try:
-        from storyline.actions.base import action_key
-    except ImportError:
-        return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    return action_key(name)
+def action_key(name: str) -> str:
+    """Tines reaches an action's output by this key: snake_case of its name (tines-format.md §4.3)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 @dataclass
@@ -60,7 +55,7 @@ class ActionDef:
 
     def __post_init__(self) -> None:
         if not self.key:
-            self.key = _action_key(self.name)
+            self.key = action_key(self.name)
         if self.schedule is not None:
             self.schedule_present = True
 
@@ -142,3 +137,52 @@ class StoryDef:
         if action.keep_events_for:
             return action.keep_events_for
         return self.keep_events_for
+
+
+# How one story names another (Send to Story's ``story`` option): the engine resolves
+# the name when a run reaches the action, the store when it refuses a loop of sub-stories.
+_STORY_TAG = re.compile(r"^\{%-?\s*story\s+(.+?)\s*-?%\}$")
+_STORY_ROOT = re.compile(r"^(?:\{\{-?\s*\.?STORY\.([\w.]+)\s*-?\}\}|<<\s*STORY\.([\w.]+)\s*>>|=\s*STORY\.([\w.]+))$")
+_TEMPLATE = re.compile(r"\{\{|\{%|<<")
+
+
+def static_target(options: Mapping[str, Any]) -> str | None:
+    """The story the action names without needing an event, or None when it is computed."""
+    story = options.get("story")
+    if isinstance(story, int) and not isinstance(story, bool):
+        return str(story)
+    if not isinstance(story, str) or not story.strip():
+        return None
+    text = story.strip()
+    tag = _STORY_TAG.match(text)
+    if tag:
+        return tag.group(1)
+    root = _STORY_ROOT.match(text)
+    if root:
+        return next(group for group in root.groups() if group)
+    if _TEMPLATE.search(text) or text.startswith("="):
+        return None
+    return text
+
+
+def find_story(ref: str, stories: Iterable[tuple[int, str, str, str]]) -> list[int]:
+    """Ids of the stories ``(id, guid, name, slug)`` that ``ref`` names, best kind of match first.
+
+    Tines resolves a story by id, then name; ``STORY.team.slug`` names a slug under a
+    team, and storyline has no teams, so only the last part counts.
+    """
+    wanted = ref.strip()
+    candidates = list(stories)
+    slug = wanted.rsplit(".", 1)[-1]
+    tests = (
+        lambda s: wanted.isdigit() and s[0] == int(wanted),
+        lambda s: s[1] == wanted,
+        lambda s: s[2] == wanted,
+        lambda s: s[2].casefold() == wanted.casefold(),
+        lambda s: slug in (s[3], action_key(s[2])),
+    )
+    for test in tests:
+        found = [s[0] for s in candidates if test(s)]
+        if found:
+            return found
+    return []

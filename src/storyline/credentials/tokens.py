@@ -14,9 +14,9 @@ from typing import Any
 
 from storyline.actions import http_request
 from storyline.actions.base import ActionError, ActionSpec, RunContext
+from storyline.credentials.model import DEFAULT_TTL, Credential
 from storyline.egress.carried import Carried
 from storyline.egress.client import Egress
-from storyline.store.credentials import DEFAULT_TTL, Credential
 from storyline.templating import StaticScope, TemplateError, render_value
 from storyline.templating.values import to_text
 

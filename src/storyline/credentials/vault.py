@@ -22,11 +22,12 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from storyline.actions.base import ActionSpec
+from storyline.credentials import stored, tokens
+from storyline.credentials.cipher import Cipher
+from storyline.credentials.model import Credential
 from storyline.egress.carried import Carried
 from storyline.egress.client import Egress
 from storyline.egress.redaction import Redactor
-from storyline.engine import tokens
-from storyline.store import credentials as store
 from storyline.store.resources import load_resources
 from storyline.templating import TemplateError
 
@@ -42,10 +43,10 @@ RETIRED_VALUES = 256
 
 
 class Vault:
-    def __init__(self, cipher: store.Cipher | None = None, reader: Reader | None = None, ttl: float = 1.0) -> None:
+    def __init__(self, cipher: Cipher | None = None, reader: Reader | None = None, ttl: float = 1.0) -> None:
         self.cipher = cipher
         self.ttl = ttl
-        self.credentials: dict[str, store.Credential] = {}
+        self.credentials: dict[str, Credential] = {}
         self.resources: dict[str, Any] = {}
         self._reader = reader
         self._version: tuple[object, ...] = ()
@@ -64,10 +65,10 @@ class Vault:
         Raises ``CredentialKeyError`` when the key does not open the stored credentials.
         """
         self._checked = time.monotonic()
-        version = store.version(conn)
+        version = stored.version(conn)
         if not force and version == self._version:
             return None
-        loaded = store.load_credentials(conn, self.cipher) if self.cipher is not None else {}
+        loaded = stored.load_credentials(conn, self.cipher) if self.cipher is not None else {}
         return version, loaded, load_resources(conn)
 
     def apply(self, loaded: tuple[Any, ...]) -> None:
@@ -113,7 +114,7 @@ class Vault:
         self._references[action.id] = (action.options, names)
         return names
 
-    def _dynamic(self, action: ActionSpec) -> list[store.Credential]:
+    def _dynamic(self, action: ActionSpec) -> list[Credential]:
         found = (self.credentials.get(name) for name in self.referenced(action))
         return [c for c in found if c is not None and c.kind != "text"]
 
@@ -137,7 +138,7 @@ class Vault:
                 renewed = True
         return renewed
 
-    async def _ensure(self, credential: store.Credential, egress: Egress | None, *, renew: bool) -> None:
+    async def _ensure(self, credential: Credential, egress: Egress | None, *, renew: bool) -> None:
         name = credential.name
         stale = self._tokens.get(name)
         async with self._locks.setdefault(name, asyncio.Lock()):
