@@ -22,9 +22,9 @@ from starlette.testclient import TestClient
 
 from storyline.actions.verification import VerificationFailed
 from storyline.chat.botframework import REFRESH_INTERVAL, Keys, strip_mention
-from storyline.chat.teams import ConnectorKey
 from storyline.config import Settings
 from storyline.egress.client import Egress
+from storyline.standins.botframework import ConnectorKey
 from storyline.store.db import make_engine
 from storyline.store.resources import save_resource
 from storyline.web.app import create_app

@@ -63,9 +63,9 @@ def chat_teams(
     http://127.0.0.1:3979,login.microsoftonline.com=http://127.0.0.1:3979,smba.trafficmanager.net=
     http://127.0.0.1:3979 (see the README, "Trying a Teams bot locally").
     """
-    import os
 
     from storyline.chat import teams
+    from storyline.standins.botframework import ConnectorKey, console_key_path
 
     settings = load_settings(db)
     secret: str | None
@@ -84,8 +84,7 @@ def chat_teams(
         raise fail(f"--value is not JSON: {exc}") from None
     if not text and clicked is None:
         raise fail("say something (TEXT) or click a button (--value JSON)")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    key = teams.ConnectorKey.load_or_create(key_file or cache / "storyline" / "teams-console-key.pem")
+    key = ConnectorKey.load_or_create(key_file or console_key_path())
     status = asyncio.run(teams.chat(target, text, app_id, key, port=port, value=clicked, user=user, wait=wait,
                                     out=lambda line: console.print(line, markup=False, highlight=False, emoji=False)))
     raise typer.Exit(status)

@@ -1,12 +1,12 @@
 """The offline sandbox of ``storyline serve --demo``: the outside services a chatbot story calls.
 
-It answers, under ``/_sandbox/<service>/`` on storyline's own server, as VirusTotal v3,
-URLhaus, RDAP (rdap.org and IANA's bootstrap file), Slack and the Teams Bot Connector
-would, with no account and no network: enrichment answers are canned and deterministic
-(:mod:`storyline.sandbox.intel`), chat posts are kept for ``GET /_sandbox/messages``
-(:mod:`storyline.sandbox.chat`). Stories are not changed to use it: ``serve --demo``
-points the real host names at it through egress overrides (:func:`overrides`), except
-hosts the user already overrode.
+It serves the stand-ins (:mod:`storyline.standins`) under ``/_sandbox/<service>/`` on
+storyline's own server, so VirusTotal v3, URLhaus, RDAP (rdap.org and IANA's bootstrap
+file), Slack and Microsoft's Bot Framework answer with no account and no network:
+enrichment answers are canned and deterministic, chat posts are kept for
+``GET /_sandbox/messages``, and the Bot Connector's keys are the ones ``storyline chat teams``
+signs with. Stories are not changed to use it: ``serve --demo`` points the real host names
+at it through egress overrides (:func:`overrides`), except hosts the user already overrode.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from storyline.sandbox import chat, intel
-from storyline.sandbox.chat import Outbox
+from storyline.standins import enrichment
+from storyline.standins.botframework import BotFramework, ConnectorKey, console_key_path
+from storyline.standins.outbox import Outbox
+from storyline.standins.slack import Slack
 from storyline.store.credentials import Cipher
 
 PREFIX = "/_sandbox"
@@ -30,6 +32,7 @@ HOSTS: dict[str, str] = {
     "slack.com": "slack",
     "hooks.slack.com": "slack",
     "login.microsoftonline.com": "teams",
+    "login.botframework.com": "teams",
     "smba.trafficmanager.net": "teams",
     "prod-01.westus.logic.azure.com": "teams",
 }
@@ -56,7 +59,10 @@ def routes(outbox: Outbox | None = None) -> list[BaseRoute]:
             return JSONResponse({"error": "after: must be a message number"}, status_code=400)
         return JSONResponse({"messages": box.after(after)})
 
-    mounted = {**intel.routes(), "slack": chat.slack_routes(box), "teams": chat.teams_routes(box)}
+    slack = Slack(open_directory=True, outbox=box)
+    teams = BotFramework(key=lambda: ConnectorKey.load_or_create(console_key_path()), open_directory=True,
+                         outbox=box)
+    mounted = {**enrichment.routes(), "slack": slack.routes(), "teams": teams.routes()}
     return [
         Route(f"{PREFIX}/messages", messages, methods=["GET", "DELETE"]),
         *(Mount(f"{PREFIX}/{service}", routes=service_routes) for service, service_routes in mounted.items()),
