@@ -39,6 +39,7 @@ import uvicorn
 from sqlalchemy.engine import Connection
 
 from storyline.chat.slack import sign
+from storyline.standins import outbox
 from storyline.standins.slack import Slack
 from storyline.store import tables as t
 from storyline.urls import webhook_url
@@ -235,7 +236,7 @@ async def converse(
             await asyncio.sleep(0.01)
         async with httpx.AsyncClient(timeout=10) as client:
             base = url.split("/webhook/")[0]
-            seen = await _sandbox_seq(client, base)
+            seen = await outbox.newest(client, base)
             try:
                 response = await client.post(url, content=body, headers={
                     "content-type": content_type, **sign(signing_secret, body)})
@@ -243,7 +244,8 @@ async def converse(
                 raise ConsoleError(f"cannot reach {base}: {exc} (is `storyline serve` "
                                    "running? --url says where)") from None
         if seen is not None:
-            polling = asyncio.create_task(_poll_sandbox(base, seen, answers.put_nowait))
+            polling = asyncio.create_task(
+                outbox.follow(base, seen, "slack", lambda entry: answers.put_nowait(_answer(entry))))
         if response.status_code >= 300:
             raise ConsoleError(f"the server answered HTTP {response.status_code}: {response.text[:300]}")
         immediate = response.text.strip()
@@ -281,30 +283,3 @@ def _answer(entry: Mapping[str, Any]) -> Answer:
     """An outbox entry (:mod:`storyline.standins.outbox`) as the console shows it."""
     message = {k: v for k, v in entry.items() if k not in ("seq", "at", "platform", "kind", "ts", "path")}
     return Answer(_VIA.get(str(entry.get("kind")), str(entry.get("kind"))), message)
-
-
-async def _sandbox_seq(client: httpx.AsyncClient, base: str) -> int | None:
-    """The newest message number of a ``serve --demo`` sandbox, or None when the server has none."""
-    try:
-        response = await client.get(f"{base}/_sandbox/messages")
-    except httpx.HTTPError:
-        return None
-    if response.status_code != 200:
-        return None
-    entries = response.json()
-    entries = entries.get("messages", []) if isinstance(entries, dict) else entries
-    return max((int(entry["seq"]) for entry in entries), default=0)
-
-
-async def _poll_sandbox(base: str, seen: int, on_answer: Callable[[Answer], None]) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
-        while True:
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                response = await client.get(f"{base}/_sandbox/messages", params={"after": seen})
-                entries = response.json()
-                entries = entries.get("messages", []) if isinstance(entries, dict) else entries
-                for entry in entries:
-                    seen = max(seen, int(entry["seq"]))
-                    if entry.get("platform") == "slack":
-                        on_answer(_answer(entry))
-            await asyncio.sleep(0.25)

@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from storyline.standins import outbox
 from storyline.standins.botframework import BotFramework, ConnectorKey
 
 CONSOLE_SERVICE_URL = "https://smba.trafficmanager.net/storyline-console/"
@@ -89,10 +90,14 @@ def _card_text(elements: list[Any]) -> list[str]:
 def connector_app(key: ConnectorKey, replies: asyncio.Queue[dict[str, Any]]) -> Starlette:
     """Microsoft's side, locally: the one Bot Framework stand-in, queueing what the bot sends."""
     microsoft = BotFramework(key=key, open_directory=True)
-    microsoft.outbox.listen(lambda entry: replies.put_nowait(
-        {"updated": entry["kind"] == "update", "text": entry.get("text", ""),
-         "attachments": entry.get("attachments", [])}))
+    microsoft.outbox.listen(lambda entry: replies.put_nowait(_reply(entry)))
     return microsoft.asgi()
+
+
+def _reply(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbox entry (:mod:`storyline.standins.outbox`) as the console describes it."""
+    return {"updated": entry.get("kind") == "update", "text": entry.get("text", ""),
+            "attachments": entry.get("attachments", [])}
 
 
 async def chat(
@@ -105,6 +110,7 @@ async def chat(
                             log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
+    following: asyncio.Task[None] | None = None
     try:
         while not server.started:
             if serving.done():
@@ -113,12 +119,17 @@ async def chat(
             await asyncio.sleep(0.01)
         activity = console_activity(text, app_id, user=user, value=value)
         token = key.sign(app_id, CONSOLE_SERVICE_URL)
+        base = webhook_url.split("/webhook/")[0]
         async with httpx.AsyncClient(timeout=30) as client:
+            seen = await outbox.newest(client, base)  # serve --demo: its stand-in gets the replies
             try:
                 answer = await client.post(webhook_url, json=activity, headers={"authorization": f"Bearer {token}"})
             except httpx.HTTPError as exc:
                 out(f"cannot reach {webhook_url}: {exc}")
                 return 1
+        if seen is not None:
+            following = asyncio.create_task(outbox.follow(base, seen, "teams", lambda entry: replies.put_nowait(
+                _reply(entry))))
         if answer.status_code >= 300:
             out(f"the webhook answered {answer.status_code}: {answer.text[:300]}")
             if answer.status_code in (401, 500):
@@ -128,6 +139,8 @@ async def chat(
         out(f"you: {text}" if text else f"you clicked: {json.dumps(value)}")
         return await _print_replies(replies, wait, quiet, out)
     finally:
+        if following is not None:
+            following.cancel()
         server.should_exit = True
         await serving
 

@@ -16,9 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from storyline.standins import enrichment
+from storyline.standins import enrichment, outbox
 from storyline.standins.botframework import BotFramework, ConnectorKey, console_key_path
-from storyline.standins.outbox import Outbox
 from storyline.standins.slack import Slack
 from storyline.store.credentials import Cipher
 
@@ -45,9 +44,9 @@ def overrides(base_url: str) -> dict[str, str]:
     return {host: f"{base}{PREFIX}/{service}" for host, service in HOSTS.items()}
 
 
-def routes(outbox: Outbox | None = None) -> list[BaseRoute]:
-    """The sandbox's routes, to add to storyline's app; ``outbox`` collects chat posts."""
-    box = outbox if outbox is not None else Outbox()
+def routes(kept: outbox.Outbox | None = None) -> list[BaseRoute]:
+    """The sandbox's routes, to add to storyline's app; ``kept`` collects chat posts."""
+    box = kept if kept is not None else outbox.Outbox()
 
     async def messages(request: Request) -> Response:
         if request.method == "DELETE":
@@ -64,7 +63,7 @@ def routes(outbox: Outbox | None = None) -> list[BaseRoute]:
                          outbox=box)
     mounted = {**enrichment.routes(), "slack": slack.routes(), "teams": teams.routes()}
     return [
-        Route(f"{PREFIX}/messages", messages, methods=["GET", "DELETE"]),
+        Route(outbox.PATH, messages, methods=["GET", "DELETE"]),
         *(Mount(f"{PREFIX}/{service}", routes=service_routes) for service, service_routes in mounted.items()),
     ]
 

@@ -1,7 +1,13 @@
-"""What bots said to the stand-ins, numbered, for ``GET /_sandbox/messages`` and the chat consoles."""
+"""What bots said to the stand-ins, numbered, for ``GET /_sandbox/messages`` and the chat consoles.
+
+A console serving its own stand-in listens to its outbox; against ``serve --demo`` the stand-ins
+live in the server, and the console follows their outbox over HTTP (:func:`newest`, :func:`follow`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -9,6 +15,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
+PATH = "/_sandbox/messages"
 KEEP = 1000
 """Messages the outbox keeps (the oldest go first)."""
 
@@ -45,3 +54,31 @@ class Outbox:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+async def newest(client: httpx.AsyncClient, base: str) -> int | None:
+    """The newest message number of a ``serve --demo`` server at ``base``, or None when it has no sandbox."""
+    try:
+        response = await client.get(f"{base}{PATH}")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    entries = response.json()
+    entries = entries.get("messages", []) if isinstance(entries, dict) else entries
+    return max((int(entry["seq"]) for entry in entries), default=0)
+
+
+async def follow(base: str, seen: int, platform: str, on_entry: Callable[[dict[str, Any]], None]) -> None:
+    """Hand each ``platform`` entry after ``seen`` to ``on_entry`` as the server at ``base`` adds it (until cancelled)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                response = await client.get(f"{base}{PATH}", params={"after": seen})
+                entries = response.json()
+                entries = entries.get("messages", []) if isinstance(entries, dict) else entries
+                for entry in entries:
+                    seen = max(seen, int(entry["seq"]))
+                    if entry.get("platform") == platform:
+                        on_entry(entry)
+            await asyncio.sleep(0.25)
