@@ -5,7 +5,7 @@
   with an empty body, as the real v2 API does.
 * v3 ``GET /api/v3/domains/{domain}`` with ``x-apikey``: 401 ``AuthenticationRequiredError``
   without a key, 401 ``WrongCredentialsError`` with a wrong one, 404 ``NotFoundError``
-  for a domain marked unknown. The answer is the sandbox's (``storyline.sandbox.intel``)
+  for a domain marked unknown. The answer is the sandbox's (``storyline.standins.enrichment``)
   with this fake's verdict.
 
 Every domain is known and categorised ``category`` (default "phishing") unless
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from storyline.sandbox.intel import profile, virustotal_error, virustotal_object
+from storyline.standins.enrichment import profile, virustotal_error, virustotal_object
 from tests.fakes.server import ASGIApp, FakeServer
 
 

@@ -20,10 +20,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
-from storyline.chat.teams_console import ConnectorKey
 from storyline.config import Settings
 from storyline.egress.client import Egress
 from storyline.inbound import VerificationFailed
+from storyline.standins.botframework import ConnectorKey
 from storyline.store.db import make_engine
 from storyline.store.resources import save_resource
 from storyline.verifiers.teams import REFRESH_INTERVAL, Keys, strip_mention

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from storyline.sandbox import intel
+from storyline.standins import enrichment as intel
 from storyline.templating import StaticScope, TemplateError, render_value
 from storyline.verdicts import overall_level, verdict
 

@@ -8,12 +8,10 @@ arrive, buttons included.
 
 Later answers travel as they would in production: the story calls
 ``https://hooks.slack.com/commands/...`` (the ``response_url`` the console sent) or
-``https://slack.com/api/chat.postMessage``. The console serves a small stand-in for
-both (the *sink*), and the server is started with
+``https://slack.com/api/chat.postMessage``. The console serves the Slack stand-in
+(:mod:`storyline.standins.slack`, the *sink*) for both, and the server is started with
 ``STORYLINE_EGRESS_OVERRIDES=slack.com=http://127.0.0.1:8765,hooks.slack.com=http://127.0.0.1:8765``
-so those calls reach it instead of Slack. The sink answers the Web API methods
-stories use (``chat.postMessage``, ``chat.update``, ``users.lookupByEmail``,
-``conversations.open``; anything else ``ok: true``).
+so those calls reach it instead of Slack; the console shows what the bot said to it.
 
 Against ``storyline serve --demo`` nothing needs setting: the demo's sandbox already plays
 Slack for the server and keeps what the bot said at ``/_sandbox/messages``, which the
@@ -25,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import json
 import re
 import secrets
@@ -34,17 +31,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import Connection
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
+from storyline.standins import outbox
+from storyline.standins.slack import Slack
 from storyline.store import tables as t
 from storyline.urls import webhook_url
 from storyline.verifiers.slack import sign
@@ -213,59 +208,6 @@ class Answer:
         return [f"bot ({where}): {body[0]}", *(f"    {line}" for line in body[1:])]
 
 
-# -- the sink: Slack's Web API and hooks, as far as the console needs ----------------------------
-
-
-class Sink:
-    """Receives what the story sends to slack.com and hooks.slack.com; hands each to ``on_answer``."""
-
-    def __init__(self, on_answer: Callable[[Answer], None]) -> None:
-        self.on_answer = on_answer
-        self._ts = itertools.count(1)
-
-    def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/api/{method}", self._api, methods=["GET", "POST"]),
-            Route("/{kind:str}/{rest:path}", self._hook, methods=["POST"]),
-        ])
-
-    async def _params(self, request: Request) -> dict[str, Any]:
-        params: dict[str, Any] = dict(request.query_params)
-        body = await request.body()
-        if body.lstrip().startswith(b"{"):
-            with contextlib.suppress(ValueError):
-                params.update(json.loads(body))
-        elif body:
-            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        return params
-
-    async def _api(self, request: Request) -> Response:
-        method = request.path_params["method"]
-        params = await self._params(request)
-        params.pop("token", None)
-        self.on_answer(Answer(method, params))
-        channel = str(params.get("channel") or CONSOLE_CHANNEL)
-        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
-            ts = str(params.get("ts") or f"{int(time.time())}.{next(self._ts):06d}")
-            return JSONResponse({"ok": True, "channel": channel, "ts": ts, "message": params})
-        if method == "users.lookupByEmail":
-            email = str(params.get("email", ""))
-            name = email.split("@")[0]
-            return JSONResponse({"ok": True, "user": {"id": _user_id(name), "name": name,
-                                                      "profile": {"email": email}}})
-        if method == "conversations.open":
-            users = str(params.get("users", ""))
-            return JSONResponse({"ok": True, "channel": {"id": "D" + _user_id(users)[1:]}})
-        return JSONResponse({"ok": True})
-
-    async def _hook(self, request: Request) -> Response:
-        kind = request.path_params["kind"]
-        params = await self._params(request)
-        via = "incoming webhook" if kind == "services" else "response_url"
-        self.on_answer(Answer(via, params))
-        return PlainTextResponse("ok")
-
-
 # -- the conversation ------------------------------------------------------------------------------
 
 
@@ -283,7 +225,9 @@ async def converse(
     except (OSError, ValueError) as exc:
         listener.close()
         raise ConsoleError(f"cannot listen on {sink} for the bot's answers ({exc}); choose another --sink") from None
-    server = uvicorn.Server(uvicorn.Config(Sink(answers.put_nowait).app(), log_config=None, log_level="warning",
+    slack = Slack(open_directory=True)
+    slack.outbox.listen(lambda entry: answers.put_nowait(_answer(entry)))
+    server = uvicorn.Server(uvicorn.Config(slack.asgi(), log_config=None, log_level="warning",
                                            access_log=False, lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     polling: asyncio.Task[None] | None = None
@@ -292,7 +236,7 @@ async def converse(
             await asyncio.sleep(0.01)
         async with httpx.AsyncClient(timeout=10) as client:
             base = url.split("/webhook/")[0]
-            seen = await _sandbox_seq(client, base)
+            seen = await outbox.newest(client, base)
             try:
                 response = await client.post(url, content=body, headers={
                     "content-type": content_type, **sign(signing_secret, body)})
@@ -300,7 +244,8 @@ async def converse(
                 raise ConsoleError(f"cannot reach {base}: {exc} (is `storyline serve` "
                                    "running? --url says where)") from None
         if seen is not None:
-            polling = asyncio.create_task(_poll_sandbox(base, seen, answers.put_nowait))
+            polling = asyncio.create_task(
+                outbox.follow(base, seen, "slack", lambda entry: answers.put_nowait(_answer(entry))))
         if response.status_code >= 300:
             raise ConsoleError(f"the server answered HTTP {response.status_code}: {response.text[:300]}")
         immediate = response.text.strip()
@@ -328,36 +273,13 @@ async def converse(
         listener.close()
 
 
-# -- the demo sandbox: what the bot said to its stand-in Slack -----------------------------------
+# -- what the bot said to a Slack stand-in: the console's own, or the demo's ---------------------
 
-_SANDBOX_VIA = {"message": "chat.postMessage", "update": "chat.update", "ephemeral": "chat.postEphemeral",
-                "webhook": "incoming webhook", "response": "response_url"}
-
-
-async def _sandbox_seq(client: httpx.AsyncClient, base: str) -> int | None:
-    """The newest message number of a ``serve --demo`` sandbox, or None when the server has none."""
-    try:
-        response = await client.get(f"{base}/_sandbox/messages")
-    except httpx.HTTPError:
-        return None
-    if response.status_code != 200:
-        return None
-    entries = response.json()
-    entries = entries.get("messages", []) if isinstance(entries, dict) else entries
-    return max((int(entry["seq"]) for entry in entries), default=0)
+_VIA = {"message": "chat.postMessage", "update": "chat.update", "ephemeral": "chat.postEphemeral",
+        "webhook": "incoming webhook", "response": "response_url"}
 
 
-async def _poll_sandbox(base: str, seen: int, on_answer: Callable[[Answer], None]) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
-        while True:
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                response = await client.get(f"{base}/_sandbox/messages", params={"after": seen})
-                entries = response.json()
-                entries = entries.get("messages", []) if isinstance(entries, dict) else entries
-                for entry in entries:
-                    seen = max(seen, int(entry["seq"]))
-                    if entry.get("platform") != "slack":
-                        continue
-                    message = {k: v for k, v in entry.items() if k not in ("seq", "at", "platform", "kind", "ts", "path")}
-                    on_answer(Answer(_SANDBOX_VIA.get(str(entry.get("kind")), str(entry.get("kind"))), message))
-            await asyncio.sleep(0.25)
+def _answer(entry: Mapping[str, Any]) -> Answer:
+    """An outbox entry (:mod:`storyline.standins.outbox`) as the console shows it."""
+    message = {k: v for k, v in entry.items() if k not in ("seq", "at", "platform", "kind", "ts", "path")}
+    return Answer(_VIA.get(str(entry.get("kind")), str(entry.get("kind"))), message)

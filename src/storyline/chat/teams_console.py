@@ -1,87 +1,27 @@
-"""Acting as Microsoft's Bot Connector locally: the signing key, and the ``storyline chat teams`` console.
+"""The ``storyline chat teams`` console: talk to a Teams bot as the Bot Connector would.
 
 A Teams bot can only be reached through the Bot Connector, which signs each activity
-with a key Microsoft publishes. ``ConnectorKey`` signs activities the same way and
-publishes its own key set, so a storyline server whose egress overrides point
-``login.botframework.com`` here accepts them exactly as it would accept Microsoft's:
-nothing in the server is switched off for the console.
+with a key Microsoft publishes. The console signs with a local ``ConnectorKey`` and serves
+the Bot Framework stand-in (:mod:`storyline.standins.botframework`) publishing that key, so a
+storyline server whose egress overrides point ``login.botframework.com`` here accepts the
+activities exactly as it would accept Microsoft's: nothing in the server is switched off.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import uvicorn
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from storyline.verifiers.teams import ALGORITHM, ISSUER
-
-KEYS_PATH = "/v1/.well-known/keys"
-OPENID_PATH = "/v1/.well-known/openidconfiguration"
-
-
-class ConnectorKey:
-    """An RSA key that signs activity tokens as the Bot Connector does, and its JWKS."""
-
-    def __init__(self, private_key: rsa.RSAPrivateKey) -> None:
-        self.private_key = private_key
-        public = private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        self.kid = base64.urlsafe_b64encode(hashlib.sha256(public).digest()[:15]).decode()
-
-    @classmethod
-    def generate(cls) -> ConnectorKey:
-        return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-
-    @classmethod
-    def load_or_create(cls, path: Path) -> ConnectorKey:
-        """The same key across runs, so a server that cached it need not fetch the key set again."""
-        if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if isinstance(key, rsa.RSAPrivateKey):
-                return cls(key)
-        made = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(made.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        path.chmod(0o600)
-        return made
-
-    def jwks(self, endorsements: tuple[str, ...] = ("msteams",)) -> dict[str, Any]:
-        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
-        return {"keys": [{**jwk, "kid": self.kid, "use": "sig", "endorsements": list(endorsements)}]}
-
-    def sign(self, app_id: str, service_url: str, *, lifetime: float = 300, now: float | None = None,
-             **claims: Any) -> str:
-        """A token for an activity to ``app_id`` from ``service_url``; ``claims`` override or add any claim."""
-        issued = time.time() if now is None else now
-        payload = {"iss": ISSUER, "aud": app_id, "serviceurl": service_url, "nbf": int(issued),
-                   "exp": int(issued + lifetime), **claims}
-        return jwt.encode(payload, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
-
-
-def openid_configuration() -> dict[str, Any]:
-    """The metadata document as Microsoft serves it; egress overrides send its jwks_uri to the same place."""
-    return {"issuer": ISSUER, "jwks_uri": f"https://login.botframework.com{KEYS_PATH}",
-            "id_token_signing_alg_values_supported": [ALGORITHM]}
-
-
-# -- the console -------------------------------------------------------------------------
+from storyline.standins import outbox
+from storyline.standins.botframework import BotFramework, ConnectorKey
 
 CONSOLE_SERVICE_URL = "https://smba.trafficmanager.net/storyline-console/"
 CONSOLE_HOSTS = ("login.botframework.com", "login.microsoftonline.com", "smba.trafficmanager.net")
@@ -148,36 +88,16 @@ def _card_text(elements: list[Any]) -> list[str]:
 
 
 def connector_app(key: ConnectorKey, replies: asyncio.Queue[dict[str, Any]]) -> Starlette:
-    """Microsoft's side, locally: key metadata, bot tokens, and a connector that queues what the bot sends."""
+    """Microsoft's side, locally: the one Bot Framework stand-in, queueing what the bot sends."""
+    microsoft = BotFramework(key=key, open_directory=True)
+    microsoft.outbox.listen(lambda entry: replies.put_nowait(_reply(entry)))
+    return microsoft.asgi()
 
-    async def openid(request: Request) -> Response:
-        return JSONResponse(openid_configuration())
 
-    async def keys(request: Request) -> Response:
-        return JSONResponse(key.jwks())
-
-    async def token(request: Request) -> Response:
-        return JSONResponse({"token_type": "Bearer", "expires_in": 3600, "access_token": "storyline-console-token"})
-
-    async def connector(request: Request) -> Response:
-        path = request.url.path
-        if request.method == "POST" and path.rstrip("/").endswith("/v3/conversations"):
-            return JSONResponse({"id": "a:storyline-console-chat"})
-        if request.method in ("POST", "PUT") and "/activities" in path:
-            await replies.put({"updated": request.method == "PUT", **await request.json()})
-            return JSONResponse({"id": uuid.uuid4().hex}, status_code=201 if request.method == "POST" else 200)
-        if request.method == "GET" and "/members/" in path:
-            who = path.rsplit("/", 1)[-1]
-            return JSONResponse({"id": "29:storyline-console-user", "name": "Console User", "email": who,
-                                 "userPrincipalName": who, "tenantId": "storyline-console"})
-        return JSONResponse({"error": {"code": "NotSupportedByConsole", "message": path}}, status_code=404)
-
-    return Starlette(routes=[
-        Route(OPENID_PATH, openid),
-        Route(KEYS_PATH, keys),
-        Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
-        Route("/{rest:path}", connector, methods=["GET", "POST", "PUT"]),
-    ])
+def _reply(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An outbox entry (:mod:`storyline.standins.outbox`) as the console describes it."""
+    return {"updated": entry.get("kind") == "update", "text": entry.get("text", ""),
+            "attachments": entry.get("attachments", [])}
 
 
 async def chat(
@@ -190,6 +110,7 @@ async def chat(
                             log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
+    following: asyncio.Task[None] | None = None
     try:
         while not server.started:
             if serving.done():
@@ -198,12 +119,17 @@ async def chat(
             await asyncio.sleep(0.01)
         activity = console_activity(text, app_id, user=user, value=value)
         token = key.sign(app_id, CONSOLE_SERVICE_URL)
+        base = webhook_url.split("/webhook/")[0]
         async with httpx.AsyncClient(timeout=30) as client:
+            seen = await outbox.newest(client, base)  # serve --demo: its stand-in gets the replies
             try:
                 answer = await client.post(webhook_url, json=activity, headers={"authorization": f"Bearer {token}"})
             except httpx.HTTPError as exc:
                 out(f"cannot reach {webhook_url}: {exc}")
                 return 1
+        if seen is not None:
+            following = asyncio.create_task(outbox.follow(base, seen, "teams", lambda entry: replies.put_nowait(
+                _reply(entry))))
         if answer.status_code >= 300:
             out(f"the webhook answered {answer.status_code}: {answer.text[:300]}")
             if answer.status_code in (401, 500):
@@ -213,6 +139,8 @@ async def chat(
         out(f"you: {text}" if text else f"you clicked: {json.dumps(value)}")
         return await _print_replies(replies, wait, quiet, out)
     finally:
+        if following is not None:
+            following.cancel()
         server.should_exit = True
         await serving
 

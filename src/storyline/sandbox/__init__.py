@@ -1,12 +1,12 @@
 """The offline sandbox of ``storyline serve --demo``: the outside services a chatbot story calls.
 
-It answers, under ``/_sandbox/<service>/`` on storyline's own server, as VirusTotal v3,
-URLhaus, RDAP (rdap.org and IANA's bootstrap file), Slack and the Teams Bot Connector
-would, with no account and no network: enrichment answers are canned and deterministic
-(:mod:`storyline.sandbox.intel`), chat posts are kept for ``GET /_sandbox/messages``
-(:mod:`storyline.sandbox.chat`). Stories are not changed to use it: ``serve --demo``
-points the real host names at it through egress overrides (:func:`overrides`), except
-hosts the user already overrode.
+It serves the stand-ins (:mod:`storyline.standins`) under ``/_sandbox/<service>/`` on
+storyline's own server, so VirusTotal v3, URLhaus, RDAP (rdap.org and IANA's bootstrap
+file), Slack and Microsoft's Bot Framework answer with no account and no network:
+enrichment answers are canned and deterministic, chat posts are kept for
+``GET /_sandbox/messages``, and the Bot Connector's keys are the ones ``storyline chat teams``
+signs with. Stories are not changed to use it: ``serve --demo`` points the real host names
+at it through egress overrides (:func:`overrides`), except hosts the user already overrode.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from storyline.credentials.cipher import Cipher
-from storyline.sandbox import chat, intel
-from storyline.sandbox.chat import Outbox
+from storyline.standins import enrichment, outbox
+from storyline.standins.botframework import BotFramework, ConnectorKey, console_key_path
+from storyline.standins.slack import Slack
 
 PREFIX = "/_sandbox"
 
@@ -30,6 +31,7 @@ HOSTS: dict[str, str] = {
     "slack.com": "slack",
     "hooks.slack.com": "slack",
     "login.microsoftonline.com": "teams",
+    "login.botframework.com": "teams",
     "smba.trafficmanager.net": "teams",
     "prod-01.westus.logic.azure.com": "teams",
 }
@@ -42,9 +44,9 @@ def overrides(base_url: str) -> dict[str, str]:
     return {host: f"{base}{PREFIX}/{service}" for host, service in HOSTS.items()}
 
 
-def routes(outbox: Outbox | None = None) -> list[BaseRoute]:
-    """The sandbox's routes, to add to storyline's app; ``outbox`` collects chat posts."""
-    box = outbox if outbox is not None else Outbox()
+def routes(kept: outbox.Outbox | None = None) -> list[BaseRoute]:
+    """The sandbox's routes, to add to storyline's app; ``kept`` collects chat posts."""
+    box = kept if kept is not None else outbox.Outbox()
 
     async def messages(request: Request) -> Response:
         if request.method == "DELETE":
@@ -56,9 +58,12 @@ def routes(outbox: Outbox | None = None) -> list[BaseRoute]:
             return JSONResponse({"error": "after: must be a message number"}, status_code=400)
         return JSONResponse({"messages": box.after(after)})
 
-    mounted = {**intel.routes(), "slack": chat.slack_routes(box), "teams": chat.teams_routes(box)}
+    slack = Slack(open_directory=True, outbox=box)
+    teams = BotFramework(key=lambda: ConnectorKey.load_or_create(console_key_path()), open_directory=True,
+                         outbox=box)
+    mounted = {**enrichment.routes(), "slack": slack.routes(), "teams": teams.routes()}
     return [
-        Route(f"{PREFIX}/messages", messages, methods=["GET", "DELETE"]),
+        Route(outbox.PATH, messages, methods=["GET", "DELETE"]),
         *(Mount(f"{PREFIX}/{service}", routes=service_routes) for service, service_routes in mounted.items()),
     ]
 

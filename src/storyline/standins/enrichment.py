@@ -1,4 +1,4 @@
-"""VirusTotal v3, URLhaus and RDAP answers, canned and deterministic, shaped like the real ones.
+"""VirusTotal v3, URLhaus and RDAP as stand-ins: canned, deterministic answers shaped like the real ones.
 
 What an indicator gets depends on its text only (see :func:`profile`), so a newcomer can
 predict the demo and tests can pick a verdict by picking a name:

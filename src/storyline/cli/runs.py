@@ -1,0 +1,111 @@
+"""``storyline run``, ``events``, ``runs`` and ``logs``: running a story and reading what runs did."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from storyline import jsondata
+from storyline.cli.common import DbOption, JsonOption, console, fail, load_settings, open_engine, print_json
+
+
+def run_story(
+    story: Annotated[str, typer.Argument(help="A Tines export file, or the name of an imported story")],
+    input: Annotated[str, typer.Option("--input", help="JSON the entry webhook receives")] = "{}",
+    db: DbOption = None,
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 60.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one story to completion in-process and print its events."""
+    from storyline.engine.oneshot import OneShotError, run_once
+
+    try:
+        body = jsondata.loads(input)
+    except jsondata.JsonError as exc:
+        raise fail(f"--input is {exc}") from None
+    from storyline.credentials.keys import SecretKeyError
+
+    try:
+        events = asyncio.run(run_once(story, body, load_settings(db), timeout=timeout))
+    except (OneShotError, SecretKeyError) as exc:
+        raise fail(str(exc)) from None
+    _show_events(events, as_json)
+
+
+def _show_events(events: list[dict[str, Any]], as_json: bool) -> None:
+    """JSON carries whole events; the table shows what each action itself emitted."""
+    if as_json:
+        print_json([{k: v for k, v in event.items() if k != "output"} for event in events])
+        return
+    table = Table("id", "time", "action", "run", "output")
+    for event in events:
+        text = jsondata.dumps(event["output"])
+        table.add_row(
+            str(event["id"]), event["created_at"][11:23], event["action"], event["story_run"][:8],
+            text if len(text) < 200 else text[:197] + "...",
+        )
+    console.print(table)
+
+
+def events(
+    story: Annotated[str | None, typer.Option("--story", help="Story name")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="Action name or key")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Story run GUID (or its start)")] = None,
+    limit: Annotated[int, typer.Option(help="Newest N events")] = 100,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List events, newest last."""
+    from storyline.store.queries import list_events
+
+    engine = open_engine(load_settings(db))
+    with engine.connect() as conn:
+        rows = list_events(conn, story=story, action=action, run=run, limit=limit)
+    _show_events(rows, as_json)
+
+
+def runs(
+    story: Annotated[str | None, typer.Option("--story", help="Story name")] = None,
+    limit: Annotated[int, typer.Option(help="Newest N runs")] = 50,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List story runs with their status."""
+    from storyline.store.queries import list_runs
+
+    engine = open_engine(load_settings(db))
+    with engine.connect() as conn:
+        rows = list_runs(conn, story=story, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("run", "story", "started", "events", "pending", "failed", "status")
+    for row in rows:
+        table.add_row(row["guid"], row["story"], row["started_at"], str(row["events"]), str(row["pending"]),
+                      str(row["failed"]), row["status"])
+    console.print(table)
+
+
+def logs(
+    story: Annotated[str | None, typer.Option("--story", help="Story name")] = None,
+    level: Annotated[str | None, typer.Option(help="info, warning or error")] = None,
+    limit: Annotated[int, typer.Option(help="Newest N lines")] = 100,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Action logs: retries, failures with their errors."""
+    from storyline.store.queries import list_logs
+
+    engine = open_engine(load_settings(db))
+    with engine.connect() as conn:
+        rows = list_logs(conn, story=story, level=level, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        colour = {"error": "red", "warning": "yellow"}.get(row["level"], "dim")
+        console.print(f"{row['created_at']} [{colour}]{row['level']:7}[/{colour}] {row['story']} / {row['action']}: "
+                      f"{row['message']}", markup=True, highlight=False)

@@ -1,0 +1,132 @@
+"""``storyline serve`` and ``storyline worker``: the long-running processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Annotated, Any
+
+import typer
+
+from storyline.cli.common import DbOption, check_key, console, err, load_settings, open_engine, print_webhooks
+from storyline.config import Settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    db: DbOption = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the bundled demo stories; answer as VirusTotal, URLhaus, RDAP, Slack, Teams")
+    ] = False,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve webhooks only; run workers apart")] = False,
+) -> None:
+    """Serve webhooks, run the worker and the scheduler, in one process."""
+    import uvicorn
+
+    from storyline.web import server
+    from storyline.web.app import create_app
+
+    local = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    public = None if _env_public_url() else local
+    settings = load_settings(db, public_url=public)
+    if demo:
+        settings = _with_sandbox(settings, local)
+    engine = open_engine(settings)
+    check_key(engine, settings)
+    if demo:
+        from storyline import packs, sandbox
+        from storyline.credentials.cipher import Cipher
+        from storyline.stories import install_demo
+
+        with engine.begin() as conn:
+            for name in install_demo(conn):
+                console.print(f"demo story loaded: [bold]{name}[/bold]")
+            for name in packs.install(conn, "security-chatbot").stories:
+                console.print(f"pack story loaded: [bold]{name}[/bold]")
+            added = sandbox.configure_demo(conn, Cipher.for_database(settings.database_url), time.time())
+            if added:
+                console.print(f"demo values set (replace them with real ones to go live): {', '.join(added)}")
+    _print_urls(engine, settings)
+    engine.dispose()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not _loopback(host):
+        sandbox_note = ", the demo sandbox (/_sandbox/, --demo)" if settings.sandbox else ""
+        logging.getLogger("storyline.serve").warning(
+            "listening on %s:%d, reachable beyond this machine. Reachable: the webhooks (/webhook/..., each "
+            "behind its secret unless its story sets none), prompt links (/prompt, each signed for one "
+            "answer)%s and /healthz. Not reachable: stories, webhook URLs, credentials, events (no console; / "
+            "only says what this server is). Put a TLS proxy in front: README, \"Serving on a network\".",
+            host, port, sandbox_note)
+    web = uvicorn.Server(server.config(create_app(settings, worker=not no_worker), settings, host=host, port=port))
+    with contextlib.suppress(KeyboardInterrupt):
+        web.run()
+    if not web.started:
+        raise typer.Exit(3)  # uvicorn said why (the port in use, the database...)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: whatever it resolves to, assume the network
+
+
+def _with_sandbox(settings: Settings, local_url: str) -> Settings:
+    """Serve the offline sandbox and send the services it plays there, unless the user overrode them."""
+    from dataclasses import replace
+
+    from storyline import sandbox
+
+    played = sandbox.overrides(local_url)
+    console.print(
+        f"sandbox:  {local_url}{sandbox.PREFIX}/ answers as {', '.join(sorted(h for h in played if h not in settings.egress_overrides))}"
+    )
+    console.print(f"  bot messages: {local_url}{sandbox.PREFIX}/messages")
+    return replace(settings, sandbox=True, egress_overrides={**played, **settings.egress_overrides})
+
+
+def _env_public_url() -> bool:
+    import os
+
+    return bool(os.environ.get("STORYLINE_PUBLIC_URL"))
+
+
+def _print_urls(engine: Any, settings: Settings) -> None:
+    from storyline.store.stories import list_stories
+
+    with engine.connect() as conn:
+        stories = list_stories(conn)
+    console.print(f"storyline on [bold]{settings.public_url}[/bold]  (database {settings.database_url})")
+    console.print(f"  health:   {settings.public_url}/healthz")
+    print_webhooks(stories, settings.public_url)
+
+
+def worker(
+    db: DbOption = None,
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once")] = None,
+) -> None:
+    """Run a worker only (scale out on PostgreSQL: start as many as you like)."""
+    from storyline.engine.service import Service
+
+    settings = load_settings(db)
+
+    async def main() -> None:
+        service = Service(settings, worker=True, concurrency=concurrency)
+        await service.start()
+        err.print(f"worker {service.worker.name if service.worker else ''} running on {settings.database_url}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await service.stop()
+
+    logging.basicConfig(level=logging.WARNING)
+    check_key(open_engine(settings), settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,143 @@
+"""``storyline story``: import, export, list and show stories."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from storyline.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    err,
+    fail,
+    load_settings,
+    open_engine,
+    print_json,
+)
+from storyline.urls import webhook_url
+
+app = typer.Typer(no_args_is_help=True, help="Import, export, list and show stories.")
+
+
+@app.command("import")
+def story_import(
+    files: Annotated[list[Path], typer.Argument(help="Tines export JSON files")],
+    db: DbOption = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a story with the same guid")] = False,
+    as_new: Annotated[
+        bool, typer.Option("--as-new", help="Import a copy with new guids (and new webhook paths where taken)")
+    ] = False,
+) -> None:
+    """Import Tines story exports, each in one transaction."""
+    from storyline.store.stories import names_and_webhook_paths, save_story
+    from storyline.tines.copies import copy_as_new
+    from storyline.tines.importer import StoryFormatError, load_file
+
+    if replace and as_new:
+        raise fail("--replace and --as-new exclude each other: update the story, or import a copy")
+    engine = open_engine(load_settings(db))
+    failed = 0
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("importing", total=len(files))
+        for path in files:
+            try:
+                story, warnings = load_file(path)
+                with engine.begin() as conn:
+                    if as_new:
+                        names, paths = names_and_webhook_paths(conn)
+                        story, copied = copy_as_new(story, taken_names=names, taken_paths=paths)
+                        warnings = [*warnings, *copied]
+                    save_story(conn, story, replace=replace, now=time.time())
+            except (StoryFormatError, OSError, ValueError) as exc:
+                failed += 1
+                err.print(f"[red]error:[/red] {path}: {exc}")
+            else:
+                for warning in warnings:
+                    err.print(f"[yellow]warning:[/yellow] {path}: {warning}")
+                console.print(f"imported [bold]{story.name}[/bold] ({len(story.actions)} actions) from {path}")
+            progress.advance(task)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def story_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """List stories and their webhook URLs."""
+    from storyline.store.stories import list_stories
+
+    engine = open_engine(load_settings(db))
+    with engine.connect() as conn:
+        stories = list_stories(conn)
+    if as_json:
+        print_json(stories)
+        return
+    table = Table("story", "actions", "webhooks")
+    for story in stories:
+        table.add_row(story["name"], str(story["actions"]), "\n".join(h["url"] for h in story["webhooks"]))
+    console.print(table)
+
+
+@app.command("show")
+def story_show(name: str, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Show a story's actions, their keys, and webhook URLs (on $STORYLINE_PUBLIC_URL, as `serve` prints them)."""
+    from storyline.store.stories import StoryNotFoundError, load_story
+
+    settings = load_settings(db)
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            story = load_story(conn, name)
+    except StoryNotFoundError as exc:
+        raise fail(str(exc)) from None
+    actions = []
+    for action in story.actions:
+        item: dict[str, Any] = {"name": action.name, "key": action.key, "type": action.type, "guid": action.guid}
+        if action.webhook_path is not None:
+            item["webhook_url"] = webhook_url(settings.public_url, action.webhook_path, action.webhook_secret)
+        actions.append(item)
+    shown = {"name": story.name, "guid": story.guid, "actions": actions}
+    if as_json:
+        print_json(shown)
+        return
+    console.print(f"[bold]{story.name}[/bold]  guid {story.guid}")
+    table = Table("action", "key", "type")
+    for item in actions:
+        table.add_row(item["name"], item["key"], item["type"].removeprefix("Agents::"))
+    console.print(table)
+    # Below the table, whole on one line each: a URL cut to the column's width cannot be copied.
+    for item in actions:
+        if "webhook_url" in item:
+            console.print(f"webhook:  {item['webhook_url']}   [dim]({escape(item['name'])})[/dim]", highlight=False)
+
+
+@app.command("export")
+def story_export(
+    name: str,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout)")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a story as Tines JSON."""
+    from storyline.store.stories import StoryNotFoundError, load_story
+    from storyline.tines.exporter import export_story
+
+    engine = open_engine(load_settings(db))
+    try:
+        with engine.connect() as conn:
+            story = load_story(conn, name)
+    except StoryNotFoundError as exc:
+        raise fail(str(exc)) from None
+    text = orjson.dumps(export_story(story), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+        err.print(f"wrote {output}")
