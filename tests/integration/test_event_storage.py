@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from storyline import jsondata
 from storyline.config import Settings
-from storyline.engine import queue
+from storyline.engine import queue, retention
 from storyline.engine.database import Database
 from storyline.store import tables as t
 from storyline.store.db import alembic_config, make_engine, upgrade
@@ -136,12 +136,12 @@ async def test_retention_keeps_an_event_while_a_later_one_is_built_on_it(databas
         with h.engine.begin() as conn:  # the webhook's and the explode's events are past their time
             conn.execute(t.events.update().where(t.events.c.action_id != h.action("Tagged").id)
                          .values(expires_at=now - 1))
-        await h.service.db.write(queue.purge, now)
+        await h.service.db.write(retention.purge, now)
         kept = h.events(run=ingested.story_run)
         assert [e["action"] for e in kept] == ["Hook", "Explode items", "Tagged"]  # all three: one is built on two
         tagged = kept[-1]
         assert tagged["payload"]["hook"]["tag"] == "big" and tagged["payload"]["explode_items"]["item"] == {"n": 1}
-        assert await h.service.db.write(queue.purge, now + 10 * 86400) >= 3
+        assert await h.service.db.write(retention.purge, now + 10 * 86400) >= 3
         assert h.events(run=ingested.story_run) == []
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from storyline.config import Settings
-from storyline.engine import queue
+from storyline.engine import retention
 from storyline.store import tables as t
 from storyline.store.db import make_engine
 from storyline.store.queries import list_events
@@ -171,7 +171,7 @@ def test_a_prompt_of_a_purged_event_says_so(clicker: Clicker) -> None:
     asked = ask(clicker)
     clicker.settled()
     with clicker.engine.begin() as conn:
-        assert queue.purge(conn, time.time() + 10 * 365 * 86400) > 0
+        assert retention.purge(conn, time.time() + 10 * 365 * 86400) > 0
     response = clicker.open(asked["output"]["yes"])
     assert response.status_code == 410
     assert "expired" in response.text

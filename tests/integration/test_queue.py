@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from storyline.actions.base import ActionError, Result
-from storyline.engine import queue
+from storyline.engine import queue, retention
 from storyline.store import tables as t
 from tests.builders import TRANSFORM, TRIGGER, WEBHOOK, agent, slash_command_story, story
 from tests.harness import Harness
@@ -146,8 +146,8 @@ async def test_retention_purges_expired_events_and_finished_jobs(database_url: s
         await h.ingest("Receive commands", COMMAND)
         await h.drain()
         assert count(h.engine, t.events) == 5
-        assert await h.service.db.write(queue.purge, time.time()) == 0
-        removed = await h.service.db.write(queue.purge, time.time() + 61)
+        assert await h.service.db.write(retention.purge, time.time()) == 0
+        removed = await h.service.db.write(retention.purge, time.time() + 61)
         assert removed >= 5 + 1 + 1  # events, the run, the finished job
         assert count(h.engine, t.events) == 0 and count(h.engine, t.jobs) == 0
 

@@ -7,7 +7,7 @@ A verifier names what identifies a delivery (Slack's ``event_id``); the key is k
 racing on the same retry record it once: on PostgreSQL the check takes a transaction
 lock on that key alone (not on the webhook, which would queue every delivery behind
 every other and, with batched writes, deadlock), and a restart forgets nothing. Keys
-older than ``KEEP_SECONDS`` are dropped by retention (``queue.purge``).
+older than ``KEEP_SECONDS`` are dropped by retention (``storyline.engine.retention``).
 """
 
 from __future__ import annotations

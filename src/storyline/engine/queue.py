@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 from storyline import jsondata
 from storyline.actions import action_type, is_pure, needs_state
 from storyline.actions.base import ActionError, ActionSpec, Result, SendToStory
-from storyline.engine import deliveries, substory
+from storyline.engine import substory
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
 from storyline.store import events
@@ -594,57 +594,6 @@ def reap(conn: Connection, now: float, max_attempts: int) -> int:
 def next_due(conn: Connection) -> float | None:
     j = t.jobs.c
     return conn.execute(sa.select(sa.func.min(j.run_after)).where(j.status == "queued")).scalar()
-
-
-def purge(conn: Connection, now: float) -> int:
-    """Retention: drop expired events and runs, finished jobs and logs older than their story keeps, and
-    webhook delivery keys older than any sender retries."""
-    removed = _purge_events(conn, now)
-    removed += conn.execute(t.story_runs.delete().where(t.story_runs.c.expires_at < now)).rowcount
-    keep = (
-        sa.select(t.stories.c.keep_events_for)
-        .join(t.actions, t.actions.c.story_id == t.stories.c.id)
-        .where(t.actions.c.id == t.jobs.c.action_id)
-        .scalar_subquery()
-    )
-    removed += conn.execute(
-        t.jobs.delete().where(t.jobs.c.status.in_(("done", "failed")), t.jobs.c.finished_at + keep < now)
-    ).rowcount
-    log_keep = (
-        sa.select(t.stories.c.keep_events_for)
-        .join(t.actions, t.actions.c.story_id == t.stories.c.id)
-        .where(t.actions.c.id == t.logs.c.action_id)
-        .scalar_subquery()
-    )
-    removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + log_keep < now)).rowcount
-    removed += deliveries.purge(conn, now)
-    return removed
-
-
-#: Passes of one purge over expired events (see ``_purge_events``); the rest waits for the next purge.
-PURGE_PASSES = 32
-
-
-def _purge_events(conn: Connection, now: float) -> int:
-    """Drop expired events, each only once no event names it as parent.
-
-    An event's view is assembled from its ancestors (store/events.py), which were
-    written earlier and so expire earlier: a parent stays while a child is kept.
-    Each pass removes the expired events nothing names, so a chain goes leaves first.
-    """
-    e, child = t.events, t.events.alias("child")
-    orphan = (
-        e.delete()
-        .where(e.c.expires_at < now)
-        .where(~sa.exists().where(child.c.parent_id == e.c.id))
-    )
-    removed = 0
-    for _ in range(PURGE_PASSES):
-        count = conn.execute(orphan).rowcount
-        removed += count
-        if not count:
-            break
-    return removed
 
 
 def recall(conn: Connection, action_id: int, bucket: str) -> list[Any]:

@@ -20,9 +20,10 @@ from storyline.egress.client import Egress
 from storyline.egress.smtp import Mailer
 from storyline.engine.catalog import CatalogCache
 from storyline.engine.database import Database
+from storyline.engine.retention import housekeeping
 from storyline.engine.runtime import Runtime
 from storyline.engine.scheduler import Scheduler
-from storyline.engine.worker import Worker, housekeeping
+from storyline.engine.worker import Worker
 from storyline.store.db import make_engine, upgrade
 
 log = logging.getLogger(__name__)

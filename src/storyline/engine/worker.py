@@ -204,14 +204,3 @@ class Worker:
             await stop.wait()
         finally:
             halt.set()
-
-
-async def housekeeping(db: Database, stop: asyncio.Event, interval: float = 60.0) -> Any:
-    """Retention: purge expired events, runs, finished jobs and logs, once a minute."""
-    while not stop.is_set():
-        try:
-            await db.write(queue.purge, time.time())
-        except Exception:
-            log.exception("retention purge failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,0 +1,85 @@
+"""Retention: what a story keeps (``keep_events_for``) and for how long, enforced once a minute.
+
+Events, story runs, finished jobs and logs older than their story keeps are dropped, and
+webhook delivery keys older than any sender retries. It runs beside the worker in every
+``serve`` and ``worker`` process; every pass is one write transaction of bounded size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storyline.engine import deliveries
+from storyline.engine.database import Database
+from storyline.store import tables as t
+
+log = logging.getLogger(__name__)
+
+
+def purge(conn: Connection, now: float) -> int:
+    """Retention: drop expired events and runs, finished jobs and logs older than their story keeps, and
+    webhook delivery keys older than any sender retries."""
+    removed = _purge_events(conn, now)
+    removed += conn.execute(t.story_runs.delete().where(t.story_runs.c.expires_at < now)).rowcount
+    keep = (
+        sa.select(t.stories.c.keep_events_for)
+        .join(t.actions, t.actions.c.story_id == t.stories.c.id)
+        .where(t.actions.c.id == t.jobs.c.action_id)
+        .scalar_subquery()
+    )
+    removed += conn.execute(
+        t.jobs.delete().where(t.jobs.c.status.in_(("done", "failed")), t.jobs.c.finished_at + keep < now)
+    ).rowcount
+    log_keep = (
+        sa.select(t.stories.c.keep_events_for)
+        .join(t.actions, t.actions.c.story_id == t.stories.c.id)
+        .where(t.actions.c.id == t.logs.c.action_id)
+        .scalar_subquery()
+    )
+    removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + log_keep < now)).rowcount
+    removed += deliveries.purge(conn, now)
+    return removed
+
+
+#: Passes of one purge over expired events (see ``_purge_events``); the rest waits for the next purge.
+PURGE_PASSES = 32
+
+
+def _purge_events(conn: Connection, now: float) -> int:
+    """Drop expired events, each only once no event names it as parent.
+
+    An event's view is assembled from its ancestors (store/events.py), which were
+    written earlier and so expire earlier: a parent stays while a child is kept.
+    Each pass removes the expired events nothing names, so a chain goes leaves first.
+    """
+    e, child = t.events, t.events.alias("child")
+    orphan = (
+        e.delete()
+        .where(e.c.expires_at < now)
+        .where(~sa.exists().where(child.c.parent_id == e.c.id))
+    )
+    removed = 0
+    for _ in range(PURGE_PASSES):
+        count = conn.execute(orphan).rowcount
+        removed += count
+        if not count:
+            break
+    return removed
+
+
+async def housekeeping(db: Database, stop: asyncio.Event, interval: float = 60.0) -> Any:
+    """Retention: purge expired events, runs, finished jobs and logs, once a minute."""
+    while not stop.is_set():
+        try:
+            await db.write(purge, time.time())
+        except Exception:
+            log.exception("retention purge failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
