@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage, Message
 from email.policy import default as default_policy
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from storyline.actions.base import ActionError, Result, RunContext
 from storyline.actions.rules import compile_regex, regex_failure, regex_problem
@@ -46,7 +46,7 @@ from storyline.templating.values import is_templated, option_flag
 
 TYPE = "Agents::IMAPAgent"
 DESCRIPTION = "Poll an IMAP mailbox and emit one event per new message (headers, text, HTML, attachments)."
-PURE = False
+PURE: Final = False
 
 MAX_PER_POLL = 100
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
