@@ -141,7 +141,8 @@ def _attachment(part: Message, index: int) -> dict[str, Any]:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):  # message/rfc822 and other structured attachments
         inner = part.get_payload()
-        data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+        first = inner[0] if isinstance(inner, list) and inner else None
+        data = first.as_bytes() if isinstance(first, Message) else b""
     content_type = part.get_content_type()
     name = part.get_filename() or (
         f"attachment-{index + 1}.eml" if content_type == "message/rfc822" else f"attachment-{index + 1}"
@@ -160,7 +161,7 @@ def _attachment(part: Message, index: int) -> dict[str, Any]:
 
 def parse_message(fetched: Fetched, folder: str, *, emit_headers: bool) -> dict[str, Any]:
     """The event for one message."""
-    message = cast(EmailMessage, message_from_bytes(fetched.raw, policy=default_policy))
+    message = message_from_bytes(fetched.raw, policy=default_policy)
     text = _content(message.get_body(preferencelist=("plain",)))
     html = _content(message.get_body(preferencelist=("html",)))
     attachments = [_attachment(part, index) for index, part in enumerate(message.iter_attachments())]

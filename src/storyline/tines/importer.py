@@ -26,7 +26,7 @@ import os
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from storyline.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 from storyline.templating.check import template_problems
@@ -109,7 +109,7 @@ def _quote(value: Any) -> str:
     return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _is_index(value: Any) -> bool:
+def _is_index(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
