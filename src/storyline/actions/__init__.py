@@ -1,6 +1,6 @@
 """Action types by their Tines class name; one module each.
 
-The annotated tuple makes mypy check each module against the contract in
+The annotated list makes mypy check each module against the contract in
 :mod:`storyline.actions.base`: a pure action with an ``async run`` does not type-check.
 """
 
