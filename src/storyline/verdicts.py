@@ -173,10 +173,10 @@ def _urlhaus(body: Mapping[str, Any]) -> dict[str, Any]:
         level = "malicious" if url_status == "online" else "suspicious"
         return _result("urlhaus", "ok", level, f"listed for {threat} ({url_status})", value=threat,
                        reference=reference, url_status=url_status, threat=threat, tags=body.get("tags") or [])
-    urls = body.get("urls") if isinstance(body.get("urls"), list) else []
+    urls = found if isinstance(found := body.get("urls"), list) else []
     count = _int(body.get("url_count")) or len(urls)
     online = sum(1 for u in urls if isinstance(u, Mapping) and u.get("url_status") == "online")
-    blacklists = body.get("blacklists") if isinstance(body.get("blacklists"), Mapping) else {}
+    blacklists = found if isinstance(found := body.get("blacklists"), Mapping) else {}
     listed = [f"{name}: {value}" for name, value in blacklists.items() if value and value != "not listed"]
     if not count:
         level, text = "info", "no malware URLs"
@@ -191,7 +191,7 @@ def _urlhaus(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _rdap(body: Mapping[str, Any], young_days: int, now: float) -> dict[str, Any]:
-    events = body.get("events") if isinstance(body.get("events"), list) else []
+    events = found if isinstance(found := body.get("events"), list) else []
     registered = next((e.get("eventDate") for e in events
                        if isinstance(e, Mapping) and e.get("eventAction") == "registration"), None)
     name = str(body.get("ldhName") or "").lower()

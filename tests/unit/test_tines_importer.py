@@ -144,7 +144,7 @@ def fake_types(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "Agents::TriggerAgent": SimpleNamespace(validate=trigger_validate),
         "Agents::EventTransformationAgent": SimpleNamespace(validate=lambda options: []),
         "Agents::WebhookAgent": SimpleNamespace(validate=lambda options: []),
-        "Agents::HTTPRequestAgent": SimpleNamespace(),  # no validate(): nothing to check
+        "Agents::HTTPRequestAgent": SimpleNamespace(validate=lambda options: []),
         "Agents::BrokenAgent": SimpleNamespace(validate=broken_validate),
     }
     monkeypatch.setattr(importer, "_action_types", lambda: types)

@@ -1,29 +1,27 @@
-"""Action types by their Tines class name; one module each."""
+"""Action types by their Tines class name; one module each.
+
+The annotated list makes mypy check each module against the contract in
+:mod:`storyline.actions.base`: a pure action with an ``async run`` does not type-check.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import ModuleType
-from typing import Any
-
 from storyline.actions import email, event_transformation, http_request, imap, send_to_story, trigger, webhook
+from storyline.actions.base import ActionType, RunnableAction
 
-TYPES: dict[str, ModuleType] = {
-    module.TYPE: module
-    for module in (webhook, trigger, event_transformation, http_request, send_to_story, email, imap)
-}
+_RUNNABLE: list[RunnableAction] = [trigger, event_transformation, http_request, send_to_story, email, imap]
+
+RUNNABLE: dict[str, RunnableAction] = {action.TYPE: action for action in _RUNNABLE}
+"""The types the worker runs as jobs."""
+
+TYPES: dict[str, ActionType] = {webhook.TYPE: webhook, **RUNNABLE}
+"""Every type storyline knows: their options are checked on import."""
 
 
-def action_type(type_name: str) -> ModuleType | None:
+def action_type(type_name: str) -> ActionType | None:
     return TYPES.get(type_name)
 
 
-def is_pure(module: ModuleType) -> bool:
-    """Pure actions do no I/O: the worker runs them inside the transaction that records them."""
-    return getattr(module, "PURE", False)
-
-
-def needs_state(module: ModuleType, options: Mapping[str, Any]) -> bool:
-    """Whether a pure action must run inside the writer's transaction (it reads and writes its state)."""
-    check = getattr(module, "needs_state", None)
-    return bool(check(options)) if check is not None else False
+def runnable(type_name: str) -> RunnableAction | None:
+    """The action type if storyline runs it as a job (the Webhook is recorded by the intake instead)."""
+    return RUNNABLE.get(type_name)

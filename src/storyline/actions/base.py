@@ -1,18 +1,19 @@
-"""What every action type shares: the run context, the result, and option errors.
+"""What every action type shares: the run context, the result, option errors, and the contract.
 
-An action type is a module in this package that defines ``TYPE`` (the Tines class
-name), ``DESCRIPTION``, ``validate(options) -> list[str]`` and ``run(ctx) -> Result``.
-``run`` is a plain function for actions that do no I/O and little work ("pure": event
-transformation) so the worker may run them inside the transaction that records
-their input; it is ``async`` for actions that talk to the outside world, or that may
-compute for long (a trigger's regex runs up to its time limit, on a thread of its own).
+An action type is a module in this package; :class:`ActionType` and its two kinds say
+what such a module defines, and mypy checks every module listed in
+``storyline.actions`` against them. ``run`` is a plain function for actions that do no
+I/O and little work ("pure": event transformation) so the worker may run them inside
+the transaction that records their input; it is ``async`` for actions that talk to the
+outside world, or that may compute for long (a trigger's regex runs up to its time
+limit, on a thread of its own).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from storyline.templating import TemplateError, option_path
 
@@ -146,3 +147,46 @@ def render_option(ctx: RunContext, value: Any, where: str) -> Any:
         return ctx.render(value)
     except TemplateError as exc:
         raise template_failure(ctx.action, where, exc) from exc
+
+
+class ActionType(Protocol):
+    """An action module: its Tines class name, a line for humans, and its options' problems.
+
+    The Webhook is only this: the intake records its requests, it never runs as a job.
+    """
+
+    TYPE: str
+    DESCRIPTION: str
+
+    def validate(self, options: Mapping[str, Any]) -> list[str]:
+        """Problems with the options, each a sentence naming the option, before anything runs."""
+        ...
+
+
+class PureAction(ActionType, Protocol):
+    """An action that does no I/O: it runs inside the transaction that records its input."""
+
+    @property
+    def PURE(self) -> Literal[True]: ...
+
+    def run(self, ctx: RunContext) -> Result: ...
+
+    def needs_state(self, options: Mapping[str, Any]) -> bool:
+        """Whether a run must read and write the action's state in the writer's transaction.
+
+        Such a run stays there even when its regexes outrun the writer's budget.
+        """
+        ...
+
+
+class AsyncAction(ActionType, Protocol):
+    """An action that talks to the outside world: it runs outside any transaction."""
+
+    @property
+    def PURE(self) -> Literal[False]: ...
+
+    async def run(self, ctx: RunContext) -> Result: ...
+
+
+RunnableAction = PureAction | AsyncAction
+"""An action the worker runs as a job; ``PURE`` tells the two kinds apart."""

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, getaddresses, make_msgid
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -39,7 +39,7 @@ from storyline.templating.values import is_templated, to_text
 
 TYPE = "Agents::EmailAgent"
 DESCRIPTION = "Send an e-mail (HTML body allowed) and emit the recipients, subject and message id."
-PURE = False
+PURE: Final = False
 
 ADDRESS_OPTIONS = ("recipients", "cc", "bcc", "reply_to")
 _HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")

@@ -42,18 +42,26 @@ a module of :mod:`storyline.actions.transform`, its validator beside its runner.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
 from storyline.actions.base import ActionError, Result, RunContext
 from storyline.actions.rules import evaluate_rules, validate_rules
-from storyline.actions.transform import deduplicate, delay, explode, extract, implode, message_only, throttle
+from storyline.actions.transform import (
+    Mode,
+    deduplicate,
+    delay,
+    explode,
+    extract,
+    implode,
+    message_only,
+    throttle,
+)
 
 TYPE = "Agents::EventTransformationAgent"
 DESCRIPTION = "Reshape, extract, explode, implode, deduplicate, delay or throttle events."
-PURE = True
+PURE: Final = True
 
-MODES: dict[str, ModuleType] = {
+MODES: dict[str, Mode] = {
     "message_only": message_only,
     "extract": extract,
     "explode": explode,
@@ -62,7 +70,6 @@ MODES: dict[str, ModuleType] = {
     "implode": implode,
     "throttle": throttle,
 }
-"""Each mode's module: ``STATEFUL``, ``validate(options)`` and ``run(ctx)``."""
 UNSUPPORTED_MODES = {"automatic": "it needs Tines' AI to generate its code"}
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
@@ -39,7 +39,7 @@ from storyline.templating.values import is_templated, option_flag, to_number, to
 
 TYPE = "Agents::HTTPRequestAgent"
 DESCRIPTION = "Send an HTTP request and emit the response status, headers and body."
-PURE = False
+PURE: Final = False
 
 METHODS = ("get", "post", "put", "patch", "delete", "head")
 DEFAULT_METHOD = "post"

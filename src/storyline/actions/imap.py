@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage, Message
 from email.policy import default as default_policy
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from storyline.actions.base import ActionError, Result, RunContext
 from storyline.actions.rules import compile_regex, regex_failure, regex_problem
@@ -46,7 +46,7 @@ from storyline.templating.values import is_templated, option_flag
 
 TYPE = "Agents::IMAPAgent"
 DESCRIPTION = "Poll an IMAP mailbox and emit one event per new message (headers, text, HTML, attachments)."
-PURE = False
+PURE: Final = False
 
 MAX_PER_POLL = 100
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
@@ -141,7 +141,8 @@ def _attachment(part: Message, index: int) -> dict[str, Any]:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):  # message/rfc822 and other structured attachments
         inner = part.get_payload()
-        data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+        first = inner[0] if isinstance(inner, list) and inner else None
+        data = first.as_bytes() if isinstance(first, Message) else b""
     content_type = part.get_content_type()
     name = part.get_filename() or (
         f"attachment-{index + 1}.eml" if content_type == "message/rfc822" else f"attachment-{index + 1}"
@@ -160,7 +161,7 @@ def _attachment(part: Message, index: int) -> dict[str, Any]:
 
 def parse_message(fetched: Fetched, folder: str, *, emit_headers: bool) -> dict[str, Any]:
     """The event for one message."""
-    message = cast(EmailMessage, message_from_bytes(fetched.raw, policy=default_policy))
+    message = message_from_bytes(fetched.raw, policy=default_policy)
     text = _content(message.get_body(preferencelist=("plain",)))
     html = _content(message.get_body(preferencelist=("html",)))
     attachments = [_attachment(part, index) for index, part in enumerate(message.iter_attachments())]

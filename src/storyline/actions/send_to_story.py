@@ -15,7 +15,7 @@ by the sub-story's exit action").
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from storyline.actions.base import ActionError, Result, RunContext, SendToStory
 from storyline.model import SEND_TO_STORY_TYPE
@@ -23,6 +23,7 @@ from storyline.templating.values import option_flag
 
 TYPE = SEND_TO_STORY_TYPE
 DESCRIPTION = "Send an event to a sub-story and emit the event its exit action returns."
+PURE: Final = False
 
 
 def validate(options: Mapping[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ The rules are :mod:`storyline.actions.rules`; this action adds the "no match" br
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from storyline.actions.base import Result, RunContext
 from storyline.actions.rules import evaluate_rules, validate_rules
@@ -15,7 +15,7 @@ from storyline.templating.values import is_templated, option_flag
 
 TYPE = "Agents::TriggerAgent"
 DESCRIPTION = "Emit the incoming event only when its rules match (Tines' Condition, formerly Trigger)."
-PURE = True
+PURE: Final = True
 
 
 def validate(options: Mapping[str, Any]) -> list[str]:
@@ -26,6 +26,11 @@ def validate(options: Mapping[str, Any]) -> list[str]:
     if emit not in (None, "") and not is_templated(emit) and not boolean:
         problems.append(f"option 'emit_no_match' must be true or false (got {emit!r})")
     return problems
+
+
+def needs_state(options: Mapping[str, Any]) -> bool:
+    """Rules read only the incoming event: a trigger keeps no state."""
+    return False
 
 
 def run(ctx: RunContext) -> Result:

@@ -38,7 +38,6 @@ from storyline.templating.values import is_templated, option_flag, to_number
 
 TYPE = "Agents::WebhookAgent"
 DESCRIPTION = "Receive HTTP requests at /webhook/<path>/<secret> and start a story run with each."
-PURE = True
 VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
 DEFAULT_VERBS = ("get", "post")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -27,7 +27,7 @@ def pack_list(as_json: JsonOption = False) -> None:
     """List the story packs and the credentials their stories use."""
     from storyline.packs import PACKS
 
-    rows = [{"name": p.name, "description": p.description, "stories": [f.name for f in p.files],
+    rows: list[dict[str, Any]] = [{"name": p.name, "description": p.description, "stories": [f.name for f in p.files],
              "credentials": list(p.credentials), "resources": p.resources} for p in PACKS.values()]
     if as_json:
         print_json(rows)

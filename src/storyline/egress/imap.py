@@ -107,7 +107,7 @@ class MailboxSession:
         assert self._conn is not None, "login first"
         return self._conn
 
-    def _call(self, what: str, *args: str | None) -> list[bytes]:
+    def _call(self, what: str, *args: str) -> list[bytes]:
         """One UID command; a NO/BAD answer or a dropped connection becomes a MailboxError."""
         try:
             status, data = self.conn.uid(what, *args)
@@ -137,7 +137,7 @@ class MailboxSession:
 
     def search_after(self, last_uid: int) -> list[int]:
         """UIDs above ``last_uid``, ascending (``N:*`` always names the highest, so filter it)."""
-        data = self._call("SEARCH", None, f"UID {last_uid + 1}:*")
+        data = self._call("SEARCH", f"UID {last_uid + 1}:*")  # no CHARSET argument
         uids = {int(token) for chunk in data if chunk for token in chunk.split() if token.isdigit()}
         return sorted(uid for uid in uids if uid > last_uid)
 

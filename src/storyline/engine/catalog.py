@@ -93,8 +93,8 @@ def load_catalog(conn: Connection) -> Catalog:
         if row["webhook_path"]:
             catalog.webhooks[row["webhook_path"]] = spec
     catalog.exits = frozenset(exits)
-    for row in conn.execute(sa.select(t.links.c.source_id, t.links.c.receiver_id).order_by(t.links.c.id)):
-        catalog.receivers.setdefault(row.source_id, []).append(row.receiver_id)
+    for link in conn.execute(sa.select(t.links.c.source_id, t.links.c.receiver_id).order_by(t.links.c.id)):
+        catalog.receivers.setdefault(link.source_id, []).append(link.receiver_id)
     return catalog
 
 

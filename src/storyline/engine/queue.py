@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storyline import jsondata
-from storyline.actions import action_type, is_pure, needs_state
+from storyline.actions import runnable
 from storyline.actions.base import ActionError, ActionSpec, Result, SendToStory
 from storyline.engine import substory
 from storyline.engine.catalog import Catalog
@@ -344,8 +344,8 @@ class Step:
                 _exit_reached(self.conn, self.catalog, self.runtime, output, self.story_run, self.now)
 
     def _dispatch(self, action: ActionSpec, event_id: int, payload: Mapping[str, Any]) -> None:
-        module = action_type(action.type)
-        if (module is None or not is_pure(module) or self._inline >= MAX_INLINE or not self.runtime.ready(action)
+        module = runnable(action.type)
+        if (module is None or not module.PURE or self._inline >= MAX_INLINE or not self.runtime.ready(action)
                 or action.id in self.runtime.outside_writer):
             self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
@@ -363,7 +363,7 @@ class Step:
         except Exception as exc:
             if is_transient(exc):
                 raise  # the whole transaction is run again (engine/database.py)
-            if budget.exceeded and not needs_state(module, action.options):
+            if budget.exceeded and not module.needs_state(action.options):
                 self.runtime.outside_writer.add(action.id)
             # Let the queue retry it (outside the writer if a regex ran out of its budget here)
             # and record the failure the usual way.
@@ -397,8 +397,8 @@ def run_pure(
     :class:`OutsideWriter` and the caller runs the job where only the job waits on it.
     """
     action = catalog.actions[job.action_id]
-    module = action_type(action.type)
-    assert module is not None
+    module = runnable(action.type)
+    assert module is not None and module.PURE
     ctx = runtime.context(
         action, job.payload, job.story_run, now,
         attempt=job.attempts, job_state=job.state, state=SqlActionState(conn, action.id, now), event_id=job.event_id,
@@ -411,7 +411,7 @@ def run_pure(
             result = module.run(ctx)
         except Exception:
             if budget.exceeded:
-                if not needs_state(module, action.options):
+                if not module.needs_state(action.options):
                     runtime.outside_writer.add(action.id)
                 raise OutsideWriter(f"job {job.id}: a regex needs more than the writer's budget") from None
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -18,11 +19,11 @@ import time
 import uuid
 from typing import Any
 
-from storyline.actions import action_type, is_pure, needs_state
-from storyline.actions.base import ActionError
+from storyline.actions import runnable
+from storyline.actions.base import ActionError, ActionSpec, PureAction
 from storyline.config import Settings
 from storyline.engine import queue
-from storyline.engine.catalog import CatalogCache
+from storyline.engine.catalog import Catalog, CatalogCache
 from storyline.engine.database import Database
 from storyline.engine.runtime import Runtime
 
@@ -71,7 +72,7 @@ class Worker:
                     for job in jobs:
                         task = asyncio.create_task(self._process(job))
                         self._inflight[job.id] = task
-                        task.add_done_callback(lambda _t, job_id=job.id: self._done(job_id))
+                        task.add_done_callback(functools.partial(self._done, job.id))
                 if not jobs or free <= 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
@@ -84,7 +85,7 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    def _done(self, job_id: int) -> None:
+    def _done(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(job_id, None)
         self._wake.set()
 
@@ -109,16 +110,16 @@ class Worker:
         try:
             if action is None:
                 raise ActionError(f"action {job.action_id} no longer exists")
-            module = action_type(action.type)
-            if module is None or not hasattr(module, "run"):
+            module = runnable(action.type)
+            if module is None:
                 raise ActionError(
                     f"action {action.name!r}: storyline cannot run {action.type} actions; the story was "
                     "imported with it unchanged (`storyline tines check` lists such actions)"
                 )
             await self.runtime.prepare(action)
-            if is_pure(module) and action.id in self.runtime.outside_writer:
+            if module.PURE and action.id in self.runtime.outside_writer:
                 await self._run_outside_writer(catalog, module, action, job)
-            elif is_pure(module):
+            elif module.PURE:
                 try:
                     await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time())
                 except queue.OutsideWriter:
@@ -145,7 +146,7 @@ class Worker:
                 )
 
     async def _run_outside_writer(
-        self, catalog: Any, module: Any, action: Any, job: queue.Job
+        self, catalog: Catalog, module: PureAction, action: ActionSpec, job: queue.Job
     ) -> None:
         """A pure action whose regex outran the writer's budget: every ack would wait on it there.
 
@@ -153,7 +154,7 @@ class Worker:
         GIL), then its result is recorded as any job's. Only the stateful modes, which must read
         and write their state in the recording transaction, stay in the writer, with the whole limit.
         """
-        if needs_state(module, action.options):
+        if module.needs_state(action.options):
             await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time(), budgeted=False)
             return
         ctx = self.runtime.context(

@@ -151,7 +151,7 @@ class Slack:
         channel, ts = params.get("channel"), params.get("ts")
         for message in self.messages:
             if message["channel"] == channel and message["ts"] == ts:
-                fields = {k: params[k] for k in ("text", "blocks", "attachments") if k in params}
+                fields: dict[str, Any] = {k: params[k] for k in ("text", "blocks", "attachments") if k in params}
                 message.update(fields)
                 self.outbox.add("slack", "update", channel=channel, ts=ts, **fields)
                 return {"ok": True, "channel": channel, "ts": ts, "text": message.get("text", "")}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,7 +18,10 @@ def iso(epoch: float | None) -> str | None:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _story_filter(query: sa.Select[Any], story: str | None) -> sa.Select[Any]:
+_Query = TypeVar("_Query", bound=sa.Select)  # any columns: the filter keeps them
+
+
+def _story_filter(query: _Query, story: str | None) -> _Query:
     if story:
         query = query.where(sa.or_(t.stories.c.name == story, t.stories.c.guid == story))
     return query

@@ -15,11 +15,11 @@ export reproduces either.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, CursorResult, Row
 
 from storyline.model import SEND_TO_STORY_TYPE, ActionDef, StoryDef, find_story, static_target
 from storyline.store import tables as t
@@ -94,7 +94,7 @@ def save_story(conn: Connection, story: StoryDef, *, replace: bool = False, now:
     }
     if story_id is None:
         result = conn.execute(sa.insert(t.stories).values(**values, created_at=now))
-        story_id = int(result.inserted_primary_key[0])
+        story_id = _inserted_id(result)
         action_ids = _insert_actions(conn, story_id, enumerate(story.actions))
     else:
         conn.execute(sa.update(t.stories).where(s.id == story_id).values(**values))
@@ -281,6 +281,12 @@ def _action_values(story_id: int, position: int, action: ActionDef) -> dict[str,
     }
 
 
+def _inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT of one row has its key"
+    return int(key[0])
+
+
 def _insert_actions(
     conn: Connection, story_id: int, todo: Iterable[tuple[int, ActionDef]]
 ) -> dict[int, int]:
@@ -288,7 +294,7 @@ def _insert_actions(
     for position, action in todo:
         # One row at a time: links need each id, and stories are small (tens of actions).
         result = conn.execute(sa.insert(t.actions).values(**_action_values(story_id, position, action)))
-        ids[position] = int(result.inserted_primary_key[0])
+        ids[position] = _inserted_id(result)
     return ids
 
 
@@ -371,7 +377,7 @@ def _find(conn: Connection, name_or_guid: str) -> Row[Any]:
     )
 
 
-def _ambiguous(wanted: str, rows: list[Any]) -> AmbiguousStoryError:
+def _ambiguous(wanted: str, rows: Sequence[Any]) -> AmbiguousStoryError:
     listed = ", ".join(f"{row.name!r} (guid {row.guid})" for row in rows)
     return AmbiguousStoryError(
         f"{len(rows)} stories match {wanted!r}: {listed}; name the one you mean by its guid"
@@ -469,23 +475,23 @@ def list_stories(conn: Connection) -> list[dict[str, Any]]:
     relative to the public URL).
     """
     s, a = t.stories.c, t.actions.c
-    counts = dict(
+    counts: dict[int, int] = dict(
         conn.execute(sa.select(a.story_id, sa.func.count()).group_by(a.story_id)).all()
     )
     hooks: dict[int, list[dict[str, Any]]] = {}
-    for row in conn.execute(
+    for hook in conn.execute(
         sa.select(a.story_id, a.name, a.key, a.webhook_path, a.webhook_secret, a.disabled)
         .where(a.webhook_path.is_not(None))
         .order_by(a.story_id, a.position)
     ):
-        hooks.setdefault(row.story_id, []).append(
+        hooks.setdefault(hook.story_id, []).append(
             {
-                "name": row.name,
-                "key": row.key,
-                "path": row.webhook_path,
-                "secret": row.webhook_secret or None,
-                "disabled": bool(row.disabled),
-                "url": webhook_url("", row.webhook_path, row.webhook_secret),
+                "name": hook.name,
+                "key": hook.key,
+                "path": hook.webhook_path,
+                "secret": hook.webhook_secret or None,
+                "disabled": bool(hook.disabled),
+                "url": webhook_url("", hook.webhook_path, hook.webhook_secret),
             }
         )
     stories = []

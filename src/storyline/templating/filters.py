@@ -21,7 +21,7 @@ import re
 import warnings
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from functools import lru_cache
 from typing import Any
 
@@ -367,7 +367,7 @@ def date(value: Any, fmt: Any = None, timezone: Any = None) -> Any:
 
 def _address_list(msg: EmailMessage, header: str) -> Any:
     values = msg.get_all(header) or []
-    out = []
+    out: list[str] = []
     for value in values:
         try:
             out.extend(addr.addr_spec for addr in value.addresses)
@@ -402,9 +402,10 @@ def eml_parse(value: Any) -> Any:
             or (ctype == "message/rfc822")
         ):
             payload = part.get_payload(decode=True)
-            if payload is None:
+            if not isinstance(payload, bytes):  # message/rfc822: the payload is the attached message
                 inner = part.get_payload()
-                payload = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+                first = inner[0] if isinstance(inner, list) and inner else None
+                payload = first.as_bytes() if isinstance(first, Message) else b""
             attachments.append(
                 {
                     "filename": part.get_filename() or "",

@@ -88,7 +88,7 @@ class StoryRef(str):
 
     __slots__ = ()
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return StoryRef(f"{self}.{key}")
         return str.__getitem__(self, key)

@@ -33,7 +33,7 @@ _RANDOM_RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+))?\s*$")
 
 def scope_of(context: RenderContext) -> Scope:
     """The runtime scope of the render in progress."""
-    return context.resolve(SCOPE_KEY)  # type: ignore[no-any-return]
+    return context.resolve(SCOPE_KEY)
 
 
 class TinesOutputNode(OutputNode):

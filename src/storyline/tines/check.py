@@ -16,12 +16,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from storyline.model import ActionDef, StoryDef
 from storyline.templating.check import template_findings
 from storyline.tines.importer import StoryFormatError, load_file, parse_story
 from storyline.tines.schedules import problems as schedule_problems
+
+if TYPE_CHECKING:
+    from storyline.actions.base import ActionType
 
 _OPTION_MESSAGE = re.compile(r"^(?P<option>[\w.\[\]-]+): (?P<reason>.+)$", re.DOTALL)
 
@@ -117,12 +120,9 @@ def check_action(action: ActionDef) -> list[Unsupported]:
     return found
 
 
-def _validate(module: Any, options: dict[str, Any]) -> list[str]:
-    validate = getattr(module, "validate", None)
-    if validate is None:
-        return []
+def _validate(module: ActionType, options: dict[str, Any]) -> list[str]:
     try:
-        return list(validate(options))
+        return list(module.validate(options))
     except Exception as exc:  # a validator bug must not stop the check of other actions
         return [f"checking the options failed ({type(exc).__name__}: {exc}); this is a storyline bug"]
 

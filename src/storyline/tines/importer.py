@@ -26,12 +26,14 @@ import os
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from storyline.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 from storyline.templating.check import template_problems
 from storyline.tines.schedules import problems as schedule_problems
+
+if TYPE_CHECKING:
+    from storyline.actions.base import ActionType
 
 #: Files larger than this are refused: the biggest real export seen is ~100 KB, and a
 #: multi-megabyte "story" is far more likely a wrong file than a story.
@@ -90,7 +92,7 @@ class StoryFormatError(ValueError):
 
 
 @cache
-def _action_types() -> dict[str, ModuleType]:
+def _action_types() -> dict[str, ActionType]:
     """The action modules by Tines type, or none while the actions package cannot import.
 
     Imported lazily: action modules are written independently of the importer, and a
@@ -107,7 +109,7 @@ def _quote(value: Any) -> str:
     return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _is_index(value: Any) -> bool:
+def _is_index(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -155,12 +157,11 @@ def _check_types(
         if module is None:
             cannot_run[action.type].append(action.name)
             continue
-        validate = getattr(module, "validate", None)
-        if not validate_options or validate is None:
+        if not validate_options:
             continue
         label = f"{story_label}, action {action.name!r} ({action.type})"
         try:
-            messages = validate(action.options)
+            messages = module.validate(action.options)
         except Exception as exc:  # a validator bug must not hide which action tripped it
             problems.append(
                 f"{label}: checking its options failed ({type(exc).__name__}: {exc}); "

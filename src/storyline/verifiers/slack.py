@@ -167,13 +167,18 @@ def _prompt_url(value: Any) -> str | None:
     return None
 
 
+def _object(value: Any) -> Mapping[str, Any]:
+    """A JSON object of the payload, or an empty one when Slack sent something else."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _click(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Which button was clicked, by whom and when, under the names a slash command uses."""
     actions = payload.get("actions")
     action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], Mapping) else {}
-    user = payload.get("user") if isinstance(payload.get("user"), Mapping) else {}
-    channel = payload.get("channel") if isinstance(payload.get("channel"), Mapping) else {}
-    container = payload.get("container") if isinstance(payload.get("container"), Mapping) else {}
+    user = _object(payload.get("user"))
+    channel = _object(payload.get("channel"))
+    container = _object(payload.get("container"))
     text = action.get("text")
     try:
         clicked = iso(float(action.get("action_ts") or 0)) if action.get("action_ts") else None

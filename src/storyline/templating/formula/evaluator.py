@@ -13,6 +13,7 @@ from typing import Any
 from liquid.exceptions import LiquidError
 
 from ..base import DATA_ERRORS, Scope, TemplateError
+from ..roots import StoryRef
 from ..values import to_json, to_text, truthy
 
 
@@ -125,11 +126,8 @@ def get_item(obj: Any, key: Any) -> Any:
             return obj[int(key)]
         except IndexError:
             return None
-    if isinstance(obj, str) and isinstance(key, str):
-        try:
-            return obj[key]  # StoryRef extends its path; plain text raises
-        except TypeError:
-            return None
+    if isinstance(obj, StoryRef) and isinstance(key, str):
+        return obj[key]  # extends the story's path
     return None
 
 

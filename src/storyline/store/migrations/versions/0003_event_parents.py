@@ -32,7 +32,7 @@ def downgrade() -> None:
     for event_id, parent_id in children:
         upstream = conn.execute(sa.select(events.c.payload).where(events.c.id == parent_id)).scalar()
         if upstream:
-            own = conn.execute(sa.select(events.c.payload).where(events.c.id == event_id)).scalar()
+            own = conn.execute(sa.select(events.c.payload).where(events.c.id == event_id)).scalar_one()
             conn.execute(events.update().where(events.c.id == event_id).values(payload={**upstream, **own}))
 
     with op.batch_alter_table("story_runs", schema=None) as batch_op:
