@@ -49,5 +49,5 @@ def test_run_refuses_an_input_nested_deeper_than_a_webhook_takes(tmp_path: Path)
     ran = cli("run", str(story_file), "--input", jsondata.dumps(nested(jsondata.MAX_DEPTH + 1)),
               env=environment(f"sqlite:///{tmp_path}/cli.db"), check=False)
     assert ran.returncode == 1
-    assert "--input nests deeper than 64 levels of objects and arrays, as no webhook body may; flatten it" in " ".join(
+    assert "--input is JSON nested deeper than 64 levels of objects and arrays; send it flatter" in " ".join(
         ran.stderr.split())

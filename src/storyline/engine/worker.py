@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any
 
 from storyline.actions import runnable
 from storyline.actions.base import ActionError, ActionSpec, PureAction
