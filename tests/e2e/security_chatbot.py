@@ -9,7 +9,6 @@ registered 3 days ago). Faults are scripted on the fakes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,11 +61,3 @@ class Database:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {what}")

@@ -18,6 +18,7 @@ import pytest
 
 from tests.builders import WEBHOOK, agent, story
 from tests.e2e.processes import cli, environment, free_port, serve
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -136,10 +137,7 @@ def test_connections_past_the_limit_are_answered_503_at_once_and_the_server_reco
     finally:
         for hog in hogs:
             hog.close()
-    deadline = time.monotonic() + 5
-    while httpx.get(f"{base}/healthz").status_code != 200:
-        assert time.monotonic() < deadline, "the server did not take connections again"
-        time.sleep(0.05)
+    eventually(lambda: httpx.get(f"{base}/healthz").status_code == 200, 10, "the server taking connections again")
 
 
 def test_answers_do_not_name_the_server_software(base: str) -> None:

@@ -17,9 +17,10 @@ from starlette.testclient import TestClient
 
 from storyline.config import Settings
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install, wait_for
+from tests.e2e.security_chatbot import PUBLIC, Database, install
 from tests.fakes.enrichment import FakeEnrichment
 from tests.fakes.slack import FakeSlack
+from tests.support import eventually
 
 FORM = "application/x-www-form-urlencoded"
 EVERY_KEY = {"virustotal": "vt-key", "urlhaus": "uh-key"}
@@ -45,7 +46,7 @@ class Workspace:
         return response, url.removeprefix("https://hooks.slack.com")
 
     def reply(self, path: str, timeout: float = 30.0) -> dict[str, Any]:
-        replies = wait_for(lambda: [r["payload"] for r in self.slack.replies if r["path"] == path], timeout,
+        replies = eventually(lambda: [r["payload"] for r in self.slack.replies if r["path"] == path], timeout,
                            f"a reply at {path}; calls: {[c.path for c in self.slack.calls]}")
         assert len(replies) == 1, replies
         return replies[0]
