@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from storyline import packs
 from storyline.store import credentials as creds
+from storyline.store import tables as t
 from storyline.store.credentials import Cipher
 from storyline.store.db import make_engine, upgrade
 from storyline.store.queries import list_events
@@ -56,6 +57,13 @@ class Database:
         with self.engine.connect() as conn:
             [url] = [h["url"] for s in list_stories(conn) for h in s["webhooks"] if h["path"] == path]
         return url
+
+    def settled(self) -> bool:
+        """No job running and none due: what is still to happen waits for a later time."""
+        j = t.jobs.c
+        with self.engine.connect() as conn:
+            return not conn.execute(sa.select(sa.func.count()).where(
+                (j.status == "running") | ((j.status == "queued") & (j.run_after <= time.time())))).scalar_one()
 
     def count(self, table: sa.Table) -> int:
         with self.engine.connect() as conn:

@@ -81,7 +81,7 @@ class Team:
 
     def reply_to(self, activity: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
         sent = eventually(lambda: [s for s in self.bot.activities if s["activity"].get("replyToId") == activity["id"]],
-                        timeout, f"a reply to {activity['id']}; calls: {[c.path for c in self.bot.calls]}")
+                          timeout, lambda: f"a reply to {activity['id']}; calls: {[c.path for c in self.bot.calls]}")
         assert len(sent) == 1, sent
         assert sent[0]["conversation"] == CONVERSATION
         return sent[0]["activity"]
