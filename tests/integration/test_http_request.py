@@ -410,7 +410,7 @@ async def test_timeout_is_retryable_and_names_the_host(vt: FakeVirusTotal, egres
             },
             egress,
         )
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 4.5  # the 0.3 s timeout, not the 5 s hang
     assert info.value.retryable
     message = str(info.value)
     assert "www.virustotal.com" in message and "timed out after 0.3s" in message and "vt-key" not in message
