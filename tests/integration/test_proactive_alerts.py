@@ -16,7 +16,6 @@ from starlette.testclient import TestClient
 from storyline.config import Settings
 from storyline.store import credentials as creds
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install
 from tests.fakes.botframework import (
     SERVICE_URL,
     TEAM_ID,
@@ -26,6 +25,7 @@ from tests.fakes.botframework import (
     FakeBotFramework,
 )
 from tests.fakes.slack import FakeSlack
+from tests.integration.security_chatbot import PUBLIC, Database, install
 from tests.support import eventually
 
 ALERT = {"email": "ana@example.com", "title": "New sign-in from Lisbon", "details": "Chrome on Windows, 10:02 UTC"}

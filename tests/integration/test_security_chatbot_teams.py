@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 from storyline.config import Settings
 from storyline.store import credentials as creds
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install
 from tests.fakes.botframework import TEAM_ID, FakeBotFramework
 from tests.fakes.enrichment import FakeEnrichment
+from tests.integration.security_chatbot import PUBLIC, Database, install
 from tests.support import eventually
 
 EVERY_KEY = {"virustotal": "vt-key", "urlhaus": "uh-key"}

@@ -14,9 +14,9 @@ from starlette.testclient import TestClient
 
 from storyline.config import Settings
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install
 from tests.fakes.botframework import WORKFLOW_HOST, WORKFLOW_SIG, FakeBotFramework
 from tests.fakes.slack import FakeSlack
+from tests.integration.security_chatbot import PUBLIC, Database, install
 from tests.support import eventually
 
 SLACK_HOOK = "https://hooks.slack.com/services/T0/B0/channel-hook"

@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 
 from storyline.config import Settings
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install
 from tests.fakes.enrichment import FakeEnrichment
 from tests.fakes.slack import FakeSlack
+from tests.integration.security_chatbot import PUBLIC, Database, install
 from tests.support import eventually
 
 FORM = "application/x-www-form-urlencoded"
