@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +33,7 @@ from storyline.store.stories import save_story
 from storyline.tines.importer import parse_story
 from storyline.web.app import create_app
 from tests.corpus import shared_story
+from tests.support import eventually
 
 PUBLIC = "https://storyline.example"
 
@@ -60,15 +61,6 @@ class Deployment:
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(t.logs.c.message).order_by(t.logs.c.id)).scalars())
 
-    def wait_for(self, check: Callable[[], Any], timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"condition not met within {timeout}s; logs: {self.logs()}")
-
     def settled(self) -> None:
         """Wait until no job is queued or running (jobs deferred to later, e.g. a delay, excepted)."""
 
@@ -78,7 +70,7 @@ class Deployment:
                 return not conn.execute(sa.select(sa.func.count()).where(
                     j.status.in_(("queued", "running")), j.run_after <= time.time())).scalar_one()
 
-        self.wait_for(idle)
+        eventually(idle, what=self.logs)
 
     def webhook_url(self, story: Mapping[str, Any], name: str) -> str:
         """``/webhook/<path>/<secret>`` of a webhook action, as ``storyline story list`` shows it."""

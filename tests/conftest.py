@@ -10,15 +10,37 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests import postgres
 from tests.fakes.enrichment import FakeEnrichment
 from tests.fakes.httpbin import FakeHttpbin
 from tests.fakes.slack import FakeSlack
 from tests.fakes.virustotal import FakeVirusTotal
 
-PG_URL = os.environ.get("STORYLINE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # PostgreSQL has no key file beside it: every process of a test shares this key.
 TEST_SECRET_KEY = "c3RvcnlsaW5lLXRlc3Qta2V5LW5vdC1hLXNlY3JldCE"
 os.environ.setdefault("STORYLINE_SECRET_KEY", TEST_SECRET_KEY)
+
+_postgres: postgres.Choice | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Choose the PostgreSQL server once, before xdist starts its workers (which inherit the choice)."""
+    global _postgres
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller chose
+        return
+    _postgres = postgres.Choice()
+    _postgres.hand_on()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _postgres is not None:
+        _postgres.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _postgres is None:
+        return ""
+    return f"postgresql: {_postgres.url or _postgres.problem} ({_postgres.origin})"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,16 +49,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/storyline.db"
         return
+    try:
+        server = postgres.url()
+    except LookupError as exc:
+        pytest.fail(f"{exc} (see DEVELOPERS.md)")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable ({exc.orig}); start it (see DEVELOPERS.md)")
-    sep = "&" if "?" in PG_URL else "?"
+        pytest.fail(f"PostgreSQL at {server} is not reachable ({exc.orig}); start it (see DEVELOPERS.md)")
+    sep = "&" if "?" in server else "?"
     try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+        yield f"{server}{sep}options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import replace
 from typing import Any
@@ -17,6 +16,7 @@ from storyline.store.db import make_engine, upgrade
 from storyline.store.queries import list_events
 from storyline.store.stories import save_story
 from storyline.tines.importer import parse_story
+from tests.support import eventually
 
 
 def load_stories(database_url: str, *stories: dict[str, Any]) -> None:
@@ -81,11 +81,7 @@ class Harness:
 
     async def drain(self, timeout: float = 20.0) -> None:
         """Wait until no job is queued or running."""
-        deadline = time.monotonic() + timeout
-        while await self.service.db.read(_busy):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"jobs still pending after {timeout}s: {self.jobs()}")
-            await asyncio.sleep(0.02)
+        await eventually(lambda: self.service.db.read(_idle), timeout, lambda: f"jobs still pending: {self.jobs()}")
 
     def events(self, **filters: Any) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -96,6 +92,6 @@ class Harness:
             return [dict(row) for row in conn.execute(sa.select(t.jobs).order_by(t.jobs.c.id)).mappings()]
 
 
-def _busy(conn: sa.Connection) -> int:
+def _idle(conn: sa.Connection) -> bool:
     j = t.jobs.c
-    return conn.execute(sa.select(sa.func.count()).where(j.status.in_(("queued", "running")))).scalar_one()
+    return not conn.execute(sa.select(sa.func.count()).where(j.status.in_(("queued", "running")))).scalar_one()

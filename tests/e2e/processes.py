@@ -8,11 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support import eventually
 
 STORYLINE = [sys.executable, "-m", "storyline.cli"]
 
@@ -65,18 +66,21 @@ class Process:
 
 def serve(port: int, env: dict[str, str], log: Path, *extra: str) -> Process:
     process = Process(["serve", "--port", str(port), *extra], env, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         if process.proc.poll() is not None:
             raise AssertionError(f"storyline serve exited:\n{process.output()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.stop()
-    raise AssertionError(f"storyline serve did not become healthy:\n{process.output()}")
+            return False
+
+    try:
+        eventually(healthy, 30, lambda: f"storyline serve healthy:\n{process.output()}")
+    except BaseException:
+        process.stop()
+        raise
+    return process
 
 
 def environment(database_url: str, **extra: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ own, so nothing here types one: the URLs come from what storyline prints.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ import pytest
 
 from tests.builders import WEBHOOK, agent, story
 from tests.e2e.processes import cli, cli_json, environment, free_port, serve
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -69,9 +69,6 @@ def test_the_demo_walkthrough_works_without_typing_a_secret(tmp_path: Path) -> N
         answer = httpx.post(alert, json={"email": "ana@example.com", "title": "New MFA device",
                                          "details": "from 45.9.148.1"})
         assert answer.status_code == 201, answer.text
-        deadline = time.monotonic() + 30
-        while "New MFA device" not in httpx.get(f"{base}/_sandbox/messages").text:
-            assert time.monotonic() < deadline, server.output()
-            time.sleep(0.1)
+        eventually(lambda: "New MFA device" in httpx.get(f"{base}/_sandbox/messages").text, 30, server.output)
     finally:
         server.stop()

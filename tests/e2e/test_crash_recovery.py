@@ -6,7 +6,6 @@ import collections
 import concurrent.futures
 import json
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from tests.builders import slash_command_story
 from tests.e2e.processes import cli, environment, free_port, serve
 from tests.fakes.slack import FakeSlack
 from tests.fakes.virustotal import FakeVirusTotal
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -76,9 +76,7 @@ def test_sigkill_mid_flood_then_restart_completes_every_accepted_request_exactly
         statuses: list[int] = []
         flood = threading.Thread(target=_flood, args=(url, 1000, stop, statuses))
         flood.start()
-        deadline = time.monotonic() + 30
-        while (statuses.count(200) < 100 or len(vt.calls) < 20) and time.monotonic() < deadline:
-            time.sleep(0.005)
+        eventually(lambda: statuses.count(200) >= 100 and len(vt.calls) >= 20, 30, "100 requests accepted, 20 VT calls")
         server.kill()
         stop.set()
         flood.join(timeout=60)
@@ -93,10 +91,7 @@ def test_sigkill_mid_flood_then_restart_completes_every_accepted_request_exactly
 
         server = serve(port, env, tmp_path / "serve-2.log")
         try:
-            deadline = time.monotonic() + 90
-            while not _settled(engine):
-                assert time.monotonic() < deadline, "the backlog did not drain after the restart"
-                time.sleep(0.2)
+            eventually(lambda: _settled(engine), 90, "the backlog drained after the restart")
             with engine.connect() as conn:
                 rows = conn.execute(
                     sa.select(t.events.c.story_run, t.actions.c.name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from storyline.store.queries import list_events
 from tests.builders import HTTP, WEBHOOK, agent, story
 from tests.e2e.processes import cli, environment, free_port, serve
 from tests.fakes.virustotal import FakeVirusTotal
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -45,10 +45,7 @@ def test_demo_serves_the_sandbox_and_user_overrides_win(vt: FakeVirusTotal, tmp_
         assert "sandbox:" in server.output() and "urlhaus-api.abuse.ch" in server.output()
         assert "www.virustotal.com" not in server.output().split("sandbox:")[1].splitlines()[0]
         assert httpx.post(f"{base}/webhook/lookup/s", json={"domain": "evil-example.com"}).status_code == 201
-        deadline = time.monotonic() + 30
-        while not (found := _events(engine, "Search URLhaus")):
-            assert time.monotonic() < deadline, server.output()
-            time.sleep(0.1)
+        found = eventually(lambda: _events(engine, "Search URLhaus"), 30, server.output)
         assert found[0]["output"]["body"]["query_status"] == "ok"
         assert found[0]["output"]["body"]["urlhaus_reference"] == "https://urlhaus.abuse.ch/host/evil-example.com/"
         assert [c.path for c in vt.calls] == ["/api/v3/domains/evil-example.com"]

@@ -18,6 +18,7 @@ import pytest
 
 from tests.builders import WEBHOOK, agent, story
 from tests.e2e.processes import cli, environment, free_port, serve
+from tests.support import BUSY, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +26,7 @@ MAX_HEADER_BYTES = 8192
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.5
 MAX_CONNECTIONS = 16
+TRICKLE = HEADER_TIMEOUT + BODY_TIMEOUT + BUSY + 2  # longer than any timeout asserted here may take
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ def test_a_header_over_the_limit_is_answered_431_without_being_read_whole(base: 
         took = time.monotonic() - started
     assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
     assert b"STORYLINE_MAX_HEADER_BYTES" in reply
-    assert took < 2.0
+    assert took < HEADER_TIMEOUT + BUSY  # answered while the client was still sending
 
 
 def test_a_whole_head_over_the_limit_is_refused_431_too(base: str) -> None:
@@ -85,7 +87,7 @@ def test_a_client_trickling_its_header_is_cut_off_after_the_header_timeout(base:
     with connect(base) as sock:
         started = time.monotonic()
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: storyline\r\nX-Slow: ")
-        while time.monotonic() - started < 5 * HEADER_TIMEOUT:
+        while time.monotonic() - started < TRICKLE:
             readable, _, _ = select.select([sock], [], [], 0.1)
             if readable:
                 break
@@ -94,14 +96,14 @@ def test_a_client_trickling_its_header_is_cut_off_after_the_header_timeout(base:
         took = time.monotonic() - started
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
     assert b"STORYLINE_HEADER_TIMEOUT" in reply
-    assert HEADER_TIMEOUT - 0.1 <= took < HEADER_TIMEOUT + 1.0  # the server timed it from accepting
+    assert HEADER_TIMEOUT - 0.1 <= took < HEADER_TIMEOUT + BUSY  # the server timed it from accepting
 
 
 def test_a_client_trickling_its_body_is_cut_off_after_the_body_timeout(base: str) -> None:
     with connect(base) as sock:
         sock.sendall(b"POST /webhook/hook/s HTTP/1.1\r\nHost: storyline\r\nContent-Length: 1000\r\n\r\n")
         started = time.monotonic()
-        while time.monotonic() - started < 5 * BODY_TIMEOUT:
+        while time.monotonic() - started < TRICKLE:
             readable, _, _ = select.select([sock], [], [], 0.1)
             if readable:
                 break
@@ -110,7 +112,7 @@ def test_a_client_trickling_its_body_is_cut_off_after_the_body_timeout(base: str
         took = time.monotonic() - started
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
     assert b"STORYLINE_BODY_TIMEOUT" in reply
-    assert BODY_TIMEOUT - 0.1 <= took < BODY_TIMEOUT + 1.0
+    assert BODY_TIMEOUT - 0.1 <= took < BODY_TIMEOUT + BUSY
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(base: str) -> None:
@@ -118,7 +120,7 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(base
         started = time.monotonic()
         assert answer(sock) == b""
         took = time.monotonic() - started
-    assert HEADER_TIMEOUT - 0.1 <= took < HEADER_TIMEOUT + 1.0  # the server timed it from accepting
+    assert HEADER_TIMEOUT - 0.1 <= took < HEADER_TIMEOUT + BUSY  # the server timed it from accepting
 
 
 def test_connections_past_the_limit_are_answered_503_at_once_and_the_server_recovers(base: str) -> None:
@@ -130,16 +132,14 @@ def test_connections_past_the_limit_are_answered_503_at_once_and_the_server_reco
             started = time.monotonic()
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: storyline\r\n\r\n")
             reply = answer(sock)
-            assert time.monotonic() - started < HEADER_TIMEOUT / 2
-        assert reply.startswith(b"HTTP/1.1 503 "), reply[:200]
+            took = time.monotonic() - started
+        assert reply.startswith(b"HTTP/1.1 503 "), reply[:200]  # not queued for a slot: that would be a 200
+        assert took < HEADER_TIMEOUT + BUSY
         assert b"STORYLINE_MAX_CONNECTIONS" in reply
     finally:
         for hog in hogs:
             hog.close()
-    deadline = time.monotonic() + 5
-    while httpx.get(f"{base}/healthz").status_code != 200:
-        assert time.monotonic() < deadline, "the server did not take connections again"
-        time.sleep(0.05)
+    eventually(lambda: httpx.get(f"{base}/healthz").status_code == 200, 10, "the server taking connections again")
 
 
 def test_answers_do_not_name_the_server_software(base: str) -> None:

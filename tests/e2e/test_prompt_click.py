@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from storyline.store.db import make_engine
 from storyline.store.queries import list_events
 from tests.builders import approval_story
 from tests.e2e.processes import cli, environment, free_port, serve
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -32,11 +32,7 @@ def test_clicking_a_prompt_link_of_a_running_server(database_url: str, tmp_path:
             return list_events(conn, action=action)
 
     def wait_for(action: str) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + 30
-        while not (found := events(action)):
-            assert time.monotonic() < deadline, f"no event from {action!r} after 30s"
-            time.sleep(0.1)
-        return found
+        return eventually(lambda: events(action), 30, f"an event from {action!r}")
 
     server = serve(port, env, tmp_path / "serve.log")
     try:

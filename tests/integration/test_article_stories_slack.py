@@ -19,6 +19,7 @@ from tests.fakes.domain_age import FakeDomainAge
 from tests.fakes.slack import FakeSlack
 from tests.fakes.urlhaus import FakeUrlhaus
 from tests.fakes.virustotal import FakeVirusTotal
+from tests.support import eventually
 
 SLACK_TOKEN = "xoxb-1111-article-bot"
 VT_KEY = "vt-article-key-0042"
@@ -76,7 +77,7 @@ def test_analyzedomain_answers_at_once_then_posts_the_enrichment_with_prompt_but
     assert response.status_code == 201
     assert response.text == "Hi alice! Thanks for submitting your /analyzedomain request to Tines, we're analyzing now"
 
-    [message] = chatbot.wait_for(lambda: fakes["slack"].messages)
+    [message] = eventually(lambda: fakes["slack"].messages, what=chatbot.logs)
     [post] = fakes["slack"].calls_to("/api/chat.postMessage")
     assert post.headers["authorization"] == f"Bearer {SLACK_TOKEN}"
     assert message["channel"] == "C0ANALYST"
@@ -101,7 +102,7 @@ def test_analyzedomain_answers_at_once_then_posts_the_enrichment_with_prompt_but
     # The buttons are prompt links; "Block Domain" fires only the block trigger.
     whitelist, block = (e["url"] for e in blocks[2]["elements"])
     chatbot.click(block)
-    chatbot.wait_for(lambda: chatbot.events("trigger to block"))
+    eventually(lambda: chatbot.events("trigger to block"), what=chatbot.logs)
     chatbot.settled()
     assert chatbot.events("trigger to whitelist") == []
     [blocked] = chatbot.events("trigger to block")
@@ -112,7 +113,7 @@ def test_analyzedomain_answers_at_once_then_posts_the_enrichment_with_prompt_but
 def test_a_clean_domain_and_several_domains_in_one_command(chatbot: Deployment, fakes: dict[str, Any]) -> None:
     fakes["vt"].set_domain("good.example", category="business")
     slash_command(chatbot, "good.example and other.example")
-    chatbot.wait_for(lambda: len(fakes["slack"].messages) == 2)
+    eventually(lambda: len(fakes["slack"].messages) == 2, what=chatbot.logs)
     by_domain = {m["attachments"][0]["blocks"][1]["fields"][0]["text"].split("\n")[1]: m
                  for m in fakes["slack"].messages}
     assert set(by_domain) == {"good.example", "other.example"}
@@ -136,25 +137,25 @@ def test_interactive_payloads_are_parsed_from_the_form_field(chatbot: Deployment
     response = chatbot.client.post(chatbot.webhook_url(story, "Receive Slack Interactive Webhook"),
                                    headers=FORM, data={"payload": json.dumps(payload)})
     assert response.status_code == 201
-    [parsed] = chatbot.wait_for(lambda: chatbot.outputs("parse json"))
+    [parsed] = eventually(lambda: chatbot.outputs("parse json"), what=chatbot.logs)
     assert parsed == {"message": payload}  # a legacy message_only emits its options as keys
 
 
 def test_a_direct_message_to_a_user_found_by_email(chatbot: Deployment, fakes: dict[str, Any]) -> None:
     user = fakes["slack"].add_user("thomas@tines.io", name="thomas")
     chatbot.run_action("search slack users by email")
-    [message] = chatbot.wait_for(lambda: fakes["slack"].messages)
+    [message] = eventually(lambda: fakes["slack"].messages, what=chatbot.logs)
     assert message["channel"] == user["id"]
     [lookup] = fakes["slack"].calls_to("/api/users.lookupByEmail")
     assert lookup.params["email"] == "thomas@tines.io"
     assert lookup.headers["authorization"] == f"Bearer {SLACK_TOKEN}"
     buttons = message["attachments"][0]["blocks"][2]["elements"]
     chatbot.click(buttons[1]["url"])
-    [answered] = chatbot.wait_for(lambda: [o for o in chatbot.outputs("send slack message by DM") if "prompt" in o])
+    [answered] = eventually(lambda: [o for o in chatbot.outputs("send slack message by DM") if "prompt" in o], what=chatbot.logs)
     assert answered["prompt"]["status"] == "unrecognized"
 
 
 def test_the_incoming_webhook_placeholder_is_overridden_not_edited(chatbot: Deployment, fakes: dict[str, Any]) -> None:
     chatbot.run_action("Post Message to Webhook")
-    [posted] = chatbot.wait_for(lambda: fakes["slack"].webhook_posts)
+    [posted] = eventually(lambda: fakes["slack"].webhook_posts, what=chatbot.logs)
     assert posted == {"path": "/services/xxxx/xxxx/xxxx", "payload": {"text": "P2 Alert: a host has just been isolated"}}

@@ -23,6 +23,7 @@ from tests.articles import Deployment, article_story, deployment, install
 from tests.builders import WEBHOOK, agent, story
 from tests.fakes.jira import FakeJira
 from tests.fakes.slack import FakeSlack
+from tests.support import eventually
 
 SLACK_TOKEN = "xoxb-2222-interactive-bot"
 JIRA_HOST = "tinesio.atlassian.net"
@@ -72,7 +73,7 @@ def interact(running: Deployment, payload: dict[str, Any]) -> None:
 def sent_dm(running: Deployment, slack: FakeSlack) -> dict[str, Any]:
     slack.add_user("thomas@tines.io", id="U0THOMAS", name="thomas")
     running.run_action("Run to kick off test")
-    [message] = running.wait_for(lambda: slack.messages)
+    [message] = eventually(lambda: slack.messages, what=running.logs)
     return message
 
 
@@ -105,7 +106,7 @@ def test_deny_updates_the_message_and_comments_on_the_jira_issue(
 ) -> None:
     message = sent_dm(bot, slack)
     interact(bot, clicked(message, "deny"))
-    bot.wait_for(lambda: jira.comments)
+    eventually(lambda: jira.comments, what=bot.logs)
     bot.settled()
     [update] = slack.calls_to("/api/chat.update")
     sent = update.json()
@@ -118,7 +119,7 @@ def test_deny_updates_the_message_and_comments_on_the_jira_issue(
 def test_confirm_opens_a_modal_whose_submission_reaches_jira(bot: Deployment, slack: FakeSlack, jira: FakeJira) -> None:
     message = sent_dm(bot, slack)
     interact(bot, clicked(message, "confirm"))
-    [view] = bot.wait_for(lambda: slack.views)
+    [view] = eventually(lambda: slack.views, what=bot.logs)
     assert view["trigger_id"] == "trigger-77" and view["type"] == "modal"
     assert view["blocks"][0]["block_id"] == f'"{message["ts"]}",D0THOMAS'
     assert jira.comments == []
@@ -126,9 +127,9 @@ def test_confirm_opens_a_modal_whose_submission_reaches_jira(bot: Deployment, sl
     interact(bot, {"type": "view_submission", "user": {"id": "U0THOMAS"}, "view": {
         "id": view["id"], "private_metadata": view["private_metadata"], "blocks": view["blocks"],
         "state": {"values": {"summary_textbox_block": {"response_summary": {"value": "I reset my own MFA"}}}}}})
-    bot.wait_for(lambda: jira.comments)
+    eventually(lambda: jira.comments, what=bot.logs)
     assert "bq. I reset my own MFA" in comment(jira)
-    [update] = bot.wait_for(lambda: slack.calls_to("/api/chat.update"))
+    [update] = eventually(lambda: slack.calls_to("/api/chat.update"), what=bot.logs)
     assert update.json()["channel"] == "D0THOMAS"
     assert update.json()["blocks"][0]["text"]["text"].endswith("please quote the Incident ID: *DEMO-2558*")
 
@@ -136,10 +137,10 @@ def test_confirm_opens_a_modal_whose_submission_reaches_jira(bot: Deployment, sl
 def test_closing_the_modal_is_noted_on_the_jira_issue(bot: Deployment, slack: FakeSlack, jira: FakeJira) -> None:
     message = sent_dm(bot, slack)
     interact(bot, clicked(message, "confirm"))
-    [view] = bot.wait_for(lambda: slack.views)
+    [view] = eventually(lambda: slack.views, what=bot.logs)
     interact(bot, {"type": "view_closed", "user": {"id": "U0THOMAS"},
                    "view": {"id": view["id"], "private_metadata": view["private_metadata"]}})
-    bot.wait_for(lambda: jira.comments)
+    eventually(lambda: jira.comments, what=bot.logs)
     assert "closed or cancelled the response window" in comment(jira)
 
 
@@ -167,7 +168,7 @@ def chatops(monkeypatch: pytest.MonkeyPatch, database_url: str, slack: FakeSlack
 
 
 def asked(running: Deployment, slack: FakeSlack) -> dict[str, Any]:
-    [message] = running.wait_for(lambda: slack.messages)
+    [message] = eventually(lambda: slack.messages, what=running.logs)
     return message
 
 
@@ -179,7 +180,7 @@ def test_the_prompt_message_lists_the_alert_and_the_click_is_returned(chatops: D
                                  {"type": "mrkdwn", "text": "*Location*: \nRome"}]
     assert [b["text"]["text"] for b in buttons["elements"]] == ["I recognize this", "I don't recognize this"]
     chatops.click(buttons["elements"][1]["url"])
-    [returned] = chatops.wait_for(lambda: chatops.outputs("Ask the user"))
+    [returned] = eventually(lambda: chatops.outputs("Ask the user"), what=chatops.logs)
     assert returned == {"result": "negative"}
     # The hour passes: the delayed copy is deduplicated, so the caller hears once.
     chatops.time_passes()
@@ -192,5 +193,5 @@ def test_no_click_within_the_hour_returns_no_response(chatops: Deployment, slack
     chatops.settled()
     assert chatops.outputs("Ask the user") == []
     chatops.time_passes()
-    [returned] = chatops.wait_for(lambda: chatops.outputs("Ask the user"))
+    [returned] = eventually(lambda: chatops.outputs("Ask the user"), what=chatops.logs)
     assert returned == {"result": "no_response"}

@@ -24,6 +24,7 @@ from tests.fakes.msgraph import FakeGraph
 from tests.fakes.smtp import FakeSmtp
 from tests.fakes.urlhaus import FakeUrlhaus
 from tests.fakes.virustotal import FakeVirusTotal
+from tests.support import eventually
 
 BOT_SECRET = "teams-bot-client-secret-9"
 VT_KEY = "vt-article-key-0042"
@@ -88,7 +89,7 @@ def test_the_simple_reply_bot_gets_a_token_and_answers_in_the_conversation(
     with deployment(monkeypatch, database_url, security_bot.overrides()) as running:
         activity = security_bot.activity("hello")
         posted_to(running, story, "receive commands", activity)
-        [sent] = running.wait_for(lambda: security_bot.activities)
+        [sent] = eventually(lambda: security_bot.activities, what=running.logs)
     assert token_requests(security_bot) == [{"grant_type": "client_credentials", "client_id": SECURITY_BOT_APP,
                                              "client_secret": BOT_SECRET, "scope": SCOPE}]
     assert sent["conversation"] == activity["conversation"]["id"]
@@ -110,7 +111,7 @@ def test_the_security_bot_acknowledges_then_reports_the_domain_verdicts(
              "urlhaus-api.abuse.ch": fakes["urlhaus"].url}
     with deployment(monkeypatch, database_url, hosts) as running:
         posted_to(running, story, "receive commands", security_bot.activity("analyzedomain evil.example"))
-        running.wait_for(lambda: len(security_bot.activities) == 2)
+        eventually(lambda: len(security_bot.activities) == 2, what=running.logs)
         running.settled()
     texts = [sent["activity"]["text"] for sent in security_bot.activities]
     assert texts == [
@@ -129,7 +130,7 @@ def test_the_security_bot_ignores_other_messages(
     install(database_url, [story], credentials=[creds.text("teams_bot", BOT_SECRET), creds.text("virustotal", VT_KEY)])
     with deployment(monkeypatch, database_url, security_bot.overrides()) as running:
         posted_to(running, story, "receive commands", security_bot.activity("what's for lunch?"))
-        running.wait_for(lambda: running.events("Get Bearer Token from Microsoft"))
+        eventually(lambda: running.events("Get Bearer Token from Microsoft"), what=running.logs)
         running.settled()
     assert security_bot.activities == [] and fakes["vt"].calls == []
 
@@ -161,7 +162,7 @@ def test_the_proactive_bot_messages_a_user_found_through_graph_and_the_roster(
         response = running.client.get(running.webhook_url(story, "receive events"),
                                       params={"user_email": "alice@example.com"})
         assert response.status_code == 201
-        [sent] = running.wait_for(lambda: bot.activities)
+        [sent] = eventually(lambda: bot.activities, what=running.logs)
         [conversation] = bot.conversations
         assert conversation["members"] == [{"id": alice["id"]}]
         assert conversation["bot"]["id"] == f"28:{PROACTIVE_APP}"
@@ -174,8 +175,8 @@ def test_the_proactive_bot_messages_a_user_found_through_graph_and_the_roster(
             "/v1.0/users/alice@example.com/", f"/v1.0/users/{user['id']}/joinedTeams", "/v1.0/Teams/team-1/"]
         escalate = card["content"]["buttons"][1]["value"]
         running.click(escalate)
-        [answered] = running.wait_for(
-            lambda: [o for o in running.outputs("send thumbnail card to user") if "prompt" in o])
+        [answered] = eventually(
+            lambda: [o for o in running.outputs("send thumbnail card to user") if "prompt" in o], what=running.logs)
     assert answered["prompt"]["status"] == "escalate"
 
 
@@ -220,7 +221,7 @@ def teams_chatbot(monkeypatch: pytest.MonkeyPatch, database_url: str, chatbot_se
 
 def sent_card(running: Deployment, bot: FakeBotFramework, fakes: dict[str, Any]) -> dict[str, Any]:
     running.run_action("Demo Incident from MS Sentinel")
-    [sent] = running.wait_for(lambda: bot.activities)
+    [sent] = eventually(lambda: bot.activities, what=running.logs)
     return sent
 
 
@@ -253,7 +254,7 @@ def test_escalate_mails_the_incident_owner(
 ) -> None:
     content = sent_card(teams_chatbot, chatbot_server, fakes)["activity"]["attachments"][0]["content"]
     teams_chatbot.click(content["buttons"][2]["value"])
-    [mail] = teams_chatbot.wait_for(lambda: smtp_server.messages)
+    [mail] = eventually(lambda: smtp_server.messages, what=teams_chatbot.logs)
     teams_chatbot.settled()
     assert mail.rcpt_tos == ["john.doe@contoso.com"]
     assert mail["Subject"] == "Example email from Tines"
@@ -266,7 +267,7 @@ def test_false_positive_closes_the_jira_issue(
 ) -> None:
     content = sent_card(teams_chatbot, chatbot_server, fakes)["activity"]["attachments"][0]["content"]
     teams_chatbot.click(content["buttons"][3]["value"])
-    teams_chatbot.wait_for(lambda: fakes["jira"].transitions)
+    eventually(lambda: fakes["jira"].transitions, what=teams_chatbot.logs)
     teams_chatbot.settled()
     assert fakes["jira"].transitions == [("10001", {"transition": {"id": "31"}})]
     assert fakes["jira"].calls_to("/rest/api/3/issue/10001/transitions")

@@ -14,6 +14,7 @@ import pytest
 
 from tests.articles import deployment, install
 from tests.fakes.httpbin import FakeHttpbin
+from tests.support import eventually
 
 STORY = Path(__file__).resolve().parents[2] / "bench" / "reference-story.json"
 FORM = ("token=bench-token-0000&team_id=T0BENCH&channel_id=C0BENCH&user_name=alice"
@@ -33,7 +34,7 @@ def test_the_peers_form_gets_the_peers_ack_and_both_domains_are_looked_up_and_po
                                        headers={"content-type": "application/x-www-form-urlencoded"})
         assert response.status_code == 200
         assert response.text == EXPECTED_ACK
-        running.wait_for(lambda: len(bin_server.calls) >= 4)
+        eventually(lambda: len(bin_server.calls) >= 4, what=running.logs)
     lookups = sorted(c.params.get("domain", "") for c in bin_server.calls if "vtapi" in c.path)
     assert lookups == ["evil-example.com", "login.bad-site.net"]
     assert len([c for c in bin_server.calls if c.path.endswith("chat.postMessage")]) == 2

@@ -6,7 +6,6 @@ echoes every request back, which is exactly the "upstream echoes the secret" cas
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from tests.builders import HTTP, TRANSFORM, WEBHOOK, agent, story
 from tests.fakes.httpbin import FakeHttpbin
 from tests.fakes.oauth import FakeOAuth
 from tests.harness import Harness
+from tests.support import eventually
 
 BIN = "https://httpbin.example"
 SECRET = "vt-api-key-0123456789"
@@ -382,9 +382,15 @@ async def test_a_credential_changed_while_running_is_picked_up(database_url: str
         cipher = Cipher.for_database(h.settings.database_url)
         rotated = creds.text("vt", "rotated-key-9876")
         await h.service.db.write(lambda conn: save_credential(conn, cipher, rotated, time.time()))
-        await asyncio.sleep(1.1)  # the vault re-reads the store at most once a second
-        events = await run(h)
-        assert [c.headers["x-apikey"] for c in httpbin.calls] == [SECRET, "rotated-key-9876"]
+
+        async def sent_rotated() -> list[dict[str, Any]] | None:
+            events = await run(h)  # the vault re-reads the store at most once a second
+            return events if httpbin.calls[-1].headers["x-apikey"] == "rotated-key-9876" else None
+
+        events = await eventually(sent_rotated, 10, "a run sending the rotated key")
+        keys = [c.headers["x-apikey"] for c in httpbin.calls]
+        assert keys[0] == SECRET and keys[-1] == "rotated-key-9876"
+        assert set(keys) == {SECRET, "rotated-key-9876"}
         assert events[-1]["output"]["body"]["headers"]["x-apikey"] == "[credential:vt]"
 
 
@@ -427,10 +433,15 @@ async def test_an_oauth2_token_is_renewed_before_it_expires(
         await h.load(http_story(url="https://bot.example.com/api/me", method="get",
                                 headers={"Authorization": "Bearer <<CREDENTIAL.bot>>"}))
         await run(h)
-        await asyncio.sleep(1.0)
-        events = await run(h)
-        assert events[-1]["output"]["body"]["token_number"] == 2
-        assert [c.path for c in oauth.calls] == ["/token", "/api/me", "/token", "/api/me"]
+
+        async def renewed() -> list[dict[str, Any]] | None:
+            events = await run(h)  # the token is renewed a tenth of its life (0.1 s) before it expires
+            return events if events[-1]["output"]["body"]["token_number"] == 2 else None
+
+        await eventually(renewed, 10, "a run with a renewed token")
+        paths = [c.path for c in oauth.calls]
+        assert paths[:2] == ["/token", "/api/me"] and paths[-2:] == ["/token", "/api/me"]
+        assert paths.count("/token") == 2  # renewed once, before it expired
 
 
 async def test_a_wrong_client_secret_fails_the_action_naming_the_credential(

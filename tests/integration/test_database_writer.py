@@ -57,7 +57,7 @@ def test_transactions_that_deadlock_are_run_again_not_failed(
         tasks = [asyncio.ensure_future(left.write(lambda conn: "a batch neighbour")),
                  asyncio.ensure_future(left.write(crossing("a", "b", barrier, attempts))),
                  asyncio.ensure_future(right.write(crossing("b", "a", barrier, attempts)))]
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # one turn of the loop: each task puts its operation in the queue
         left.start()
         right.start()
         try:
@@ -94,7 +94,7 @@ def test_a_transaction_ends_after_an_operation_that_took_a_lock(database_url: st
     async def main() -> list[int]:
         db = Database(engine, writers=1)
         tasks = [asyncio.ensure_future(db.write(op)) for op in (transaction, locking, transaction, transaction)]
-        await asyncio.sleep(0.05)  # all four queued: the writer takes them as one batch
+        await asyncio.sleep(0)  # one turn of the loop queues all four: the writer takes them as one batch
         db.start()
         try:
             return await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)

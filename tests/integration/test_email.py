@@ -9,19 +9,21 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from storyline.actions import email as send_email
-from storyline.actions.base import ActionError, ActionSpec, RunContext
+from storyline.actions.base import ActionError, RunContext
 from storyline.egress.smtp import Mailer
 from storyline.engine.runtime import RunScope
 from storyline.store import tables as t
 from tests.builders import WEBHOOK, agent, story
 from tests.fakes.smtp import FakeSmtp
 from tests.harness import Harness
+from tests.support import run_context
 
 EMAIL = "Agents::EmailAgent"
 
@@ -127,9 +129,8 @@ async def test_no_smtp_server_configured_fails_saying_how_to_configure_one(datab
 
 
 def context(options: dict[str, Any], mailer: Mailer, credentials: dict[str, str] | None = None) -> RunContext:
-    spec = ActionSpec(id=1, story_id=1, guid="g", name="Send mail", key="send_mail", type=EMAIL, options=options)
-    scope = RunScope("run-1", spec, credentials or {}, {}, "http://127.0.0.1:8000")
-    return RunContext(action=spec, event={}, story_run="run-1", scope=scope, now=time.time(), mailer=mailer)
+    ctx = run_context(EMAIL, options, name="Send mail", now=time.time(), mailer=mailer)
+    return replace(ctx, scope=RunScope("run-1", ctx.action, credentials or {}, {}, "http://127.0.0.1:8000"))
 
 
 OPTIONS = {"recipients": ["ana@example.com", "bo@example.com"], "bcc": "audit@example.com",

@@ -118,7 +118,7 @@ async def test_counting_a_runs_bytes_ends_the_writers_transaction(database_url: 
 
         db = Database(h.engine, writers=1)
         tasks = [asyncio.ensure_future(db.write(op)) for op in (transaction, complete, transaction)]
-        await asyncio.sleep(0.05)  # all three queued: the writer takes them as one batch
+        await asyncio.sleep(0)  # one turn of the loop queues all three: the writer takes them as one batch
         db.start()
         try:
             first, counted, after = await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)

@@ -126,7 +126,8 @@ async def test_many_concurrent_requests(httpbin: FakeHttpbin, egress: Egress) ->
 async def test_pool_slots_are_released_on_every_path(httpbin: FakeHttpbin, bin_server: FakeHttpbin) -> None:
     # Requests fill the first pools up to ``pool_spill`` in flight; a slot leaked on
     # some path would push all traffic to the least busy pool and lose keep-alive.
-    async with Egress({"httpbin.example": bin_server.url}, max_response_bytes=1000, timeout=0.2) as egress:
+    # A generous timeout for the 100 at once (a busy machine is slow to take them), a short one for the hang.
+    async with Egress({"httpbin.example": bin_server.url}, max_response_bytes=1000, timeout=30) as egress:
         await asyncio.gather(*(egress.request("GET", f"{BIN}/anything") for _ in range(100)))
         await egress.request("GET", f"{BIN}/redirect-to?url=/anything")
         with pytest.raises(ResponseTooLarge):
@@ -140,7 +141,7 @@ async def test_pool_slots_are_released_on_every_path(httpbin: FakeHttpbin, bin_s
                                  carrying=carrying(creds.text("vt", SECRET, allowed_hosts=["httpbin.example"])))
         httpbin.hang(2)
         with pytest.raises(EgressTimeout):
-            await egress.request("GET", f"{BIN}/anything")
+            await egress.request("GET", f"{BIN}/anything", timeout=0.2)
         transport = egress._client._transport  # white-box: the pool bookkeeping
         assert transport._in_flight == [0] * len(transport._in_flight)
 

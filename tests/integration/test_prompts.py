@@ -25,6 +25,7 @@ from storyline.web.app import create_app
 from tests.builders import HTTP, TRANSFORM, TRIGGER, WEBHOOK, agent, approval_story, story
 from tests.fakes.httpbin import FakeHttpbin
 from tests.harness import load_stories
+from tests.support import eventually
 
 PUBLIC = "https://storyline.example"
 
@@ -40,15 +41,6 @@ class Clicker:
         with self.engine.connect() as conn:
             return list_events(conn, action=action, limit=10_000)
 
-    def wait_for(self, check: Callable[[], Any], timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"condition not met within {timeout}s; events: {self.events()}")
-
     def settled(self) -> None:
         def idle() -> bool:
             with self.engine.connect() as conn:
@@ -57,7 +49,7 @@ class Clicker:
                     sa.select(sa.func.count()).where(j.status.in_(("queued", "running")))
                 ).scalar_one()
 
-        self.wait_for(idle)
+        eventually(idle, what=self.events)
 
     def open(self, url: str, method: str = "GET", **kwargs: Any) -> Any:
         assert url.startswith(f"{PUBLIC}/prompt?"), url
@@ -78,7 +70,8 @@ def clicker(database_url: str, bin_server: FakeHttpbin) -> Iterator[Clicker]:
 
 def ask(clicker: Clicker, ip: str = "10.0.0.1") -> dict[str, Any]:
     assert clicker.client.post("/webhook/alert/s", json={"ip": ip}).status_code == 201
-    return clicker.wait_for(lambda: [e for e in clicker.events("Ask analyst") if e["payload"]["receive_alert"]["ip"] == ip])[0]
+    return eventually(lambda: [e for e in clicker.events("Ask analyst") if e["payload"]["receive_alert"]["ip"] == ip],
+                      what=clicker.events)[0]
 
 
 def test_a_click_makes_the_action_emit_its_status_in_the_same_story_run(clicker: Clicker) -> None:
@@ -95,7 +88,7 @@ def test_a_click_makes_the_action_emit_its_status_in_the_same_story_run(clicker:
     assert prompted[0]["story_run"] == asked["story_run"]
     # ... on top of the upstream context of the event that rendered the link.
     assert prompted[0]["payload"]["receive_alert"] == {"ip": "10.0.0.1"}
-    [report] = clicker.wait_for(lambda: clicker.events("Report"))
+    [report] = eventually(lambda: clicker.events("Report"), what=clicker.events)
     assert report["output"] == {"ip": "10.0.0.1", "answer": "block", "run": asked["story_run"]}
     assert report["story_run"] == asked["story_run"]
 
@@ -113,7 +106,7 @@ def test_buttons_that_post_work_too(clicker: Clicker) -> None:
     asked = ask(clicker)
     response = clicker.open(asked["output"]["yes"], "POST", json={"type": "Action.Submit"})
     assert response.status_code == 200
-    clicker.wait_for(lambda: clicker.events("Report"))
+    eventually(lambda: clicker.events("Report"), what=clicker.events)
 
 
 def test_the_same_answer_twice_is_recorded_once_and_another_answer_is_recorded(clicker: Clicker) -> None:
@@ -132,7 +125,7 @@ def test_the_same_answer_twice_is_recorded_once_and_another_answer_is_recorded(c
 def test_each_run_answers_for_itself(clicker: Clicker) -> None:
     first, second = ask(clicker, "10.0.0.1"), ask(clicker, "10.0.0.2")
     clicker.open(second["output"]["yes"])
-    [report] = clicker.wait_for(lambda: clicker.events("Report"))
+    [report] = eventually(lambda: clicker.events("Report"), what=clicker.events)
     assert report["output"]["ip"] == "10.0.0.2" and report["story_run"] == second["story_run"]
     assert report["story_run"] != first["story_run"]
 
@@ -215,13 +208,13 @@ def prompt_timer_story(delay: int = 3) -> dict[str, Any]:
 def test_an_answer_beats_the_timeout_and_silence_times_out(clicker: Clicker, httpbin: FakeHttpbin) -> None:
     for user in ("U1", "U2"):
         assert clicker.client.post("/webhook/timer/t", json={"user": user}).status_code == 201
-    sent = clicker.wait_for(lambda: len(httpbin.calls) >= 2 and httpbin.calls)
+    sent = eventually(lambda: len(httpbin.calls) >= 2 and httpbin.calls, what=clicker.events)
     messages = {call.json()["channel"]: call.json() for call in sent}
     # U1 answers through the link in the message Slack received; U2 never does.
     answer = messages["U1"]["blocks"][0]["elements"][0]["url"]
     assert clicker.open(answer).status_code == 200
-    clicker.wait_for(lambda: clicker.events("Format Return"))
-    clicker.wait_for(lambda: clicker.events("Format Timeout"), timeout=30)
+    eventually(lambda: clicker.events("Format Return"), what=clicker.events)
+    eventually(lambda: clicker.events("Format Timeout"), timeout=30, what=clicker.events)
     clicker.settled()  # both delays have fired into the dedupe by now
     runs = {e["payload"]["receive_sts"]["user"]: e["story_run"] for e in clicker.events("Receive STS")}
     [answered] = clicker.events("Format Return")

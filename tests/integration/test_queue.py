@@ -76,10 +76,10 @@ async def test_expired_leases_are_reclaimed_and_the_old_owner_cannot_finish(data
         await h.load(slash_command_story())
         await h.ingest("Receive commands", COMMAND)
         db = h.service.db
-        [job] = await db.write(queue.claim, "dead-worker", 10, 0.05, time.time())
-        assert await db.write(queue.claim, "w2", 10, 30.0, time.time()) == []
-        time.sleep(0.1)
-        assert await db.write(queue.reap, time.time(), 5) == 1
+        claimed_at = time.time()
+        [job] = await db.write(queue.claim, "dead-worker", 10, 0.05, claimed_at)
+        assert await db.write(queue.claim, "w2", 10, 30.0, claimed_at) == []
+        assert await db.write(queue.reap, claimed_at + 0.1, 5) == 1  # the lease ran out
         [again] = await db.write(queue.claim, "w2", 10, 30.0, time.time())
         assert again.id == job.id and again.attempts == 2
         catalog = h.service.catalogs.current

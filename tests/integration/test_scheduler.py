@@ -22,15 +22,20 @@ from storyline.tines.schedules import Cron
 from tests.builders import TRANSFORM, agent, story
 from tests.harness import Harness
 from tests.integration.test_send_to_story import SEND, sub_story
+from tests.support import eventually
 
 EVERY_MINUTE = [{"cron": "* * * * *", "timezone": "Europe/Dublin"}]
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.now = time.time() - 6 * 3600
+    """Time turned by hand; ``reads`` counts the scheduler's passes (each reads the clock once)."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() - 6 * 3600 if now is None else now
+        self.reads = 0
 
     def __call__(self) -> float:
+        self.reads += 1
         return self.now
 
 
@@ -122,28 +127,39 @@ async def test_a_scheduled_send_to_story_emits_the_sub_story_exit(database_url: 
 async def test_two_schedulers_on_postgresql_one_ticks_and_the_other_takes_over(database_url: str) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite is a single node: one process, one scheduler")
-    clock = Clock()
+    first = Clock()
+    clocks = [first, Clock(first.now)]  # one per node, turned together
+
+    def turn(seconds: float) -> None:
+        for clock in clocks:
+            clock.now += seconds
+
+    async def passes(clock: Clock, count: int) -> None:
+        seen = clock.reads
+        await eventually(lambda: clock.reads >= seen + count)
+
     async with Harness(database_url, worker=False) as h:
         await h.load(heartbeat_story())
-        nodes = [_node(database_url, clock) for _ in range(2)]
+        nodes = [_node(database_url, clock) for clock in clocks]
         stops = [asyncio.Event(), asyncio.Event()]
         tasks = [asyncio.create_task(s.run(stop)) for (_db, s), stop in zip(nodes, stops, strict=True)]
         try:
-            await _until(lambda: any(s.lock.held for _db, s in nodes))
+            await eventually(lambda: any(s.lock.held for _db, s in nodes))
             assert [s.lock.held for _db, s in nodes].count(True) == 1
-            clock.now += 10 * 60
-            await _until(lambda: len(runs(h)) >= 1)
-            await asyncio.sleep(0.3)  # both schedulers made several passes
-            assert len(runs(h)) == 1
-
             holder = next(i for i, (_db, s) in enumerate(nodes) if s.lock.held)
+            turn(10 * 60)
+            await eventually(lambda: len(runs(h)) >= 1)
+            await passes(clocks[holder], 3)
+            assert len(runs(h)) == 1
+            assert clocks[1 - holder].reads == 0  # the other node never ticked
+
             stops[holder].set()
             await tasks[holder]
             other = nodes[1 - holder][1]
-            await _until(lambda: other.lock.held)
-            clock.now += 60
-            await _until(lambda: len(runs(h)) >= 2)
-            await asyncio.sleep(0.3)
+            await eventually(lambda: other.lock.held)
+            turn(60)
+            await eventually(lambda: len(runs(h)) >= 2)
+            await passes(clocks[1 - holder], 3)
             assert len(runs(h)) == 2
         finally:
             for stop in stops:
@@ -161,24 +177,23 @@ def _node(url: str, clock: Clock) -> tuple[Database, Scheduler]:
     return db, Scheduler(db, CatalogCache(db.read), interval=0.02, clock=clock)
 
 
-async def _until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def test_a_running_service_ticks_on_its_own(database_url: str) -> None:
     """``serve`` and ``worker`` run the scheduler next to the worker, on the real clock."""
     async with Harness(database_url) as h:
         await h.load(heartbeat_story([{"cron": "0 0 1 1 *", "timezone": "UTC"}]))  # once a year
-        await _until(lambda: _ticks(h) == 1)
+        await eventually(lambda: _ticks(h) == 1)
         # Pretend the last tick was years ago (a restart after a long downtime).
         await h.service.db.write(lambda conn: conn.execute(t.schedule_ticks.update().values(last_run=0.0)))
-        await _until(lambda: len(h.events(action="Heartbeat")) == 1)
-        await asyncio.sleep(1.5)
+        await eventually(lambda: len(h.events(action="Heartbeat")) == 1)
+        # The missed ticks collapsed into that one run: the next is not due before next year.
+        [(last_run, next_run)] = _tick_times(h)
+        assert last_run > time.time() - 60 and next_run > time.time()
         assert len(h.events(action="Heartbeat")) == 1
+
+
+def _tick_times(h: Harness) -> list[tuple[float, float]]:
+    with h.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.select(t.schedule_ticks.c.last_run, t.schedule_ticks.c.next_run))]
 
 
 def _ticks(h: Harness) -> int:

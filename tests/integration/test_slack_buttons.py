@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -32,6 +32,7 @@ from storyline.web.app import create_app
 from tests.builders import TRIGGER, agent, story
 from tests.fakes.slack import FakeSlack
 from tests.harness import load_stories
+from tests.support import eventually
 
 PUBLIC = "https://storyline.example"
 FORM = "application/x-www-form-urlencoded"
@@ -81,14 +82,6 @@ class Workspace:
         with self.engine.connect() as conn:
             return list_events(conn, action=action, limit=10_000)
 
-    def wait_for(self, check: Callable[[], Any], timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if value := check():
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"not within {timeout}s; calls: {[c.path for c in self.slack.calls]}")
-
     def runs(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(t.story_runs)).scalar_one()
@@ -116,13 +109,13 @@ def test_an_interactive_button_click_answers_the_prompt_in_the_run_that_asked(wo
     assert workspace.send({"command": "/block", "text": "evil.example", "user_name": "ana",
                            "channel_id": "C1", "response_url": "https://hooks.slack.com/commands/T1/1/a"}
                           ).status_code == 200
-    [message] = workspace.wait_for(lambda: workspace.slack.messages)
+    [message] = eventually(lambda: workspace.slack.messages)
     assert message["blocks"][1]["elements"][0]["value"].startswith(f"{PUBLIC}/prompt?")
     runs = workspace.runs()
 
     response = workspace.click(message, 0)
     assert response.status_code == 200 and response.text == ""
-    [reply] = workspace.wait_for(lambda: workspace.slack.replies)
+    [reply] = eventually(lambda: workspace.slack.replies)
     assert reply == {"path": "/actions/T1/42/xyz",
                      "payload": {"replace_original": True, "text": "evil.example: block by ana"}}
     [asked] = workspace.events("Ask in Slack with buttons")[1:]  # the post, then the answer
@@ -137,7 +130,7 @@ def test_an_interactive_button_click_answers_the_prompt_in_the_run_that_asked(wo
 
 def test_a_click_with_a_forged_prompt_url_is_refused(workspace: Workspace) -> None:
     workspace.send({"command": "/block", "text": "evil.example", "channel_id": "C1"})
-    [message] = workspace.wait_for(lambda: workspace.slack.messages)
+    [message] = eventually(lambda: workspace.slack.messages)
     value = message["blocks"][1]["elements"][1]["value"]  # "ignore"
     parts = urlsplit(value)
     forged = value.replace("s=ignore", "s=block")

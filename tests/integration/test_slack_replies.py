@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from storyline.actions import http_request
-from storyline.actions.base import ActionError, ActionSpec, RunContext
+from storyline.actions.base import ActionError, RunContext
 from storyline.chat.templates import TEMPLATES
 from storyline.credentials import model as creds
 from storyline.credentials.cipher import Cipher
@@ -26,6 +26,7 @@ from storyline.store.queries import list_logs
 from tests.builders import story
 from tests.fakes.slack import FakeSlack
 from tests.harness import Harness
+from tests.support import run_context
 
 TOKEN = "xoxb-good"  # what the session's slack_server accepts
 
@@ -129,10 +130,7 @@ async def test_a_response_url_reply(database_url: str, slack: FakeSlack) -> None
 
 
 def context(options: Mapping[str, Any], egress: Egress) -> RunContext:
-    spec = ActionSpec(id=1, story_id=1, guid="a", name="Call Slack", key="call_slack",
-                      type=http_request.TYPE, options=dict(options))
-    return RunContext(action=spec, event={}, story_run="r", scope=None, now=time.time(),  # type: ignore[arg-type]
-                      egress=egress)
+    return run_context(http_request.TYPE, options, name="Call Slack", now=time.time(), egress=egress)
 
 
 async def call(slack: FakeSlack, method: str = "chat.postMessage", *, url: str | None = None,

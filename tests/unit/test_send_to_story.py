@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from storyline.actions import send_to_story
-from storyline.actions.base import ActionError, ActionSpec, RunContext, SendToStory
+from storyline.actions.base import ActionError, SendToStory
 from storyline.model import find_story, static_target
 from storyline.templating import StaticScope, render_value
 from tests.corpus import corpus_agents
+from tests.support import run_context
 
 STORIES = [(1, "a1b2", "STS Check VIPs", "sts_check_vips"), (2, "c3d4", "Okta User Lookup", "okta_user_lookup"),
            (3, "e5f6", "okta user lookup", "okta_user_lookup_2")]
@@ -20,9 +21,8 @@ STORIES = [(1, "a1b2", "STS Check VIPs", "sts_check_vips"), (2, "c3d4", "Okta Us
 def run(options: dict[str, Any], event: dict[str, Any] | None = None, job_state: Any = None) -> Any:
     event = event or {}
     scope = StaticScope()
-    spec = ActionSpec(id=9, story_id=1, guid="g", name="Send", key="send", type=send_to_story.TYPE, options=options)
-    ctx = RunContext(action=spec, event=event, story_run=scope.story_run, scope=scope, now=0.0,
-                     job_state=job_state, render=lambda value: render_value(value, event, scope))
+    ctx = run_context(send_to_story.TYPE, options, event=event, name="Send", action_id=9, scope=scope,
+                      job_state=job_state, render=lambda value: render_value(value, event, scope))
     return asyncio.run(send_to_story.run(ctx))
 
 

@@ -7,17 +7,16 @@ from typing import Any
 import pytest
 
 from storyline.actions import event_transformation, trigger
-from storyline.actions.base import ActionError, ActionSpec, RunContext
+from storyline.actions.base import ActionError, RunContext
 from storyline.templating import StaticScope, TemplateError, option_path, render_value
+from tests.support import run_context
 
 
 def context(options: dict[str, Any], name: str = "Build reply") -> RunContext:
-    action = ActionSpec(id=1, story_id=1, guid="g", name=name, key="build_reply",
-                        type=event_transformation.TYPE, options=options)
     scope = StaticScope()
-    return RunContext(action=action, event={"alert": {"id": 7}}, story_run=scope.story_run, scope=scope, now=0.0,
-                      render=lambda value: render_value(value, {"alert": {"id": 7}}, scope),
-                      render_event=lambda value, event: render_value(value, event, scope))
+    return run_context(event_transformation.TYPE, options, event={"alert": {"id": 7}}, name=name, scope=scope,
+                       render=lambda value: render_value(value, {"alert": {"id": 7}}, scope),
+                       render_event=lambda value, event: render_value(value, event, scope))
 
 
 @pytest.mark.parametrize(

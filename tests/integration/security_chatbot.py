@@ -9,7 +9,6 @@ registered 3 days ago). Faults are scripted on the fakes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from storyline import packs
 from storyline.credentials import model as creds
 from storyline.credentials.cipher import Cipher
 from storyline.credentials.stored import save_credential
+from storyline.store import tables as t
 from storyline.store.db import make_engine, upgrade
 from storyline.store.queries import list_events
 from storyline.store.resources import save_resource
@@ -59,15 +59,14 @@ class Database:
             [url] = [h["url"] for s in list_stories(conn) for h in s["webhooks"] if h["path"] == path]
         return url
 
+    def settled(self) -> bool:
+        """No job running and none due: what is still to happen waits for a later time."""
+        j = t.jobs.c
+        with self.engine.connect() as conn:
+            return not conn.execute(sa.select(sa.func.count()).where(
+                (j.status == "running") | ((j.status == "queued") & (j.run_after <= time.time())))).scalar_one()
+
     def count(self, table: sa.Table) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout}s: {what}")

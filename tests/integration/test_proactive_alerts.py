@@ -16,7 +16,6 @@ from starlette.testclient import TestClient
 from storyline.config import Settings
 from storyline.credentials import model as creds
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install, wait_for
 from tests.fakes.botframework import (
     SERVICE_URL,
     TEAM_ID,
@@ -26,6 +25,8 @@ from tests.fakes.botframework import (
     FakeBotFramework,
 )
 from tests.fakes.slack import FakeSlack
+from tests.integration.security_chatbot import PUBLIC, Database, install
+from tests.support import eventually
 
 ALERT = {"email": "ana@example.com", "title": "New sign-in from Lisbon", "details": "Chrome on Windows, 10:02 UTC"}
 SLACK_HOOK = "https://hooks.slack.com/services/T0/B0/channel-hook"
@@ -57,7 +58,7 @@ class Pack:
         return self.client.get(link.removeprefix(PUBLIC))
 
     def event(self, action: str, timeout: float = 30.0) -> dict[str, Any]:
-        [found] = wait_for(lambda: self.db.events(action), timeout, f"an event from {action!r}")
+        [found] = eventually(lambda: self.db.events(action), timeout, f"an event from {action!r}")
         return found
 
 
@@ -89,7 +90,7 @@ def impatient(database_url: str, slack: FakeSlack, bot: FakeBotFramework) -> Ite
 
 
 def slack_question(slack: FakeSlack) -> dict[str, Any]:
-    [asked] = wait_for(lambda: slack.messages, 30, f"a Slack message; calls: {[c.path for c in slack.calls]}")
+    [asked] = eventually(lambda: slack.messages, 30, f"a Slack message; calls: {[c.path for c in slack.calls]}")
     return asked
 
 
@@ -118,7 +119,7 @@ def test_slack_alert_asks_the_person_and_confirm_thanks_them(pack: Pack, slack: 
     recorded = pack.event("Record answer")
     assert {k: recorded["output"][k] for k in ("email", "title", "answer")} == {
         "email": "ana@example.com", "title": "New sign-in from Lisbon", "answer": "confirm"}
-    thanks = wait_for(lambda: slack.messages[1:], 30, "the thank-you message")
+    thanks = eventually(lambda: slack.messages[1:], 30, "the thank-you message")
     assert [(m["channel"], m["text"]) for m in thanks] == [
         (slack.dms["U0ANA"], "Thanks for confirming: New sign-in from Lisbon.")]
     assert pack.db.events("Escalate to the channel") == []
@@ -129,12 +130,12 @@ def test_slack_alert_not_me_escalates_and_thanks(pack: Pack, slack: FakeSlack) -
     pack.alert("slack-proactive-alert", ALERT)
     assert pack.click(slack_buttons(slack_question(slack))["Not me"]).status_code == 200
 
-    [post] = wait_for(lambda: slack.webhook_posts, 30, "the channel notification")
+    [post] = eventually(lambda: slack.webhook_posts, 30, "the channel notification")
     assert post["path"] == "/services/T0/B0/channel-hook"
     assert post["payload"]["text"] == (
         ":rotating_light: ana@example.com says it was not them: New sign-in from Lisbon")
     assert pack.event("Record answer")["output"]["answer"] == "not_me"
-    thanks = wait_for(lambda: slack.messages[1:], 30, "the thank-you message")
+    thanks = eventually(lambda: slack.messages[1:], 30, "the thank-you message")
     assert [m["text"] for m in thanks] == ["Thanks, the security team has been told: New sign-in from Lisbon."]
 
 
@@ -143,10 +144,10 @@ def test_slack_alert_without_an_answer_escalates_to_the_channel(
     impatient.alert("slack-proactive-alert", ALERT)
     slack_question(slack)
 
-    [post] = wait_for(lambda: slack.webhook_posts, 30, "the channel notification")
+    [post] = eventually(lambda: slack.webhook_posts, 30, "the channel notification")
     assert post["payload"]["text"] == (
         ":rotating_light: ana@example.com did not answer within 1 s: New sign-in from Lisbon")
-    [teams_post] = wait_for(lambda: bot.workflow_posts, 30, "the Teams channel notification")
+    [teams_post] = eventually(lambda: bot.workflow_posts, 30, "the Teams channel notification")
     texts = [b["text"] for b in teams_post["attachments"][0]["content"]["body"]]
     assert texts[0] == "New sign-in from Lisbon"
     assert impatient.event("Record answer")["output"]["answer"] == "no_answer"
@@ -158,7 +159,7 @@ def test_teams_alert_finds_the_member_by_email_and_confirm_thanks_them(pack: Pac
     response = pack.alert("teams-proactive-alert", ALERT)
     assert response.status_code == 201
 
-    [asked] = wait_for(lambda: bot.activities, 30, f"a Teams message; calls: {[c.path for c in bot.calls]}")
+    [asked] = eventually(lambda: bot.activities, 30, f"a Teams message; calls: {[c.path for c in bot.calls]}")
     [conversation] = bot.conversations
     assert conversation["members"] == [{"id": member["id"]}]
     assert conversation["bot"] == {"id": f"28:{bot.app_id}"} and conversation["tenantId"] == TENANT_ID
@@ -171,7 +172,7 @@ def test_teams_alert_finds_the_member_by_email_and_confirm_thanks_them(pack: Pac
 
     assert pack.click(links["Confirm"]).status_code == 200
     assert pack.event("Record answer")["output"]["answer"] == "confirm"
-    thanks = wait_for(lambda: bot.activities[1:], 30, "the thank-you message")
+    thanks = eventually(lambda: bot.activities[1:], 30, "the thank-you message")
     assert [(t["conversation"], t["activity"]["text"]) for t in thanks] == [
         (conversation["id"], "Thanks for confirming: New sign-in from Lisbon.")]
     assert bot.workflow_posts == []
@@ -182,10 +183,10 @@ def test_teams_alert_without_an_answer_escalates_and_does_not_thank(
     bot.add_member("ana@example.com", "Ana Silva")
     impatient.alert("teams-proactive-alert", ALERT)
 
-    [teams_post] = wait_for(lambda: bot.workflow_posts, 30, "the Teams channel notification")
+    [teams_post] = eventually(lambda: bot.workflow_posts, 30, "the Teams channel notification")
     texts = [b["text"] for b in teams_post["attachments"][0]["content"]["body"]]
     assert texts[:2] == ["New sign-in from Lisbon", "ana@example.com did not answer within 1 s: New sign-in from Lisbon"]
     assert impatient.event("Record answer")["output"]["answer"] == "no_answer"
-    [post] = wait_for(lambda: slack.webhook_posts, 30, "the Slack channel notification")
+    [post] = eventually(lambda: slack.webhook_posts, 30, "the Slack channel notification")
     assert post["payload"]["text"].startswith(":rotating_light: ana@example.com did not answer")
     assert [sent["activity"].get("text") for sent in bot.activities] == ["Security alert: New sign-in from Lisbon"]

@@ -16,9 +16,10 @@ from starlette.testclient import TestClient
 from storyline.config import Settings
 from storyline.credentials import model as creds
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install, wait_for
 from tests.fakes.botframework import TEAM_ID, FakeBotFramework
 from tests.fakes.enrichment import FakeEnrichment
+from tests.integration.security_chatbot import PUBLIC, Database, install
+from tests.support import eventually
 
 EVERY_KEY = {"virustotal": "vt-key", "urlhaus": "uh-key"}
 CONVERSATION = f"{TEAM_ID};messageid=1481567603816"
@@ -79,8 +80,8 @@ class Team:
         return self.send(activity), activity
 
     def reply_to(self, activity: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
-        sent = wait_for(lambda: [s for s in self.bot.activities if s["activity"].get("replyToId") == activity["id"]],
-                        timeout, f"a reply to {activity['id']}; calls: {[c.path for c in self.bot.calls]}")
+        sent = eventually(lambda: [s for s in self.bot.activities if s["activity"].get("replyToId") == activity["id"]],
+                          timeout, lambda: f"a reply to {activity['id']}; calls: {[c.path for c in self.bot.calls]}")
         assert len(sent) == 1, sent
         assert sent[0]["conversation"] == CONVERSATION
         return sent[0]["activity"]

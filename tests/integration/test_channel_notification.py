@@ -14,9 +14,10 @@ from starlette.testclient import TestClient
 
 from storyline.config import Settings
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install, wait_for
 from tests.fakes.botframework import WORKFLOW_HOST, WORKFLOW_SIG, FakeBotFramework
 from tests.fakes.slack import FakeSlack
+from tests.integration.security_chatbot import PUBLIC, Database, install
+from tests.support import eventually
 
 SLACK_HOOK = "https://hooks.slack.com/services/T0/B0/channel-hook"
 WORKFLOW_URL = f"https://{WORKFLOW_HOST}/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig={WORKFLOW_SIG}"
@@ -62,19 +63,19 @@ def test_both_channels_get_the_notification(both: tuple[TestClient, Database], s
     client, db = both
     assert notify(client, db, NOTICE).status_code == 201
 
-    [post] = wait_for(lambda: slack.webhook_posts, 30, "the Slack incoming webhook post")
+    [post] = eventually(lambda: slack.webhook_posts, 30, "the Slack incoming webhook post")
     assert post["path"] == "/services/T0/B0/channel-hook"
     assert post["payload"]["text"] == ":rotating_light: Ana blocked evil-example.com"
     section, context = post["payload"]["blocks"]
     assert section["text"]["text"] == ":rotating_light: *Blocked evil-example.com*\nAna blocked evil-example.com"
     assert context["elements"][0]["text"] == "VirusTotal: 12/94 engines flag it as malicious"
 
-    [card] = wait_for(lambda: bot.workflow_posts, 30, "the Teams Workflows post")
+    [card] = eventually(lambda: bot.workflow_posts, 30, "the Teams Workflows post")
     [attachment] = card["attachments"]
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert [b["text"] for b in attachment["content"]["body"]] == [
         "Blocked evil-example.com", "Ana blocked evil-example.com", "VirusTotal: 12/94 engines flag it as malicious"]
-    wait_for(lambda: len(db.events("Notified")) == 2, 30, "both notifications recorded")
+    eventually(lambda: len(db.events("Notified")) == 2, 30, "both notifications recorded")
 
 
 @pytest.fixture
@@ -87,9 +88,9 @@ def test_a_channel_without_its_credential_is_skipped(slack_only: tuple[TestClien
     client, db = slack_only
     assert notify(client, db, {"title": "Heads up"}).status_code == 201
 
-    [post] = wait_for(lambda: slack.webhook_posts, 30, "the Slack incoming webhook post")
+    [post] = eventually(lambda: slack.webhook_posts, 30, "the Slack incoming webhook post")
     assert post["payload"]["text"] == ":rotating_light: Heads up", "the title stands in for a missing text"
-    [notified] = wait_for(lambda: db.events("Notified"), 30, "the notification recorded")
+    [notified] = eventually(lambda: db.events("Notified"), 30, "the notification recorded")
     assert notified["output"] == {"notified": "Heads up"}
     assert db.events("Notify Teams channel") == []
     assert bot.calls == []

@@ -17,9 +17,10 @@ from starlette.testclient import TestClient
 
 from storyline.config import Settings
 from storyline.web.app import create_app
-from tests.e2e.security_chatbot import PUBLIC, Database, install, wait_for
 from tests.fakes.enrichment import FakeEnrichment
 from tests.fakes.slack import FakeSlack
+from tests.integration.security_chatbot import PUBLIC, Database, install
+from tests.support import eventually
 
 FORM = "application/x-www-form-urlencoded"
 EVERY_KEY = {"virustotal": "vt-key", "urlhaus": "uh-key"}
@@ -45,8 +46,8 @@ class Workspace:
         return response, url.removeprefix("https://hooks.slack.com")
 
     def reply(self, path: str, timeout: float = 30.0) -> dict[str, Any]:
-        replies = wait_for(lambda: [r["payload"] for r in self.slack.replies if r["path"] == path], timeout,
-                           f"a reply at {path}; calls: {[c.path for c in self.slack.calls]}")
+        replies = eventually(lambda: [r["payload"] for r in self.slack.replies if r["path"] == path], timeout,
+                             lambda: f"a reply at {path}; calls: {[c.path for c in self.slack.calls]}")
         assert len(replies) == 1, replies
         return replies[0]
 
@@ -182,5 +183,5 @@ def test_a_source_that_never_answers_is_named_and_the_reply_still_goes(
     lines = verdicts(workspace.reply(path, timeout=20))["evil-example.com"].splitlines()
     assert lines[0] == ":red_circle: *evil-example.com*: malicious"
     assert lines[3] == "Domain age: no answer in time (rate limited or unavailable)"
-    time.sleep(1)
+    eventually(workspace.db.settled, 30, "the run settled")
     assert len([r for r in workspace.slack.replies if r["path"] == path]) == 1
