@@ -221,11 +221,23 @@ def _claim_statement(dialect: str) -> sa.Update:
 
 
 def claim(conn: Connection, worker: str, limit: int, lease_seconds: float, now: float) -> list[Job]:
-    """Lease due jobs; their incoming events are assembled with one query, sharing what they share."""
-    rows = conn.execute(
+    """Lease due jobs with their incoming events (``lease`` then ``with_events``, in one transaction)."""
+    return with_events(conn, lease(conn, worker, limit, lease_seconds, now))
+
+
+def lease(conn: Connection, worker: str, limit: int, lease_seconds: float, now: float) -> list[Any]:
+    """Lease due jobs: the rows, without their events, so that the writer does no more than the update."""
+    return list(conn.execute(
         _claim_statement(conn.dialect.name),
         {"now": now, "limit": limit, "owner": worker, "until": now + lease_seconds},
-    ).all()
+    ).all())
+
+
+def with_events(conn: Connection, rows: list[Any]) -> list[Job]:
+    """Leased rows as jobs with their incoming events, assembled with one query sharing what they share.
+
+    Events never change once written, so a read transaction after the lease sees what the lease saw.
+    """
     if not rows:
         return []
     views = events.views(conn, (row.event_id for row in rows if row.event_id is not None))
@@ -310,12 +322,12 @@ class Step:
         encoded, size = [], self._bytes
         for output in result.events:
             output = self.runtime.redact(output)
-            if jsondata.deeper_than(output, jsondata.MAX_DEPTH):
+            own = _own_output(action, output)
+            if jsondata.deeper_than(output, jsondata.MAX_DEPTH, own):
                 raise ActionError(
                     f"action {action.name!r} emitted an event that nests deeper than {jsondata.MAX_DEPTH} levels "
                     "of objects and arrays, which storyline does not store; flatten what it emits"
                 )
-            own = _own_output(action, output)
             size += own.size
             if size > self._max_bytes:
                 raise _over_budget(self.story_run, self._max_bytes)

@@ -98,7 +98,9 @@ class Worker:
 
     async def _claim(self, limit: int) -> list[queue.Job]:
         catalog = await self.catalogs.get()
-        jobs = await self.db.write(queue.claim, self.name, limit, self.settings.lease_seconds, time.time())
+        leased = await self.db.write(queue.lease, self.name, limit, self.settings.lease_seconds, time.time())
+        # Assembling the jobs' events is a read: outside the one writer every ack waits on.
+        jobs = await self.db.read(queue.with_events, leased) if leased else []
         if any(job.action_id not in catalog.actions for job in jobs):
             await self.catalogs.get(force=True)
         return jobs
