@@ -9,15 +9,16 @@ swaps the key. ``activities``, ``conversations`` and ``workflow_posts`` hold wha
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
-from storyline.standins.botframework import HOSTS, SCOPE, BotFramework, ConnectorKey
+from storyline.standins.botframework import HOSTS, SCOPE, BotFramework, ConnectorKey, channel_message
 from tests.fakes.server import ASGIApp, FakeServer
 
 SERVICE_URL = "https://smba.trafficmanager.net/amer/"
 TEAM_ID = "19:team-general@thread.tacv2"
 TENANT_ID = "72f988bf-0000-0000-0000-000000000001"
+CONVERSATION = f"{TEAM_ID};messageid=1481567603816"
+JANE = {"id": "29:user-jane", "name": "Jane Smith", "aadObjectId": "9d3e08f9-0000"}
 WORKFLOW_HOST = "prod-01.westus.logic.azure.com"
 WORKFLOW_SIG = "workflow-sas-signature-77"
 _KEY = ConnectorKey.generate()  # RSA generation is slow; one key serves every fake unless rotated
@@ -30,7 +31,6 @@ class FakeBotFramework(BotFramework, FakeServer):
 
     def __init__(self, app_id: str = "bot-app-id-0001", app_secret: str = "bot-app-secret-42") -> None:
         BotFramework.__init__(self, app_id, app_secret, key=_KEY, workflow_sig=WORKFLOW_SIG, tenant_id=TENANT_ID)
-        self._ids = itertools.count(1)
         FakeServer.__init__(self)
 
     def build_app(self) -> ASGIApp:
@@ -53,18 +53,6 @@ class FakeBotFramework(BotFramework, FakeServer):
         return self.key.sign(str(self.app_id) if app_id is None else app_id, service_url, **claims)
 
     def activity(self, text: str = "", *, service_url: str = SERVICE_URL, **fields: Any) -> dict[str, Any]:
-        """A message activity as Teams delivers an @mention of the bot in a channel."""
-        bot = {"id": f"28:{self.app_id}", "name": "Storyline"}
-        mention = "<at>Storyline</at>"
-        return {
-            "type": "message", "id": f"1699{next(self._ids):09d}", "timestamp": "2026-01-01T12:00:00.000Z",
-            "channelId": "msteams", "serviceUrl": service_url,
-            "from": {"id": "29:user-jane", "name": "Jane Smith", "aadObjectId": "9d3e08f9-0000"},
-            "recipient": bot,
-            "conversation": {"id": f"{TEAM_ID};messageid=1481567603816", "conversationType": "channel",
-                             "isGroup": True, "tenantId": TENANT_ID},
-            "text": f"{mention} {text}" if text else "", "textFormat": "plain",
-            "entities": [{"type": "mention", "mentioned": bot, "text": mention}],
-            "channelData": {"tenant": {"id": TENANT_ID}, "team": {"id": TEAM_ID}},
-            **fields,
-        }
+        """A message activity as Teams delivers an @mention of the bot in a channel, from Jane Smith."""
+        return channel_message(text, str(self.app_id), service_url=service_url, conversation=CONVERSATION,
+                               tenant_id=TENANT_ID, team_id=TEAM_ID, sender=JANE, **fields)

@@ -9,12 +9,10 @@ Every request is in ``calls``; ``error(method, code)`` scripts an ``ok: false`` 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from typing import Any
 
 from storyline.standins.slack import Slack
+from storyline.verifiers.slack import sign
 from tests.fakes.server import ASGIApp, Call, FakeServer, Fault
 
 
@@ -41,10 +39,8 @@ class FakeSlack(Slack, FakeServer):
 
     def signed(self, body: bytes | str, timestamp: float | None = None) -> dict[str, str]:
         """Headers for an inbound request as Slack signs it (``timestamp`` defaults to now)."""
-        stamp = str(int(time.time() if timestamp is None else timestamp))
         raw = body.encode() if isinstance(body, str) else body
-        digest = hmac.new(self.signing_secret.encode(), b"v0:%s:%s" % (stamp.encode(), raw), hashlib.sha256)
-        return {"x-slack-request-timestamp": stamp, "x-slack-signature": "v0=" + digest.hexdigest()}
+        return {name.lower(): value for name, value in sign(self.signing_secret, raw, timestamp).items()}
 
     def error(self, method: str, code: str, *, times: int | None = 1) -> Fault:
         """Answer the next call(s) of a Web API method with HTTP 200 and ``ok: false``."""

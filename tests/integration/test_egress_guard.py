@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from storyline.egress.client import Egress, EgressRefused, ResponseTooLarge
+from storyline.egress.client import Egress
+from storyline.egress.errors import EgressRefused, ResponseTooLarge
 from storyline.egress.guard import AllowList, Guard, GuardedTransport, Refused
 from storyline.store.queries import list_logs
 from tests.builders import HTTP, WEBHOOK, agent, story

@@ -16,8 +16,8 @@ import pytest
 
 from storyline.credentials import model as creds
 from storyline.egress.carried import Carried
-from storyline.egress.client import (
-    Egress,
+from storyline.egress.client import Egress
+from storyline.egress.errors import (
     EgressConnectionError,
     EgressError,
     EgressRefused,

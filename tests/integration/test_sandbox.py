@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from storyline import sandbox
 from storyline.config import Settings
 from storyline.egress.client import Egress
-from storyline.standins.enrichment import vt_url_id
+from storyline.standins.enrichment.virustotal import vt_url_id
 from storyline.verdicts import verdict
 from storyline.web.app import create_app
 from tests.fakes.server import FakeServer

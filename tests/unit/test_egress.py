@@ -6,7 +6,8 @@ from email.utils import formatdate
 
 import pytest
 
-from storyline.egress.client import Egress, EgressResponse, retry_after_seconds
+from storyline.egress.client import Egress
+from storyline.egress.response import EgressResponse, retry_after_seconds
 from storyline.hosts import parse_overrides
 
 

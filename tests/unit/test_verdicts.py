@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from storyline.standins import enrichment as intel
+from storyline.standins.enrichment.profiles import profile
+from storyline.standins.enrichment.rdap import rdap_domain
+from storyline.standins.enrichment.urlhaus import urlhaus_host, urlhaus_payload, urlhaus_url
+from storyline.standins.enrichment.virustotal import virustotal_object, vt_url_id
 from storyline.templating import StaticScope, TemplateError, render_value
 from storyline.verdicts import overall_level, verdict
 
@@ -26,7 +29,7 @@ def http(body: Any, status: int = 200) -> dict[str, Any]:
 
 
 def vt(kind: str, ident: str) -> dict[str, Any]:
-    return http(intel.virustotal_object(kind, ident, intel.profile(ident)))
+    return http(virustotal_object(kind, ident, profile(ident)))
 
 
 # -- VirusTotal -------------------------------------------------------------------------------------
@@ -58,7 +61,7 @@ def test_virustotal_details_and_link() -> None:
     assert result["reference"] == "https://www.virustotal.com/gui/domain/evil-example.com"
     assert result["details"] == {"malicious": 12, "suspicious": 1, "total": 94, "reputation": -45,
                                  "categories": ["phishing", "phishing and fraud"]}
-    url_id = intel.vt_url_id("http://evil.example.org/x")
+    url_id = vt_url_id("http://evil.example.org/x")
     assert verdict(vt("url", url_id), "virustotal")["reference"] == f"https://www.virustotal.com/gui/url/{url_id}"
     assert verdict(vt("ip_address", "8.8.8.8"), "virustotal")["reference"].endswith("/gui/ip-address/8.8.8.8")
 
@@ -99,7 +102,7 @@ def test_failures(response: Any, status: str, summary: str) -> None:
 
 
 def test_a_bare_body_or_json_text_reads_like_the_event() -> None:
-    body = intel.virustotal_object("domain", "evil.com", intel.profile("evil.com"))
+    body = virustotal_object("domain", "evil.com", profile("evil.com"))
     assert verdict(body, "virustotal")["level"] == "malicious"
     assert verdict(http(json.dumps(body)), "virustotal")["level"] == "malicious"
 
@@ -130,19 +133,19 @@ URLHAUS_DOC_HOST = {
     [
         (URLHAUS_DOC_HOST, "ok", "malicious",
          "URLhaus: 120 malware URLs, 1 online (spamhaus_dbl: abused_legit_malware)"),
-        (intel.urlhaus_host("evil-example.com", intel.profile("evil-example.com")), "ok", "malicious",
+        (urlhaus_host("evil-example.com", profile("evil-example.com")), "ok", "malicious",
          "URLhaus: 3 malware URLs, 1 online (spamhaus_dbl: abused_legit_malware, surbl: listed)"),
-        (intel.urlhaus_host("sus.example.com", intel.profile("sus.example.com")), "ok", "suspicious",
+        (urlhaus_host("sus.example.com", profile("sus.example.com")), "ok", "suspicious",
          "URLhaus: 1 malware URLs, none online now"),
-        (intel.urlhaus_host("45.9.148.108", intel.profile("45.9.148.108")), "ok", "malicious",
+        (urlhaus_host("45.9.148.108", profile("45.9.148.108")), "ok", "malicious",
          "URLhaus: 3 malware URLs, 1 online"),
-        (intel.urlhaus_url("http://evil.example.org/a", intel.profile("evil")), "ok", "malicious",
+        (urlhaus_url("http://evil.example.org/a", profile("evil")), "ok", "malicious",
          "URLhaus: listed for malware_download (online)"),
-        (intel.urlhaus_url("http://sus.example.org/a", intel.profile("sus")), "ok", "suspicious",
+        (urlhaus_url("http://sus.example.org/a", profile("sus")), "ok", "suspicious",
          "URLhaus: listed for malware_download (offline)"),
-        (intel.urlhaus_payload("44d88612fea8a8f36de82e1278abb02f", intel.profile("44d88612fea8a8f36de82e1278abb02f")),
+        (urlhaus_payload("44d88612fea8a8f36de82e1278abb02f", profile("44d88612fea8a8f36de82e1278abb02f")),
          "ok", "malicious", "URLhaus: known malware payload (Mozi), served by 2 URLs"),
-        (intel.urlhaus_host("example.com", intel.profile("example.com")), "not_found", "info", "URLhaus: not found"),
+        (urlhaus_host("example.com", profile("example.com")), "not_found", "info", "URLhaus: not found"),
         ({"query_status": "invalid_host"}, "error", "info", "URLhaus: error (invalid_host)"),
         ({"query_status": "ok", "host": "x.com", "url_count": "0", "urls": []}, "ok", "info",
          "URLhaus: no malware URLs"),
@@ -163,17 +166,17 @@ def test_urlhaus_without_a_key() -> None:
 
 
 def test_domain_age_from_the_registration_event() -> None:
-    old = verdict(http(intel.rdap_domain("example.com", intel.profile("example.com"))), "rdap", now=NOW)
+    old = verdict(http(rdap_domain("example.com", profile("example.com"))), "rdap", now=NOW)
     assert (old["status"], old["level"]) == ("ok", "info")
     assert old["summary"] == "Domain age: registered 6196 days ago (2009-03-14)"
     assert old["details"]["age_days"] == 6196 and old["details"]["registered"] == "2009-03-14T00:00:00Z"
     assert old["reference"] == "https://rdap.org/domain/example.com"
 
-    young = verdict(http(intel.rdap_domain("new-example.com", intel.profile("new-example.com", NOW))), "rdap", now=NOW)
+    young = verdict(http(rdap_domain("new-example.com", profile("new-example.com", NOW))), "rdap", now=NOW)
     assert (young["level"], young["value"]) == ("suspicious", "3 days")
     assert young["summary"] == "Domain age: registered 3 days ago (2026-02-26), younger than 30 days"
     # the threshold is the optional third argument
-    assert verdict(http(intel.rdap_domain("new.com", intel.profile("new.com", NOW))), "rdap", 2, now=NOW)[
+    assert verdict(http(rdap_domain("new.com", profile("new.com", NOW))), "rdap", 2, now=NOW)[
         "level"] == "info"
 
 

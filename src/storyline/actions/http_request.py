@@ -34,7 +34,9 @@ import httpx
 from storyline import jsondata
 from storyline.actions.base import ActionError, Result, RunContext
 from storyline.actions.plugins import RESPONSE_CHECKS
-from storyline.egress.client import Egress, EgressError, EgressResponse, retry_after_seconds
+from storyline.egress.client import Egress
+from storyline.egress.errors import EgressError
+from storyline.egress.response import EgressResponse, retry_after_seconds
 from storyline.templating.values import is_templated, option_flag, to_number, to_text
 
 TYPE = "Agents::HTTPRequestAgent"

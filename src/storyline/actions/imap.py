@@ -39,7 +39,7 @@ from typing import Any, Final, cast
 
 from storyline.actions.base import ActionError, Result, RunContext
 from storyline.actions.rules import compile_regex, regex_failure, regex_problem
-from storyline.egress.client import EgressError
+from storyline.egress.errors import EgressError
 from storyline.egress.imap import Fetched, MailboxError, MailboxSession
 from storyline.templating import regexes
 from storyline.templating.values import is_templated, option_flag

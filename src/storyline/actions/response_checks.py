@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from storyline.actions.base import ActionError, RunContext
-from storyline.egress.client import EgressResponse, retry_after_seconds
+from storyline.egress.response import EgressResponse, retry_after_seconds
 
 ResponseCheck = Callable[[EgressResponse, str, RunContext], None]
 """Called with the response, the host it came from and the action's context, after the 429 check."""

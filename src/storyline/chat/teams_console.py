@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,7 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from storyline.standins import outbox
-from storyline.standins.botframework import BotFramework, ConnectorKey
+from storyline.standins.botframework import BotFramework, ConnectorKey, channel_message
 
 CONSOLE_SERVICE_URL = "https://smba.trafficmanager.net/storyline-console/"
 CONSOLE_HOSTS = ("login.botframework.com", "login.microsoftonline.com", "smba.trafficmanager.net")
@@ -35,22 +33,10 @@ def console_overrides(port: int) -> str:
 
 def console_activity(text: str, app_id: str, *, user: str = "Console User", value: Any = None) -> dict[str, Any]:
     """A message as Teams delivers a channel @mention of the bot (or, with ``value``, an Action.Submit click)."""
-    bot = {"id": f"28:{app_id}", "name": BOT_NAME}
-    mention = f"<at>{BOT_NAME}</at>"
-    activity: dict[str, Any] = {
-        "type": "message", "id": uuid.uuid4().hex, "channelId": "msteams", "serviceUrl": CONSOLE_SERVICE_URL,
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-        "from": {"id": "29:storyline-console-user", "name": user, "aadObjectId": "00000000-0000-0000-0000-00000000c0de"},
-        "recipient": bot,
-        "conversation": {"id": "19:storyline-console@thread.tacv2;messageid=1", "conversationType": "channel",
-                         "isGroup": True, "tenantId": "storyline-console"},
-        "text": f"{mention} {text}" if text else "", "textFormat": "plain",
-        "entities": [{"type": "mention", "mentioned": bot, "text": mention}] if text else [],
-        "channelData": {"tenant": {"id": "storyline-console"}},
-    }
-    if value is not None:
-        activity["value"] = value
-    return activity
+    return channel_message(
+        text, app_id, service_url=CONSOLE_SERVICE_URL, conversation="19:storyline-console@thread.tacv2;messageid=1",
+        tenant_id="storyline-console", bot_name=BOT_NAME, value=value,
+        sender={"id": "29:storyline-console-user", "name": user, "aadObjectId": "00000000-0000-0000-0000-00000000c0de"})
 
 
 def describe(activity: Mapping[str, Any]) -> list[str]:

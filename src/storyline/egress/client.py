@@ -16,20 +16,25 @@ there are overrides.
 
 from __future__ import annotations
 
-import email.utils
 import http.cookiejar
-import math
 import re
 import urllib.request
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from datetime import UTC
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import httpx
 
-from storyline import jsondata
 from storyline.egress.carried import Carried, NotAllowed, Passage
+from storyline.egress.errors import (
+    EgressConnectionError,
+    EgressError,
+    EgressRefused,
+    EgressTimeout,
+    ResponseTooLarge,
+)
 from storyline.egress.guard import AllowList, Guard, GuardedTransport, Refused
+from storyline.egress.pool import ShardedTransport
+from storyline.egress.response import EgressResponse
 from storyline.hosts import override_url
 
 MiB = 1024 * 1024
@@ -51,43 +56,6 @@ _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[ \t]*[\x21-\x7e])*)?")
 
 
-class EgressError(Exception):
-    """An HTTP exchange that produced no usable response.
-
-    ``retryable`` says whether trying again later may help (network trouble, timeouts)
-    or not (a malformed URL, an oversized response); ``host`` is the host the story
-    asked for, safe to show (never the query string, which often carries API keys).
-    """
-
-    retryable = False
-    """Whether trying again later may help: decided for every failure in ``Egress._failure``."""
-
-    def __init__(self, message: str, *, host: str = "") -> None:
-        super().__init__(message)
-        self.host = host
-
-
-class EgressTimeout(EgressError):
-    """The server did not answer in time (Tines reports these as status 0)."""
-
-    retryable = True
-
-
-class EgressConnectionError(EgressError):
-    """No connection or a broken one: refused, reset, DNS failure, protocol error."""
-
-    retryable = True
-
-
-class ResponseTooLarge(EgressError):
-    """The body exceeded ``max_response_bytes``; reading stopped there to protect memory."""
-
-
-class EgressRefused(EgressError):
-    """The SSRF guard refused the destination (or a redirect's), or a credential may not go there;
-    asking again will not help."""
-
-
 class _Target(NamedTuple):
     """Where an overridden host really goes, pre-split so rewriting is a single copy."""
 
@@ -99,68 +67,6 @@ class _Target(NamedTuple):
     netloc: str
 
 
-class _ShardedTransport(httpx.AsyncBaseTransport):
-    """Several small connection pools behind one transport, filled one after another.
-
-    httpcore's pool re-examines every connection and every queued request each time
-    one is assigned, so its cost grows with the square of concurrency: with 32
-    requests in flight each request cost ~2.5x its sequential CPU time. Here a request
-    goes to the first pool with fewer than ``spill`` requests in flight (the least
-    busy one when all are full), so each pool's scan stays short while sequential
-    traffic keeps using pool 0 and a single keep-alive connection per host.
-    """
-
-    def __init__(self, transports: list[httpx.AsyncHTTPTransport], spill: int) -> None:
-        self._transports = transports
-        self._in_flight = [0] * len(transports)
-        self._spill = spill
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        in_flight = self._in_flight
-        spill = self._spill
-        index = 0
-        for count in in_flight:
-            if count < spill:
-                break
-            index += 1
-        else:
-            index = in_flight.index(min(in_flight))
-        in_flight[index] += 1
-        try:
-            response = await self._transports[index].handle_async_request(request)
-        except BaseException:
-            in_flight[index] -= 1
-            raise
-        response.stream = _CountedStream(response.stream, in_flight, index)  # type: ignore[arg-type]
-        return response
-
-    async def aclose(self) -> None:
-        for transport in self._transports:
-            await transport.aclose()
-
-
-class _CountedStream(httpx.AsyncByteStream):
-    """A response body that frees its pool's in-flight slot when closed."""
-
-    __slots__ = ("_in_flight", "_index", "_open", "_stream")
-
-    def __init__(self, stream: httpx.AsyncByteStream, in_flight: list[int], index: int) -> None:
-        self._stream = stream
-        self._in_flight = in_flight
-        self._index = index
-        self._open = True
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        if self._open:
-            self._open = False
-            self._in_flight[self._index] -= 1
-        await self._stream.aclose()
-
-
 class _RefuseCookies(http.cookiejar.DefaultCookiePolicy):
     def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
         return False
@@ -169,63 +75,6 @@ class _RefuseCookies(http.cookiejar.DefaultCookiePolicy):
 def _no_cookie_jar() -> http.cookiejar.CookieJar:
     """One client serves every story: a cookie one upstream sets must not ride on another story's request."""
     return http.cookiejar.CookieJar(policy=_RefuseCookies())
-
-
-class EgressResponse:
-    """A fully read response: what actions need, nothing that keeps a connection open.
-
-    ``text`` and ``json`` are decoded on first use only; most callers need one of them.
-    """
-
-    __slots__ = ("_json", "_text", "body", "headers", "status", "url")
-
-    _UNSET: Any = object()
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes, url: str) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.url = url
-        self._text: str | None = None
-        self._json: Any = self._UNSET
-
-    @property
-    def text(self) -> str:
-        """The body decoded with the charset the server declared (UTF-8 otherwise), never failing."""
-        if self._text is None:
-            charset = _charset(self.headers.get("content-type", "")) or "utf-8"
-            try:
-                self._text = self.body.decode(charset, errors="replace")
-            except LookupError:
-                self._text = self.body.decode("utf-8", errors="replace")
-        return self._text
-
-    @property
-    def json(self) -> Any:
-        """The body parsed as JSON, or ``None`` when it is not JSON."""
-        if self._json is self._UNSET:
-            try:
-                # No depth limit here: an action's output is held to it when it is recorded.
-                self._json = jsondata.loads(self.body, max_depth=None) if self.body else None
-            except jsondata.JsonError:
-                self._json = None
-        return self._json
-
-    @property
-    def is_json(self) -> bool:
-        """Whether the server labelled the body as JSON (``application/json``, ``+json``)."""
-        return "json" in self.headers.get("content-type", "").lower()
-
-    def __repr__(self) -> str:
-        return f"<EgressResponse {self.status} {self.url} {len(self.body)} bytes>"
-
-
-def _charset(content_type: str) -> str | None:
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.partition("=")
-        if key.strip().lower() == "charset":
-            return value.strip().strip('"') or None
-    return None
 
 
 def _parse_target(host: str, base: str) -> _Target:
@@ -282,31 +131,6 @@ def _flaw(value: str) -> tuple[str, str]:
     if not value.isascii():
         return "non-ASCII text", "encode it first (url_encode, base64_encode) or fix what renders it"
     return "a space or tab at its start or end", "strip it or fix what renders it"
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
-
-    ``now`` is the caller's clock (epoch seconds) so tests and the engine agree on
-    time. Returns ``None`` when the header is absent or unreadable, so the caller
-    falls back to its own backoff instead of retrying at once.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = when.timestamp() - now
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 class Egress:
@@ -403,7 +227,7 @@ class Egress:
         # With an explicit transport httpx ignores HTTP(S)_PROXY from the environment;
         # ``proxy`` is the way to send egress through a proxy.
         return httpx.AsyncClient(
-            transport=_ShardedTransport(transports, self._spill),
+            transport=ShardedTransport(transports, self._spill),
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": self.user_agent},
             event_hooks=hooks,

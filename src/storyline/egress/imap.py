@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from storyline.egress.client import EgressError
+from storyline.egress.errors import EgressError
 
 _UID = re.compile(rb"\bUID (\d+)")
 

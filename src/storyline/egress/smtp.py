@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
-from storyline.egress.client import EgressError
+from storyline.egress.errors import EgressError
 
 if TYPE_CHECKING:
     from storyline.config import Settings

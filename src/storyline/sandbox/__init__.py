@@ -1,8 +1,8 @@
 """The offline sandbox of ``storyline serve --demo``: the outside services a chatbot story calls.
 
 It serves the stand-ins (:mod:`storyline.standins`) under ``/_sandbox/<service>/`` on
-storyline's own server, so VirusTotal v3, URLhaus, RDAP (rdap.org and IANA's bootstrap
-file), Slack and Microsoft's Bot Framework answer with no account and no network:
+storyline's own server, so VirusTotal (v3, and v2's domain report), URLhaus, RDAP (rdap.org
+and IANA's bootstrap file), Slack and Microsoft's Bot Framework answer with no account and no network:
 enrichment answers are canned and deterministic, chat posts are kept for
 ``GET /_sandbox/messages``, and the Bot Connector's keys are the ones ``storyline chat teams``
 signs with. Stories are not changed to use it: ``serve --demo`` points the real host names
@@ -17,8 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from storyline.credentials.cipher import Cipher
-from storyline.standins import enrichment, outbox
+from storyline.standins import outbox
 from storyline.standins.botframework import BotFramework, ConnectorKey, console_key_path
+from storyline.standins.enrichment import Enrichment
 from storyline.standins.slack import Slack
 
 PREFIX = "/_sandbox"
@@ -61,7 +62,7 @@ def routes(kept: outbox.Outbox | None = None) -> list[BaseRoute]:
     slack = Slack(open_directory=True, outbox=box)
     teams = BotFramework(key=lambda: ConnectorKey.load_or_create(console_key_path()), open_directory=True,
                          outbox=box)
-    mounted = {**enrichment.routes(), "slack": slack.routes(), "teams": teams.routes()}
+    mounted = {**Enrichment().routes(), "slack": slack.routes(), "teams": teams.routes()}
     return [
         Route(outbox.PATH, messages, methods=["GET", "DELETE"]),
         *(Mount(f"{PREFIX}/{service}", routes=service_routes) for service, service_routes in mounted.items()),

@@ -26,7 +26,8 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -98,6 +99,33 @@ def openid_configuration() -> dict[str, Any]:
     """The metadata document as Microsoft serves it; egress overrides send its jwks_uri to the same place."""
     return {"issuer": ISSUER, "jwks_uri": f"https://login.botframework.com{KEYS_PATH}",
             "id_token_signing_alg_values_supported": [ALGORITHM]}
+
+
+def channel_message(
+    text: str, app_id: str, *, service_url: str, conversation: str, tenant_id: str, sender: Mapping[str, str],
+    team_id: str | None = None, bot_name: str = "Storyline", value: Any = None, **fields: Any,
+) -> dict[str, Any]:
+    """A message activity as the Bot Connector delivers a channel @mention of the bot to it.
+
+    With no ``text`` and a ``value`` it is an ``Action.Submit`` click instead (no mention).
+    ``fields`` override or add any field (``replyToId``, ``type`` ...). The chat console and the
+    test fakes both send what this builds, so the server sees one shape of activity.
+    """
+    bot = {"id": f"28:{app_id}", "name": bot_name}
+    mention = f"<at>{bot_name}</at>"
+    activity: dict[str, Any] = {
+        "type": "message", "id": uuid.uuid4().hex, "channelId": "msteams", "serviceUrl": service_url,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "from": dict(sender), "recipient": bot,
+        "conversation": {"id": conversation, "conversationType": "channel", "isGroup": True, "tenantId": tenant_id},
+        "text": f"{mention} {text}" if text else "", "textFormat": "plain",
+        "entities": [{"type": "mention", "mentioned": bot, "text": mention}] if text else [],
+        "channelData": {"tenant": {"id": tenant_id}, **({"team": {"id": team_id}} if team_id else {})},
+    }
+    if value is not None:
+        activity["value"] = value
+    activity.update(fields)
+    return activity
 
 
 class BotFramework:

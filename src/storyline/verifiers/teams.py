@@ -31,7 +31,7 @@ import jwt
 
 from storyline import jsondata
 from storyline.config import TEAMS_SERVICE_HOSTS
-from storyline.egress.client import EgressError
+from storyline.egress.errors import EgressError
 from storyline.egress.guard import AllowList, classify
 from storyline.hosts import parse_ip
 from storyline.inbound import Fetcher, Inbound, Misconfigured, Render, Signed, VerificationFailed
