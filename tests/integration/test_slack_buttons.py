@@ -131,6 +131,8 @@ def test_an_interactive_button_click_answers_the_prompt_in_the_run_that_asked(wo
 def test_a_click_with_a_forged_prompt_url_is_refused(workspace: Workspace) -> None:
     workspace.send({"command": "/block", "text": "evil.example", "channel_id": "C1"})
     [message] = eventually(lambda: workspace.slack.messages)
+    # The message reaches Slack before the action that sent it records its event.
+    eventually(lambda: len(workspace.events("Ask in Slack with buttons")) == 1, what="the ask recorded")
     value = message["blocks"][1]["elements"][1]["value"]  # "ignore"
     parts = urlsplit(value)
     forged = value.replace("s=ignore", "s=block")
