@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from storyline.cli.common import DbOption, JsonOption, console, fail, load_settings, open_engine, print_json
 
@@ -26,7 +24,7 @@ def audit(
     if as_json:
         print_json(rows)
         return
-    table = Table("time", "actor", "action", "target", "summary")
+    # One line each, as `storyline logs` prints: whole, whatever the terminal's width, and grep-able.
     for row in rows:
-        table.add_row(row["time"], escape(row["actor"]), row["action"], escape(row["target"]), escape(row["summary"]))
-    console.print(table)
+        console.print(f"{row['time']}  {row['actor']}  {row['action']}  {row['target']}: {row['summary']}",
+                      markup=False, highlight=False)
