@@ -89,6 +89,11 @@ def test_without_a_terminal_the_password_comes_from_password_stdin(env: dict[str
     assert refused.returncode == 1 and "give --password-stdin" in refused.stderr
 
 
+def test_an_address_is_checked_before_the_password_is_asked_for(env: dict[str, str]) -> None:
+    refused = cli("user", "add", "not-an-address", "--role", "admin", env=env, check=False, stdin=PASSWORD)
+    assert refused.returncode == 1 and "'not-an-address' is not an e-mail address" in refused.stderr
+
+
 def _read_until(fd: int, wanted: str, seen: list[str]) -> None:
     """Read the terminal until ``wanted`` appears (up to 30 s, however busy the machine is)."""
     while wanted not in "".join(seen):
@@ -106,9 +111,10 @@ def test_in_a_terminal_the_password_is_asked_twice_and_not_echoed(tmp_path: Path
     os.close(slave)
     seen: list[str] = []
     try:
-        _read_until(master, "Password:", seen)
+        # click writes "Password:", then getpass turns echo off and writes the " ": answer after that.
+        _read_until(master, "Password: ", seen)
         os.write(master, (PASSWORD + "\n").encode())
-        _read_until(master, "Repeat for confirmation:", seen)
+        _read_until(master, "Repeat for confirmation: ", seen)
         os.write(master, (PASSWORD + "\n").encode())
         _read_until(master, "added", seen)
         assert proc.wait(timeout=30) == 0

@@ -20,8 +20,17 @@ PasswordStdin = Annotated[bool, typer.Option(
     "--password-stdin", help="Read the password from standard input (one line) instead of asking for it")]
 
 
-def read_password(from_stdin: bool) -> str:
-    """The new password: one line of standard input, or asked for twice, hidden, in a terminal."""
+def read_password(email: str, from_stdin: bool) -> str:
+    """The new password: one line of standard input, or asked for twice, hidden, in a terminal.
+
+    The address is checked first, so nobody types a password for a command that fails anyway.
+    """
+    from storyline.accounts.users import normalise_email
+
+    try:
+        normalise_email(email)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     if from_stdin:
         return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     if not sys.stdin.isatty():
@@ -41,7 +50,7 @@ def user_add(
     from storyline.accounts.audit import cli_actor
     from storyline.accounts.users import add_user
 
-    password = read_password(password_stdin)
+    password = read_password(email, password_stdin)
     try:
         with open_engine(load_settings(db)).begin() as conn:
             address = add_user(conn, email, role, password, actor=cli_actor())
@@ -86,7 +95,7 @@ def user_set_password(email: str, password_stdin: PasswordStdin = False, db: DbO
     from storyline.accounts.audit import cli_actor
     from storyline.accounts.users import set_password
 
-    password = read_password(password_stdin)
+    password = read_password(email, password_stdin)
     try:
         with open_engine(load_settings(db)).begin() as conn:
             address = set_password(conn, email, password, actor=cli_actor())
