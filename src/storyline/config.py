@@ -25,6 +25,13 @@ def _env_float(name: str, default: float) -> float:
         raise SystemExit(f"{name}={raw!r} is not a number") from exc
 
 
+def _env_days(name: str, default: float) -> float:
+    value = _env_float(name, default)
+    if not value > 0:
+        raise SystemExit(f"{name}={value:g}: give a number of days above 0")
+    return value
+
+
 def _env_overrides() -> dict[str, str]:
     try:
         return parse_overrides(os.environ.get("STORYLINE_EGRESS_OVERRIDES", ""))
@@ -96,6 +103,8 @@ class Settings:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     max_connections: int = 1000
+    # Days the audit log keeps an entry (engine/retention.py purges older ones).
+    audit_keep_days: float = 365.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -126,5 +135,6 @@ class Settings:
             header_timeout=_env_float("STORYLINE_HEADER_TIMEOUT", cls.header_timeout),
             body_timeout=_env_float("STORYLINE_BODY_TIMEOUT", cls.body_timeout),
             max_connections=int(_env_float("STORYLINE_MAX_CONNECTIONS", cls.max_connections)),
+            audit_keep_days=_env_days("STORYLINE_AUDIT_KEEP_DAYS", cls.audit_keep_days),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

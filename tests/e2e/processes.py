@@ -24,8 +24,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*STORYLINE, *args], capture_output=True, text=True, env=env, timeout=120)
+def cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
+        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*STORYLINE, *args], capture_output=True, text=True, env=env, timeout=120, input=stdin)
     if check and result.returncode != 0:
         raise AssertionError(f"storyline {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result

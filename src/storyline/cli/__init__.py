@@ -7,7 +7,22 @@ from __future__ import annotations
 
 import typer
 
-from storyline.cli import chat, credential, db, key, pack, resource, runs, serve, story, template, tines
+from storyline.cli import (
+    audit,
+    chat,
+    credential,
+    db,
+    key,
+    pack,
+    resource,
+    runs,
+    serve,
+    story,
+    template,
+    tines,
+    token,
+    user,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Tines-format stories, durably.")
 app.command("serve")(serve.serve)
@@ -25,3 +40,6 @@ app.add_typer(template.app, name="template")
 app.add_typer(chat.app, name="chat")
 app.add_typer(pack.app, name="pack")
 app.add_typer(key.app, name="key")
+app.add_typer(user.app, name="user")
+app.add_typer(token.app, name="token")
+app.command("audit")(audit.audit)

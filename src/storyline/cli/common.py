@@ -66,7 +66,11 @@ def print_webhooks(stories: list[dict[str, Any]], public_url: str) -> None:
 
 
 def delete_named(kind: str, delete: Callable[[Connection, str], bool], name: str, db: str | None) -> None:
+    """Delete a credential or resource by name, audited in the same transaction."""
+    from storyline.accounts.audit import cli_actor, record
+
     with open_engine(load_settings(db)).begin() as conn:
         if not delete(conn, name):
             raise fail(f"no {kind} named {name!r}; `storyline {kind} list` shows them")
+        record(conn, cli_actor(), f"{kind}.delete", name, "deleted")
     console.print(f"{kind} [bold]{name}[/bold] deleted")

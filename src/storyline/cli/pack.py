@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -18,6 +18,9 @@ from storyline.cli.common import (
     print_json,
     print_webhooks,
 )
+
+if TYPE_CHECKING:
+    from storyline.packs import Installed
 
 app = typer.Typer(no_args_is_help=True, help="Story packs shipped with storyline.")
 
@@ -46,6 +49,7 @@ def pack_install(
 ) -> None:
     """Import a pack's stories and the tuning resources it needs (existing resources are kept)."""
     from storyline import packs
+    from storyline.accounts.audit import cli_actor, record
     from storyline.store.stories import list_stories
 
     settings = load_settings(db)
@@ -53,6 +57,7 @@ def pack_install(
     try:
         with engine.begin() as conn:
             done = packs.install(conn, name, replace=replace)
+            record(conn, cli_actor(), "pack.install", name, _summary(done))
             ours = [s for s in list_stories(conn) if s["name"] in {*done.stories, *done.skipped}]
     except ValueError as exc:
         raise fail(str(exc)) from None
@@ -68,3 +73,11 @@ def pack_install(
     console.print(f"credentials its stories use: {', '.join(pack.credentials)}")
     console.print("webhook URLs, with this install's secrets (`storyline story show NAME` shows them again):")
     print_webhooks(ours, settings.public_url)
+
+
+def _summary(done: Installed) -> str:
+    """What an install changed, for the audit log."""
+    parts = [f"{label}: {', '.join(names)}" for label, names in (
+        ("stories installed", done.stories), ("already installed", done.skipped), ("resources set", done.resources))
+        if names]
+    return "; ".join(parts) or "nothing to change"

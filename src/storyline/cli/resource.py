@@ -34,7 +34,8 @@ def resource_set(
     db: DbOption = None,
 ) -> None:
     """Create or replace a resource."""
-    from storyline.store.resources import save_resource
+    from storyline.accounts.audit import cli_actor, record
+    from storyline.store.resources import load_resources, save_resource
 
     parsed: Any = value
     if as_json:
@@ -44,7 +45,9 @@ def resource_set(
             raise fail(f"VALUE is {exc}") from None
     try:
         with open_engine(load_settings(db)).begin() as conn:
+            existed = name in load_resources(conn)
             save_resource(conn, name, parsed, time.time())
+            record(conn, cli_actor(), "resource.set", name, "replaced" if existed else "created")
     except ValueError as exc:
         raise fail(str(exc)) from None
     console.print(f"resource [bold]{name}[/bold] saved")

@@ -38,13 +38,15 @@ def story_import(
     ] = False,
 ) -> None:
     """Import Tines story exports, each in one transaction."""
-    from storyline.store.stories import names_and_webhook_paths, save_story
+    from storyline.accounts.audit import cli_actor, record
+    from storyline.store.stories import list_stories, names_and_webhook_paths, save_story
     from storyline.tines.copies import copy_as_new
     from storyline.tines.importer import StoryFormatError, load_file
 
     if replace and as_new:
         raise fail("--replace and --as-new exclude each other: update the story, or import a copy")
     engine = open_engine(load_settings(db))
+    actor = cli_actor()
     failed = 0
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("importing", total=len(files))
@@ -56,7 +58,12 @@ def story_import(
                         names, paths = names_and_webhook_paths(conn)
                         story, copied = copy_as_new(story, taken_names=names, taken_paths=paths)
                         warnings = [*warnings, *copied]
+                    before = {s["guid"]: s["actions"] for s in list_stories(conn)}
                     save_story(conn, story, replace=replace, now=time.time())
+                    count = f"{len(story.actions)} actions"
+                    summary = (f"replaced: {count} (was {before[story.guid]})" if story.guid in before
+                               else f"imported{' as a copy' if as_new else ''}: {count}, from {path.name}")
+                    record(conn, actor, "story.import", story.name, summary)
             except (StoryFormatError, OSError, ValueError) as exc:
                 failed += 1
                 err.print(f"[red]error:[/red] {path}: {exc}")

@@ -1,7 +1,8 @@
 """Retention: what a story keeps (``keep_events_for``) and for how long, enforced once a minute.
 
 Events, story runs, finished jobs and logs older than their story keeps are dropped, and
-webhook delivery keys older than any sender retries. It runs beside the worker in every
+webhook delivery keys older than any sender retries, audit entries older than
+``STORYLINE_AUDIT_KEEP_DAYS`` and expired browser sessions. It runs beside the worker in every
 ``serve`` and ``worker`` process; every pass is one write transaction of bounded size.
 """
 
@@ -16,16 +17,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from storyline.accounts import audit
+from storyline.config import Settings
 from storyline.engine import deliveries
 from storyline.engine.database import Database
+from storyline.store import accounts
 from storyline.store import tables as t
 
 log = logging.getLogger(__name__)
 
 
-def purge(conn: Connection, now: float) -> int:
-    """Retention: drop expired events and runs, finished jobs and logs older than their story keeps, and
-    webhook delivery keys older than any sender retries."""
+def purge(conn: Connection, now: float, *, audit_keep_days: float = Settings.audit_keep_days) -> int:
+    """Retention: drop expired events and runs, finished jobs and logs older than their story keeps,
+    webhook delivery keys older than any sender retries, old audit entries and expired sessions."""
     removed = _purge_events(conn, now)
     removed += conn.execute(t.story_runs.delete().where(t.story_runs.c.expires_at < now)).rowcount
     keep = (
@@ -45,6 +49,8 @@ def purge(conn: Connection, now: float) -> int:
     )
     removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + log_keep < now)).rowcount
     removed += deliveries.purge(conn, now)
+    removed += audit.purge(conn, now, audit_keep_days)
+    removed += accounts.purge_sessions(conn, now)
     return removed
 
 
@@ -74,11 +80,12 @@ def _purge_events(conn: Connection, now: float) -> int:
     return removed
 
 
-async def housekeeping(db: Database, stop: asyncio.Event, interval: float = 60.0) -> Any:
-    """Retention: purge expired events, runs, finished jobs and logs, once a minute."""
+async def housekeeping(db: Database, stop: asyncio.Event, interval: float = 60.0, *,
+                       audit_keep_days: float = Settings.audit_keep_days) -> Any:
+    """Retention: purge what is no longer kept (see ``purge``), once a minute."""
     while not stop.is_set():
         try:
-            await db.write(purge, time.time())
+            await db.write(purge, time.time(), audit_keep_days=audit_keep_days)
         except Exception:
             log.exception("retention purge failed")
         with contextlib.suppress(TimeoutError):

@@ -177,3 +177,50 @@ schedule_ticks = sa.Table(
     sa.Column("next_run", sa.Float, nullable=False),
     sa.Column("last_run", sa.Float, nullable=True),
 )
+
+# Accounts (migration 0004). Emails are stored lower-cased; no secret is stored as given:
+# passwords as argon2id hashes, API tokens and session ids as SHA-256 digests (accounts/).
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),  # viewer | editor | admin
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_by", sa.String(320), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_used_at", sa.Float, nullable=True),
+)
+
+# Browser sessions (the login comes next): rows, so every web node on one PostgreSQL shares them.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("last_seen_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("actor", sa.String(330), nullable=False),  # user:EMAIL | token:NAME | cli:OS_USER
+    sa.Column("action", sa.String(64), nullable=False),  # story.import, credential.set, user.add, ...
+    sa.Column("target", sa.String(512), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+)

@@ -1,0 +1,62 @@
+"""Passwords: a minimum length, and argon2id hashes (argon2-cffi's RFC 9106 defaults).
+
+argon2id is memory-hard, so guessing a leaked hash costs an attacker memory as well as
+time on every try; people choose guessable passwords, which is what the cost is for.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+MIN_LENGTH = 12
+MAX_LENGTH = 1024
+"""Long enough for any passphrase or manager-made password; longer is hostile input."""
+
+
+class PasswordError(ValueError):
+    """A password storyline will not take; the message says what one needs (never the password)."""
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_LENGTH:
+        raise PasswordError(f"a password needs at least {MIN_LENGTH} characters; choose a longer one "
+                            "(a few words make a good one)")
+    if len(password) > MAX_LENGTH:
+        raise PasswordError(f"a password may have at most {MAX_LENGTH} characters")
+
+
+def hash_password(password: str) -> str:
+    """Check ``password`` (raises :class:`PasswordError`) and return its argon2id hash, salt and parameters included."""
+    check_password(password)
+    return _hasher().hash(password)
+
+
+def rehash(password: str) -> str:
+    """A new hash of a password that was accepted when it was set (rules made stricter since do not lock it out)."""
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether the hash was made with weaker parameters than today's (rehash it at the next login)."""
+    return _hasher().check_needs_rehash(password_hash)
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to verify against when there is no such user, so a login takes as long either way."""
+    return _hasher().hash("storyline: no such user")

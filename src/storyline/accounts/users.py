@@ -1,0 +1,129 @@
+"""Users: people who sign in, each with a role. E-mail addresses are their names.
+
+Every change is audited in the caller's transaction. There is always an admin once there
+is one: the last admin can be neither removed nor demoted, so nobody locks the console.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from storyline.accounts import audit
+from storyline.accounts.passwords import (
+    MAX_LENGTH,
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    rehash,
+    verify_password,
+)
+from storyline.accounts.roles import Principal, Role, parse_role
+from storyline.store import accounts as sql
+from storyline.store.queries import iso
+
+# Deliberately simple: something@something, no spaces or control characters. Whether the
+# mailbox exists is the operator's business; `demo@localhost` is a fine address here.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
+EMAIL_LENGTH = 254
+
+
+class AccountError(ValueError):
+    """A user or token change that cannot be made; the message says why and what to do."""
+
+
+def normalise_email(email: str) -> str:
+    """The address as stored: trimmed and lower-cased, so Alice@Example.com and alice@example.com are one user."""
+    text = email.strip().lower()
+    if len(text) > EMAIL_LENGTH or not _EMAIL.fullmatch(text):
+        raise AccountError(f"{email!r} is not an e-mail address (name@domain)")
+    return text
+
+
+def _existing(conn: Connection, email: str) -> Any:
+    address = normalise_email(email)
+    user = sql.find_user(conn, address)
+    if user is None:
+        raise AccountError(f"no user {address}; `storyline user list` shows them")
+    return user
+
+
+def _keep_an_admin(conn: Connection, user: Any, doing: str) -> None:
+    if user.role == Role.ADMIN and sql.count_admins(conn) <= 1:
+        raise AccountError(f"{user.email} is the only admin and cannot be {doing}: make another user admin first "
+                           "(`storyline user set-role EMAIL admin`)")
+
+
+def add_user(conn: Connection, email: str, role: Role | str, password: str, *, actor: str,
+             now: float | None = None) -> str:
+    """Create the user and return the address as stored; raises AccountError or PasswordError."""
+    when = time.time() if now is None else now
+    address, rank = normalise_email(email), parse_role(role)
+    if sql.find_user(conn, address) is not None:
+        raise AccountError(f"user {address} already exists; `storyline user set-password` or `set-role` change it")
+    sql.insert_user(conn, address, rank.value, hash_password(password), when)
+    audit.record(conn, actor, "user.add", address, f"role {rank}", now=when)
+    return address
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    """Users by address: their role and when they were created and last changed (never a hash)."""
+    return [{"email": row.email, "role": row.role, "created": iso(row.created_at), "updated": iso(row.updated_at)}
+            for row in sql.list_users(conn)]
+
+
+def remove_user(conn: Connection, email: str, *, actor: str) -> str:
+    user = _existing(conn, email)
+    _keep_an_admin(conn, user, "removed")
+    sql.delete_user(conn, user.email)
+    audit.record(conn, actor, "user.remove", user.email, f"role was {user.role}")
+    return str(user.email)
+
+
+def set_password(conn: Connection, email: str, password: str, *, actor: str, now: float | None = None) -> str:
+    """Replace the password and end the user's browser sessions (whoever knew the old one is signed out)."""
+    when = time.time() if now is None else now
+    user = _existing(conn, email)
+    sql.update_user(conn, user.email, when, password_hash=hash_password(password))
+    ended = sql.end_sessions(conn, user.id)
+    audit.record(conn, actor, "user.set_password", user.email,
+                 "password changed" + (f"; {ended} browser sessions ended" if ended else ""), now=when)
+    return str(user.email)
+
+
+def set_role(conn: Connection, email: str, role: Role | str, *, actor: str, now: float | None = None) -> str:
+    when = time.time() if now is None else now
+    user, rank = _existing(conn, email), parse_role(role)
+    if rank == user.role:
+        return str(user.email)
+    if rank != Role.ADMIN:
+        _keep_an_admin(conn, user, "demoted")
+    sql.update_user(conn, user.email, when, role=rank.value)
+    audit.record(conn, actor, "user.set_role", user.email, f"role {user.role} -> {rank}", now=when)
+    return str(user.email)
+
+
+def check_login(conn: Connection, email: str, password: str, *, now: float | None = None) -> Principal | None:
+    """The user whose address and password these are, or None, taking as long when there is no such user.
+
+    A hash made with weaker parameters than today's is replaced on the way (commit the transaction).
+    Failures are the caller's to log and throttle, never with the password.
+    """
+    try:
+        address = normalise_email(email)
+    except AccountError:
+        return None
+    user = sql.find_user(conn, address)
+    if len(password) > MAX_LENGTH:
+        return None
+    if user is None:
+        verify_password(dummy_hash(), password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if needs_rehash(user.password_hash):
+        sql.update_user(conn, address, time.time() if now is None else now, password_hash=rehash(password))
+    return Principal("user", address, parse_role(user.role))

@@ -1,0 +1,90 @@
+"""Users, API tokens and browser sessions: the SQL under ``storyline.accounts``.
+
+Nothing here hashes, checks or audits; ``storyline.accounts`` does, and passes in
+only digests (argon2id for passwords, SHA-256 for tokens and session ids).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from storyline.store import tables as t
+
+u, k = t.users.c, t.api_tokens.c
+
+
+def find_user(conn: Connection, email: str) -> Row[*tuple[Any, ...]] | None:
+    return conn.execute(sa.select(u.id, u.email, u.role, u.password_hash).where(u.email == email)).first()
+
+
+def insert_user(conn: Connection, email: str, role: str, password_hash: str, now: float) -> None:
+    conn.execute(t.users.insert().values(email=email, role=role, password_hash=password_hash,
+                                         created_at=now, updated_at=now))
+
+
+def update_user(conn: Connection, email: str, now: float, **values: Any) -> bool:
+    return conn.execute(t.users.update().where(u.email == email).values(updated_at=now, **values)).rowcount > 0
+
+
+def delete_user(conn: Connection, email: str) -> bool:
+    """Delete the user and their browser sessions."""
+    user = find_user(conn, email)
+    if user is None:
+        return False
+    end_sessions(conn, user.id)
+    return conn.execute(t.users.delete().where(u.id == user.id)).rowcount > 0
+
+
+def list_users(conn: Connection) -> list[Row[*tuple[Any, ...]]]:
+    return list(conn.execute(sa.select(u.email, u.role, u.created_at, u.updated_at).order_by(u.email)))
+
+
+def count_admins(conn: Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t.users).where(u.role == "admin")).scalar_one())
+
+
+def end_sessions(conn: Connection, user_id: int) -> int:
+    """Delete every browser session of the user (a new password signs them out everywhere)."""
+    return conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id)).rowcount
+
+
+def purge_sessions(conn: Connection, now: float) -> int:
+    return conn.execute(t.sessions.delete().where(t.sessions.c.expires_at < now)).rowcount
+
+
+def insert_token(conn: Connection, name: str, role: str, token_hash: str, created_by: str | None,
+                 now: float) -> None:
+    conn.execute(t.api_tokens.insert().values(name=name, role=role, token_hash=token_hash,
+                                              created_by=created_by, created_at=now))
+
+
+def token_exists(conn: Connection, name: str) -> bool:
+    return conn.execute(sa.select(k.id).where(k.name == name)).first() is not None
+
+
+def find_token(conn: Connection, token_hash: str) -> Row[*tuple[Any, ...]] | None:
+    return conn.execute(sa.select(k.id, k.name, k.role, k.last_used_at).where(k.token_hash == token_hash)).first()
+
+
+def touch_token(conn: Connection, token_id: int, now: float, unless_since: float) -> None:
+    """Set the token's last use to ``now`` unless it was set at or after ``unless_since``."""
+    conn.execute(
+        t.api_tokens.update()
+        .where(k.id == token_id, sa.or_(k.last_used_at.is_(None), k.last_used_at < unless_since))
+        .values(last_used_at=now)
+    )
+
+
+def list_tokens(conn: Connection) -> list[Row[*tuple[Any, ...]]]:
+    return list(conn.execute(sa.select(k.name, k.role, k.created_by, k.created_at, k.last_used_at).order_by(k.name)))
+
+
+def delete_token(conn: Connection, name: str) -> Row[*tuple[Any, ...]] | None:
+    """Delete the token and return its name and role, or None when there is none by that name."""
+    row = conn.execute(sa.select(k.id, k.name, k.role).where(k.name == name)).first()
+    if row is not None:
+        conn.execute(t.api_tokens.delete().where(k.id == row.id))
+    return row

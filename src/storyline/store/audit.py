@@ -1,0 +1,30 @@
+"""The audit log's SQL: who changed what, newest first, and its retention (``storyline.accounts.audit``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from storyline.store import tables as t
+
+a = t.audit_log.c
+
+
+def insert_entry(conn: Connection, now: float, actor: str, action: str, target: str, summary: str) -> None:
+    conn.execute(t.audit_log.insert().values(created_at=now, actor=actor, action=action, target=target,
+                                             summary=summary))
+
+
+def list_entries(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        sa.select(a.id, a.created_at, a.actor, a.action, a.target, a.summary)
+        .order_by(a.created_at.desc(), a.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def purge_entries(conn: Connection, before: float) -> int:
+    return conn.execute(t.audit_log.delete().where(a.created_at < before)).rowcount
