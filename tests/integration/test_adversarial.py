@@ -1,0 +1,86 @@
+"""A second attacker's pass over `storyline serve`: variants of issue 12's findings that it did not list.
+
+An outsider who can reach webhooks, and a story author with bad luck (an upstream that
+echoes, a URL that does not parse, a sender who knows which options a story reads).
+Each test names what holds; the stories keep their real URLs and egress overrides send
+them to the fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from storyline.config import Settings
+from storyline.store import tables as t
+from storyline.store.db import make_engine
+from storyline.store.queries import list_logs
+from storyline.web.app import create_app
+from tests.builders import WEBHOOK, agent, story
+from tests.harness import load_stories
+
+HOOK_SECRET = "hook-secret-9d27e1"
+API_KEY = "vt-0f3c9a1b7d2e4f60a8c5b3e1d9f7a2c4e6b8d0f1a3c5e7b9"
+
+
+def _events(database_url: str) -> list[Any]:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.events.c.payload).order_by(t.events.c.id)).scalars().all()
+    engine.dispose()
+    return list(rows)
+
+
+def _recorded(h: Any) -> str:
+    """Everything a harness's storyline recorded: events, jobs (their errors), logs."""
+    with h.engine.connect() as conn:
+        logs = list_logs(conn, limit=10_000)
+    return orjson.dumps([h.events(), logs], default=str).decode() + repr(h.jobs())
+
+
+# -- webhooks, as an outsider ---------------------------------------------------------------------------
+
+
+def _hooks() -> list[dict[str, Any]]:
+    echo = story("Echo", [agent(WEBHOOK, "Echo hook", path="echo", secret=HOOK_SECRET, verbs="get,post",
+                                include_headers="true")], [])
+    listed = story("Listed", [agent(WEBHOOK, "Listed", path="listed", secret="s", verbs="post", rules=[
+        {"type": "in", "path": "{{.listed.tags}}", "value": "urgent"}])], [])
+    return [echo, listed]
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    load_stories(database_url, *_hooks())
+    with TestClient(create_app(Settings(database_url=database_url), worker=False)) as test_client:
+        yield test_client
+
+
+def test_a_stored_request_never_keeps_the_webhook_secret_inside_a_longer_header(
+    client: TestClient, database_url: str
+) -> None:
+    # A reverse proxy or a browser names the URL the request was sent to, secret and all.
+    sent = {
+        "x-forwarded-uri": f"/webhook/echo/{HOOK_SECRET}",
+        "x-original-url": f"/webhook/echo/{HOOK_SECRET}?a=1",
+        "referer": f"https://siem.example/webhook/echo/{HOOK_SECRET}",
+        "x-request-id": "req-8",
+    }
+    assert client.post(f"/webhook/echo/{HOOK_SECRET}", json={"alert": 1}, headers=sent).status_code == 201
+    [event] = _events(database_url)
+    assert event["echo_hook"]["headers"]["x-request-id"] == "req-8"
+    assert HOOK_SECRET not in orjson.dumps(event).decode()
+
+
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS", "PUT", "DELETE", "PROPFIND", "TRACE"])
+def test_every_method_gets_the_same_answer_at_an_unknown_path_and_with_a_wrong_secret(
+    client: TestClient, method: str
+) -> None:
+    answers = {(r.status_code, r.text) for r in (
+        client.request(method, url) for url in ("/webhook/nope/x", "/webhook/echo/x", "/webhook/nope", "/webhook/echo"))}
+    assert len(answers) == 1, answers
