@@ -21,8 +21,10 @@ from storyline.store import tables as t
 from storyline.store.db import make_engine
 from storyline.store.queries import list_logs
 from storyline.web.app import create_app
-from tests.builders import WEBHOOK, agent, story
+from tests.builders import TRANSFORM, WEBHOOK, agent, story
+from tests.fakes.httpbin import FakeHttpbin
 from tests.harness import load_stories
+from tests.integration.test_credentials import harness, run
 
 HOOK_SECRET = "hook-secret-9d27e1"
 API_KEY = "vt-0f3c9a1b7d2e4f60a8c5b3e1d9f7a2c4e6b8d0f1a3c5e7b9"
@@ -40,7 +42,7 @@ def _recorded(h: Any) -> str:
     """Everything a harness's storyline recorded: events, jobs (their errors), logs."""
     with h.engine.connect() as conn:
         logs = list_logs(conn, limit=10_000)
-    return orjson.dumps([h.events(), logs], default=str).decode() + repr(h.jobs())
+    return repr([h.events(), logs, h.jobs()])
 
 
 # -- webhooks, as an outsider ---------------------------------------------------------------------------
@@ -84,3 +86,27 @@ def test_every_method_gets_the_same_answer_at_an_unknown_path_and_with_a_wrong_s
     answers = {(r.status_code, r.text) for r in (
         client.request(method, url) for url in ("/webhook/nope/x", "/webhook/echo/x", "/webhook/nope", "/webhook/echo"))}
     assert len(answers) == 1, answers
+def test_a_rule_reading_deeply_nested_json_text_from_a_sender_is_no_server_error(
+    client: TestClient, database_url: str
+) -> None:
+    # ``in`` reads a list rendered as JSON text back as the list; a sender's text can be "[[[[...".
+    answer = client.post("/webhook/listed/s", json={"tags": "[" * 100_000})
+    assert answer.status_code == 200 and answer.text == "No rules matched"
+    assert client.post("/webhook/listed/s", json={"tags": '["urgent"]'}).status_code == 201
+    assert len(_events(database_url)) == 1
+
+
+
+
+async def test_explode_over_deeply_nested_json_text_fails_once_with_a_plain_error(
+    database_url: str, httpbin: FakeHttpbin
+) -> None:
+    async with harness(database_url, httpbin) as h:
+        await h.load(story("Explode", [
+            agent(WEBHOOK, "Receive", path="cred", secret="s3cret", verbs="post"),
+            agent(TRANSFORM, "Each", mode="explode", path="{{.receive.items}}", to="item"),
+        ], [(0, 1)]))
+        await run(h, {"items": "[" * 100_000})
+        [job] = [job for job in h.jobs() if job["action_id"] == h.action("Each").id]
+        assert job["attempts"] == 1
+        assert "RecursionError" not in _recorded(h)
