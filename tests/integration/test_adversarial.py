@@ -8,6 +8,7 @@ them to the fakes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,11 +21,13 @@ from storyline.config import Settings
 from storyline.store import tables as t
 from storyline.store.db import make_engine
 from storyline.store.queries import list_logs
+from storyline.templating import TemplateError, jsonpath
 from storyline.web.app import create_app
 from tests.builders import TRANSFORM, WEBHOOK, agent, story
 from tests.fakes.httpbin import FakeHttpbin
 from tests.harness import load_stories
 from tests.integration.test_credentials import harness, run
+from tests.support import BUSY
 
 HOOK_SECRET = "hook-secret-9d27e1"
 API_KEY = "vt-0f3c9a1b7d2e4f60a8c5b3e1d9f7a2c4e6b8d0f1a3c5e7b9"
@@ -110,3 +113,26 @@ async def test_explode_over_deeply_nested_json_text_fails_once_with_a_plain_erro
         [job] = [job for job in h.jobs() if job["action_id"] == h.action("Each").id]
         assert job["attempts"] == 1
         assert "RecursionError" not in _recorded(h)
+# -- templates over a sender's data ---------------------------------------------------------------------
+
+
+def test_jsonpath_recursive_descent_over_a_wide_event_takes_linear_time() -> None:
+    # A 2 MB body is a list of a million numbers; a story's ``$..id`` must not take minutes over it
+    # (pure transforms run inside the database writer, which every webhook's acknowledgement waits on).
+    wide = {"items": [0] * 1_000_000 + [{"id": 7}]}
+    started = time.monotonic()
+    assert jsonpath.query(wide, "$..id") == [7]
+    assert time.monotonic() - started < BUSY
+
+
+
+
+def test_a_jsonpath_that_multiplies_over_a_deep_event_fails_instead_of_running_for_hours() -> None:
+    # 15,000 chains 60 lists deep fit in a 2 MB body; ``$..*..*..*`` would visit some 10^11 values.
+    chain: Any = 0
+    for _ in range(60):
+        chain = [chain]
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match="selects more than"):
+        jsonpath.query([chain] * 15_000, "$..*..*..*")
+    assert time.monotonic() - started < BUSY
