@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from storyline.config import Settings
+from storyline.credentials import model as creds
 from storyline.store import tables as t
 from storyline.store.db import make_engine
 from storyline.store.queries import list_logs
@@ -26,7 +27,7 @@ from storyline.web.app import create_app
 from tests.builders import TRANSFORM, WEBHOOK, agent, story
 from tests.fakes.httpbin import FakeHttpbin
 from tests.harness import load_stories
-from tests.integration.test_credentials import harness, run
+from tests.integration.test_credentials import failed_errors, harness, http_story, run, save
 from tests.support import BUSY
 
 HOOK_SECRET = "hook-secret-9d27e1"
@@ -136,3 +137,18 @@ def test_a_jsonpath_that_multiplies_over_a_deep_event_fails_instead_of_running_f
     with pytest.raises(TemplateError, match="selects more than"):
         jsonpath.query([chain] * 15_000, "$..*..*..*")
     assert time.monotonic() - started < BUSY
+# -- credentials in what storyline records ----------------------------------------------------------------
+
+
+async def test_a_secret_in_a_url_that_does_not_parse_is_not_shown_even_in_part(
+    database_url: str, httpbin: FakeHttpbin
+) -> None:
+    async with harness(database_url, httpbin) as h:
+        await save(h, creds.text("vt", API_KEY))
+        await h.load(http_story(url="https://api.example.com:443a/v1/lookup?key={% credential vt %}", method="get"))
+        await run(h)
+        assert httpbin.calls == []
+        [error] = failed_errors(h)
+        assert "api.example.com" in error
+        recorded = _recorded(h)
+        assert API_KEY[:12] not in recorded, recorded

@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -263,6 +264,20 @@ def _host(url: httpx.URL) -> str:
                           "check the URL", raw) from None
 
 
+def _unparsed(url: str) -> str:
+    """A URL httpx cannot read, as a message may name it: its scheme and host part, nothing after.
+
+    Its path and query may carry a credential, and a cut-off copy of one (the first 80
+    characters of the URL) is no longer recognisable to redaction.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "an address that does not parse"
+    netloc = parts.netloc.rpartition("@")[2]  # never the user and password
+    return repr(f"{parts.scheme}://{netloc}"[:300]) if netloc else "an address that does not parse"
+
+
 def _check_headers(headers: Mapping[str, str]) -> None:
     for name, value in headers.items():
         if not _FIELD_NAME.fullmatch(name):
@@ -474,7 +489,7 @@ class Egress:
             parsed = httpx.URL(url)
             host = _host(parsed)
         except httpx.InvalidURL:
-            return "", repr(url[:80])
+            return "", _unparsed(url)
         except _Unsendable as exc:
             return exc.host, exc.host
         target = self._target_for(parsed) if self._targets else None
