@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from storyline.config import Settings
 from storyline.credentials import model as creds
+from storyline.egress.redaction import redact
 from storyline.store import tables as t
 from storyline.store.db import make_engine
 from storyline.store.queries import list_logs
@@ -27,7 +28,7 @@ from storyline.web.app import create_app
 from tests.builders import TRANSFORM, WEBHOOK, agent, story
 from tests.fakes.httpbin import FakeHttpbin
 from tests.harness import load_stories
-from tests.integration.test_credentials import failed_errors, harness, http_story, run, save
+from tests.integration.test_credentials import BIN, failed_errors, harness, http_story, run, save
 from tests.support import BUSY
 
 HOOK_SECRET = "hook-secret-9d27e1"
@@ -152,3 +153,29 @@ async def test_a_secret_in_a_url_that_does_not_parse_is_not_shown_even_in_part(
         assert "api.example.com" in error
         recorded = _recorded(h)
         assert API_KEY[:12] not in recorded, recorded
+
+
+PASSWORD = "p@ss word!(x)é;42"
+"""A password as people choose them: httpx writes it into a URL as ``p@ss%20word!(x)%C3%A9;42``,
+keeping what a URL allows (``@!();``), which is neither the value nor any ``quote`` of it."""
+
+
+async def test_a_secret_an_upstream_echoes_as_the_url_it_was_sent_to_is_redacted(
+    database_url: str, httpbin: FakeHttpbin
+) -> None:
+    async with harness(database_url, httpbin) as h:
+        await save(h, creds.text("pw", PASSWORD))
+        await h.load(http_story(url=f"{BIN}/anything?password={{% credential pw %}}", method="get"))
+        [*_, event] = await run(h)
+        assert httpbin.calls[0].query == "password=p@ss%20word!(x)%C3%A9;42"
+        assert event["output"]["body"]["url"].endswith("?password=[credential:pw]")
+        assert "ss%20word" not in _recorded(h)
+
+
+@pytest.mark.parametrize("written", [
+    "p%40ss%20word%21%28x%29%c3%a9%3b42",  # lower-case percent-encoding (some clients write it so)
+    "7040737320776f726421287829c3a93b3432",  # hex of its UTF-8 bytes
+    "7040737320776F726421287829C3A93B3432",
+])
+def test_a_secret_written_in_lower_case_percent_encoding_or_hex_is_redacted(written: str) -> None:
+    assert redact(f"echo: {written}.", {PASSWORD: "[credential:pw]"}) == "echo: [credential:pw]."
