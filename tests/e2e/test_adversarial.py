@@ -1,0 +1,48 @@
+"""A real `storyline serve` against request framings that issue 12's pass did not try.
+
+The server runs with the small limits of ``test_http_limits`` (an 8 KiB head, a 1.5 s
+body timeout), so each refusal is over in about a second.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.test_http_limits import BODY_TIMEOUT, MAX_HEADER_BYTES, answer, base, connect
+from tests.support import BUSY
+
+pytestmark = pytest.mark.slow
+
+__all__ = ["base"]  # the module's server fixture, shared
+
+CHUNKED = (b"POST /webhook/hook/s HTTP/1.1\r\nHost: storyline\r\nContent-Type: application/json\r\n"
+           b"Transfer-Encoding: chunked\r\n\r\n")
+
+
+@pytest.mark.parametrize("opening", [
+    b"2\r\n{}\r\n0\r\nX-Trailer: ",  # a trailer field after the last chunk
+    b"2;ext=",  # a chunk extension
+], ids=["trailer", "chunk-extension"])
+def test_what_a_chunked_body_carries_besides_its_data_is_held_to_the_header_limit(base: str, opening: bytes) -> None:
+    # The parser buffers a trailer field or a chunk extension whole, as it does a header.
+    with connect(base) as sock:
+        started = time.monotonic()
+        sock.sendall(CHUNKED + opening)
+        sock.sendall(b"t" * (4 * 1024 * 1024))  # 4 MiB, never finished
+        reply = answer(sock)
+        took = time.monotonic() - started
+    assert reply.startswith(b"HTTP/1.1 431 "), reply[:200]
+    assert b"STORYLINE_MAX_HEADER_BYTES" in reply
+    assert took < BODY_TIMEOUT + BUSY
+
+
+def test_a_body_of_many_small_chunks_is_still_accepted(base: str) -> None:
+    data = b'{"text": "' + b"x" * 20_000 + b'"}'
+    chunks = b"".join(b"1\r\n" + data[i:i + 1] + b"\r\n" for i in range(len(data)))  # 6x its size in framing
+    assert len(chunks) - len(data) > 10 * MAX_HEADER_BYTES
+    with connect(base) as sock:
+        sock.sendall(CHUNKED.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n") + chunks + b"0\r\n\r\n")
+        reply = answer(sock)
+    assert reply.startswith(b"HTTP/1.1 201 "), reply[:200]
