@@ -1,16 +1,26 @@
-"""A real `storyline serve` against request framings that issue 12's pass did not try.
+"""A real `storyline serve` against what issue 12's pass did not try: request framings, a regex elsewhere.
 
-The server runs with the small limits of ``test_http_limits`` (an 8 KiB head, a 1.5 s
-body timeout), so each refusal is over in about a second.
+The framing tests use the server of ``test_http_limits`` (an 8 KiB head, a 1.5 s body
+timeout), so each refusal is over in about a second.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import statistics
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.builders import WEBHOOK, agent, story
+from tests.e2e.processes import environment, free_port, serve
 from tests.e2e.test_http_limits import BODY_TIMEOUT, MAX_HEADER_BYTES, answer, base, connect
+from tests.e2e.test_regex_time_limit import FAST, HOSTILE, LIMIT, RUNAWAY
+from tests.harness import load_stories
 from tests.support import BUSY
 
 pytestmark = pytest.mark.slow
@@ -46,3 +56,44 @@ def test_a_body_of_many_small_chunks_is_still_accepted(base: str) -> None:
         sock.sendall(CHUNKED.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n") + chunks + b"0\r\n\r\n")
         reply = answer(sock)
     assert reply.startswith(b"HTTP/1.1 201 "), reply[:200]
+
+
+# -- a story's regex in a webhook's response ------------------------------------------------------------
+
+
+@pytest.fixture
+def answering(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A webhook whose ``response`` runs a catastrophic pattern over what the sender sent."""
+    load_stories(database_url, story("Answers", [
+        agent(WEBHOOK, "Answers", path="answers", secret="s", verbs="post",
+              response=f"{{{{ .answers.text | regex_replace: '{RUNAWAY}', 'x' }}}}"),
+    ], []))
+    port = free_port()
+    process = serve(port, environment(database_url, STORYLINE_REGEX_TIMEOUT=str(LIMIT)), tmp_path / "serve.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.stop()
+
+
+def test_healthz_stays_fast_while_a_webhook_response_runs_a_runaway_regex(answering: str) -> None:
+    stop = threading.Event()
+
+    def attack() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                client.post(f"{answering}/webhook/answers/s", json=HOSTILE)
+
+    timings: list[float] = []
+    with concurrent.futures.ThreadPoolExecutor(4) as pool, httpx.Client(timeout=30) as client:
+        attackers = [pool.submit(attack) for _ in range(4)]
+        until = time.monotonic() + 3 * LIMIT
+        while time.monotonic() < until:
+            started = time.monotonic()
+            assert client.get(f"{answering}/healthz").status_code == 200
+            timings.append(time.monotonic() - started)
+            time.sleep(0.05)  # a sample every 50 ms
+        stop.set()
+        for future in attackers:
+            future.result()
+    assert statistics.median(timings) < FAST, (statistics.median(timings), max(timings))
