@@ -179,3 +179,14 @@ async def test_a_secret_an_upstream_echoes_as_the_url_it_was_sent_to_is_redacted
 ])
 def test_a_secret_written_in_lower_case_percent_encoding_or_hex_is_redacted(written: str) -> None:
     assert redact(f"echo: {written}.", {PASSWORD: "[credential:pw]"}) == "echo: [credential:pw]."
+
+
+async def test_a_secret_an_upstream_echoes_as_a_key_is_redacted(database_url: str, httpbin: FakeHttpbin) -> None:
+    # Some APIs take a bare key in the query (``?<key>``); httpbin echoes it as the name of an argument.
+    async with harness(database_url, httpbin) as h:
+        await save(h, creds.text("vt", API_KEY))
+        await h.load(http_story(url=f"{BIN}/anything?{{% credential vt %}}", method="get"))
+        [*_, event] = await run(h)
+        assert httpbin.calls[0].query == API_KEY
+        assert event["output"]["body"]["args"] == {"[credential:vt]": ""}
+        assert API_KEY not in _recorded(h)

@@ -125,7 +125,8 @@ class Redactor:
         if isinstance(value, str):
             return self._sub(value)
         if isinstance(value, dict):
-            return {key: self._redact(item) for key, item in value.items()}
+            # Keys too: an upstream may echo a value as a name (``?<api key>`` comes back as an argument).
+            return {self._redact(key): self._redact(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self._redact(item) for item in value]
         if isinstance(value, tuple):
@@ -172,8 +173,8 @@ def redact(value: T, secrets: Iterable[str] | Mapping[str, str]) -> T:
 
     ``secrets`` is either plain values, each replaced by ``[credential]``, or a mapping
     of value to the text that replaces it (the engine uses ``[credential:name]``).
-    Works on strings, bytes and JSON-like structures (dicts, lists, tuples; values
-    only, keys are left as they are) and returns the same type; anything else is
+    Works on strings, bytes and JSON-like structures (dicts, lists, tuples; their keys
+    too) and returns the same type; anything else is
     returned unchanged. The input is never modified. Callers that redact often with
     the same secrets keep a ``Redactor`` instead.
     """
