@@ -97,3 +97,19 @@ def test_healthz_stays_fast_while_a_webhook_response_runs_a_runaway_regex(answer
         for future in attackers:
             future.result()
     assert statistics.median(timings) < FAST, (statistics.median(timings), max(timings))
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /webhook/hook/s HTTP/1.1\r\nHost: storyline\r\nX-A: a\r\n folded\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /webhook/hook/s HTTP/1.1\r\nHost: storyline\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}",
+    b"POST /webhook/hook/s HTTP/1.1\r\nHost: storyline\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+], ids=["obs-fold", "two-content-lengths", "length-and-chunked"])
+def test_a_malformed_request_is_refused_400_with_the_headers_every_answer_carries(
+    base: str, request_bytes: bytes
+) -> None:
+    with connect(base) as sock:
+        sock.sendall(request_bytes)
+        reply = answer(sock)
+    head = reply.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 400 "), reply[:200]
+    assert b"x-content-type-options: nosniff" in head and b"content-security-policy:" in head

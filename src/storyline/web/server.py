@@ -17,7 +17,8 @@ its head a byte at a time, and takes any number of connections. Here, per
   handled, for ever);
 * a kept-alive connection idle for ``IDLE_SECONDS`` is closed (uvicorn's keep-alive);
 * past ``max_connections`` open connections a new one is answered 503 at once;
-* no ``server`` header.
+* no ``server`` header, and storyline's security headers on its own refusals too (400
+  for a request that is not valid HTTP/1.1, 408, 431, 503).
 
 This is uvicorn's httptools protocol with the counting added, not its h11 protocol
 (whose ``h11_max_incomplete_event_size`` bounds a head by itself): h11 parses in
@@ -136,7 +137,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._too_large:
             self._refuse_too_large()
             return
-        super().send_400_response(msg)
+        # uvicorn's own 400 carries none of the headers every other answer does.
+        self._refuse(400, "the request is not valid HTTP/1.1 (a malformed request line, header, length or chunk); "
+                          "nothing was recorded")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
