@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -190,3 +191,19 @@ async def test_a_secret_an_upstream_echoes_as_a_key_is_redacted(database_url: st
         assert httpbin.calls[0].query == API_KEY
         assert event["output"]["body"]["args"] == {"[credential:vt]": ""}
         assert API_KEY not in _recorded(h)
+
+
+async def test_a_redirect_from_https_to_plain_http_does_not_carry_a_credential_even_to_its_allowed_host(
+    database_url: str, httpbin: FakeHttpbin
+) -> None:
+    # The host is allowed, but on http:// anyone on the network between reads the key.
+    async with harness(database_url, httpbin) as h:
+        await save(h, creds.text("vt", API_KEY, allowed_hosts=["api.example.com"]))
+        downgrade = quote("http://api.example.com/anything/clear", safe="")
+        await h.load(http_story(url=f"https://api.example.com/redirect-to?url={downgrade}", method="get",
+                                headers={"x-apikey": "{% credential vt %}"}))
+        await run(h)
+        assert [call.path for call in httpbin.calls] == ["/redirect-to"]
+        [job] = [job for job in h.jobs() if job["status"] == "failed"]
+        assert job["attempts"] == 1
+        assert "credential 'vt'" in job["error"] and "plain http" in job["error"]
