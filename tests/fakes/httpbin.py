@@ -1,6 +1,6 @@
 """A small httpbin: generic endpoints for testing HTTP plumbing rather than a service.
 
-* ``/anything/...`` (any method): echoes method, path, args, headers, body, json, form
+* ``/anything/...`` (any method): echoes method, url (its query as sent), path, args, headers, body, json, form
 * ``/status/{code}``: that status, with a short JSON body (``Retry-After`` from ``?retry_after=``)
 * ``/redirect-to?url=...&status_code=302``: a redirect (absolute or relative)
 * ``/redirect-loop``: redirects to itself forever
@@ -63,6 +63,7 @@ async def _anything(request: Request) -> Response:
     return JSONResponse(
         {
             "method": request.method,
+            "url": str(request.url),
             "path": request.url.path,
             "args": dict(request.query_params),
             "multi_args": {k: request.query_params.getlist(k) for k in request.query_params},

@@ -37,10 +37,10 @@ public export, so :func:`validate_rules` reports them as unknown rather than gue
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from storyline import jsondata
 from storyline.actions.base import ActionError, RunContext, render_option
 from storyline.templating import regexes
 from storyline.templating.values import is_templated, loose_equal, to_number, to_text
@@ -156,13 +156,15 @@ def _contains(container: Any, value: Any) -> bool:
     """``in``: the rendered path contains the value (list member, substring, or object key).
 
     A list rendered without ``| as_object`` arrives as its JSON text; it is read back as the
-    list, so membership does not degrade into substring matches inside the JSON.
+    list, so membership does not degrade into substring matches inside the JSON. The text may
+    be a sender's (``"[[[[..."``): it is read as any JSON from outside, depth bounded, and
+    what does not read back stays text.
     """
     if container is None:
         return False
     if isinstance(container, str) and container.lstrip().startswith("["):
-        with contextlib.suppress(ValueError):
-            container = json.loads(container)
+        with contextlib.suppress(jsondata.JsonError):
+            container = jsondata.loads(container)
     if isinstance(container, list):
         return any(loose_equal(item, value) for item in container)
     if isinstance(container, Mapping):

@@ -185,7 +185,9 @@ def stored_headers(options: Mapping[str, Any], headers: Mapping[str, str]) -> di
     """The request's headers as an event keeps them: without credentials, signatures or the webhook's secret.
 
     A verifier checks those over the raw request before this point; kept in the event,
-    they would reach every action downstream, its logs and exports.
+    they would reach every action downstream, its logs and exports. The secret is looked
+    for anywhere in a value: a proxy's ``X-Forwarded-Uri`` or a browser's ``Referer``
+    quotes the whole webhook URL.
     """
     secret = str(options.get("secret") or "")
     kept = {}
@@ -193,7 +195,7 @@ def stored_headers(options: Mapping[str, Any], headers: Mapping[str, str]) -> di
         lowered = name.lower()
         if lowered in CREDENTIAL_HEADERS or any(mark in lowered for mark in CREDENTIAL_MARKS):
             continue
-        if secret and (value == secret or secret in value.split()):
+        if secret and secret in value:
             continue
         kept[name] = value
     return kept
@@ -211,7 +213,7 @@ def payload(
     """Query parameters (but the webhook's secret) plus the body's fields (the body wins); headers as
     ``includes_headers`` says, as :func:`stored_headers` keeps them."""
     secret = str(options.get("secret") or "")
-    fields: dict[str, Any] = {name: value for name, value in query.items() if not (secret and value == secret)}
+    fields: dict[str, Any] = {name: value for name, value in query.items() if not (secret and secret in value)}
     if isinstance(body, Mapping):
         fields.update(body)
     elif body not in ({}, None):

@@ -8,7 +8,8 @@ hook holds each hop to them (``Passage.hop``):
 
 * A credential with allowed hosts may reach those hosts only, on the first hop and on
   every redirect. A hop anywhere else is refused before anything is sent there,
-  naming the credential and the host; asking again will not help.
+  naming the credential and the host; asking again will not help. So is a redirect
+  from https to plain http, even to an allowed host: anyone on the way would read it.
 * A credential without allowed hosts goes wherever the story sends it, but a redirect
   to another origin is the upstream's choice, not the story's: on that hop every
   header, query parameter and body field that holds its value, in any written form
@@ -65,12 +66,13 @@ _GONE: Any = object()
 class Passage:
     """The credentials of one exchange, checked by the egress request hook on each hop."""
 
-    __slots__ = ("_carried", "_loose", "_origin", "_previous")
+    __slots__ = ("_carried", "_loose", "_origin", "_previous", "_previous_scheme")
 
     def __init__(self, url: httpx.URL, carried: Sequence[Carried]) -> None:
         self._origin = url
         self._carried = tuple(carried)
         self._previous: str | None = None
+        self._previous_scheme: str | None = None
         self._loose = Redactor({c.value: c.name for c in carried if not c.allowed_hosts})
 
     def hop(self, request: httpx.Request, host: str) -> None:
@@ -80,6 +82,8 @@ class Passage:
         any egress override.
         """
         previous, self._previous = self._previous, host
+        scheme, self._previous_scheme = self._previous_scheme, request.url.scheme
+        downgrade = scheme == "https" and request.url.scheme == "http"
         for carried in self._carried:
             if not carried.allows(host):
                 where = ", ".join(carried.allowed_hosts)
@@ -87,6 +91,9 @@ class Passage:
                         else f"{previous} redirected there and the redirect was not followed")
                 raise NotAllowed(host, f"credential '{carried.name}' may only be sent to {where}, "
                                        f"not to {host!r}; {what} (allowed_hosts)")
+            if downgrade and carried.allowed_hosts:
+                raise NotAllowed(host, f"{previous} redirected from https to plain http on {host!r}, where credential "
+                                       f"'{carried.name}' would travel unencrypted; the redirect was not followed")
         if previous is not None and self._loose and not _same_origin(self._origin, request.url):
             self._drop(request, host)
 

@@ -21,6 +21,7 @@ import re
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -110,6 +111,20 @@ def _host(url: httpx.URL) -> str:
         raw = url.raw_host.decode("ascii", errors="replace")
         raise _Unsendable(f"the URL's host {raw!r} is not a valid internationalised domain name (IDNA); "
                           "check the URL", raw) from None
+
+
+def _unparsed(url: str) -> str:
+    """A URL httpx cannot read, as a message may name it: its scheme and host part, nothing after.
+
+    Its path and query may carry a credential, and a cut-off copy of one (the first 80
+    characters of the URL) is no longer recognisable to redaction.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "an address that does not parse"
+    netloc = parts.netloc.rpartition("@")[2]  # never the user and password
+    return repr(f"{parts.scheme}://{netloc}"[:300]) if netloc else "an address that does not parse"
 
 
 def _check_headers(headers: Mapping[str, str]) -> None:
@@ -298,7 +313,7 @@ class Egress:
             parsed = httpx.URL(url)
             host = _host(parsed)
         except httpx.InvalidURL:
-            return "", repr(url[:80])
+            return "", _unparsed(url)
         except _Unsendable as exc:
             return exc.host, exc.host
         target = self._target_for(parsed) if self._targets else None

@@ -5,8 +5,9 @@ storyline does the same for anything it records. This module only knows values, 
 where they came from, so it stays usable by the engine, the web UI and the logs alike.
 
 A value is rarely quoted only as written: an HTTP library's error shows it as Python
-``repr`` (``b'key\\n'``), an echoing upstream returns it JSON-escaped or URL-encoded,
-and ``basic_auth`` sends it as base64 of ``user:secret``. Each secret's written forms
+``repr`` (``b'key\\n'``), an echoing upstream returns it JSON-escaped, URL-encoded (as
+``quote`` writes it, as a URL keeps it with ``@!();`` as they are, in lower-case ``%xx``)
+or as hex, and ``basic_auth`` sends it as base64 of ``user:secret``. Each secret's written forms
 are worked out once (``Redactor``), so recording stays one regex pass per string.
 """
 
@@ -27,6 +28,13 @@ MIN_BASE64_CORE = 6
 """Base64 fragments shorter than this are not looked for: in a long base64 body (an
 attachment) a shorter one would turn up by chance and take the whole body with it."""
 
+MIN_HEX_BYTES = 8
+"""Hex of a shorter value (under 16 digits) could turn up by chance in a body of hashes."""
+URL_KEPT = "!$&'()*+,;=:@/?[]~"
+"""What a URL may carry as it is in a path or query (RFC 3986), so what httpx, browsers and
+echoing servers leave unencoded there, where ``quote`` encodes it."""
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
 _URLSAFE = str.maketrans("+/", "-_")
 
@@ -36,19 +44,22 @@ T = TypeVar("T")
 @lru_cache(maxsize=4096)
 def written_forms(secret: str) -> frozenset[str]:
     """The ways ``secret`` is spelt in text it may reach: as is, ``repr``-escaped (of the text
-    and of its UTF-8 bytes), JSON-escaped (with and without ASCII escapes) and URL-encoded
-    (``%20`` and ``+`` for spaces, ``/`` kept or not)."""
+    and of its UTF-8 bytes), JSON-escaped (with and without ASCII escapes), URL-encoded
+    (``%20`` and ``+`` for spaces, ``/`` or all of :data:`URL_KEPT` kept or not, ``%xx`` in
+    either case) and, when long enough, as the hex of its UTF-8 bytes."""
     data = secret.encode("utf-8", errors="surrogateescape")
+    encoded = {quote(secret, safe=""), quote(secret), quote(secret, safe=URL_KEPT), quote_plus(secret)}
     found = {
         secret,
         repr(secret)[1:-1],
         repr(data)[2:-1],
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
+        *encoded,
+        *(_PERCENT.sub(lambda m: m.group().lower(), form) for form in encoded),
     }
+    if len(data) >= MIN_HEX_BYTES:
+        found.update((data.hex(), data.hex().upper()))
     return frozenset(form for form in found if len(form) >= MIN_SECRET_LENGTH)
 
 
@@ -114,7 +125,8 @@ class Redactor:
         if isinstance(value, str):
             return self._sub(value)
         if isinstance(value, dict):
-            return {key: self._redact(item) for key, item in value.items()}
+            # Keys too: an upstream may echo a value as a name (``?<api key>`` comes back as an argument).
+            return {self._redact(key): self._redact(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self._redact(item) for item in value]
         if isinstance(value, tuple):
@@ -161,8 +173,8 @@ def redact(value: T, secrets: Iterable[str] | Mapping[str, str]) -> T:
 
     ``secrets`` is either plain values, each replaced by ``[credential]``, or a mapping
     of value to the text that replaces it (the engine uses ``[credential:name]``).
-    Works on strings, bytes and JSON-like structures (dicts, lists, tuples; values
-    only, keys are left as they are) and returns the same type; anything else is
+    Works on strings, bytes and JSON-like structures (dicts, lists, tuples; their keys
+    too) and returns the same type; anything else is
     returned unchanged. The input is never modified. Callers that redact often with
     the same secrets keep a ``Redactor`` instead.
     """

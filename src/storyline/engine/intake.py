@@ -150,7 +150,11 @@ async def _receive(service: Service, delivery: Delivery) -> Reply:
     vault = service.runtime.vault
     await vault.sync()
     ack = inbound.ack if inbound is not None else None
-    return _respond(action, fields, outcome.ingested.story_run, service.settings.public_url, vault.resources, ack)
+    respond = functools.partial(
+        _respond, action, fields, outcome.ingested.story_run, service.settings.public_url, vault.resources, ack)
+    # A response template may run a story's regex over the sender's text, up to its time limit: off the loop
+    # that answers everyone (as rules are).
+    return await asyncio.to_thread(respond) if options.get("response") not in (None, "") else respond()
 
 
 def _webhook(catalog: Catalog, delivery: Delivery) -> ActionSpec:
@@ -237,11 +241,14 @@ async def _filter(
 ) -> tuple[bool, webhook.RateLimit | None]:
     """Whether the request passes the ``rules``, and the ``rate_limit`` it counts against."""
     ctx = service.runtime.context(action, {action.key: fields}, "", now)
+
+    def check() -> tuple[bool, webhook.RateLimit | None]:
+        return webhook.admits(ctx)[0], webhook.rate_limit(ctx)
+
     try:
-        admits = functools.partial(webhook.admits, ctx)
-        # Rules may run a story's regex up to its time limit: off the loop that answers everyone.
-        matched, _ = await asyncio.to_thread(admits) if action.options.get("rules") else admits()
-        return matched, webhook.rate_limit(ctx)
+        # Rules, and a rate limit's key, may run a story's regex up to its time limit: off the loop that
+        # answers everyone.
+        return await asyncio.to_thread(check) if any(action.options.get(o) for o in ("rules", "rate_limit")) else check()
     except PatternTimedOut as exc:
         log.warning("webhook %s: refused: %s (HTTP 422)", action.name, exc)
         raise _error(422, f"this request could not be checked against the webhook's rules in time ({exc}); "

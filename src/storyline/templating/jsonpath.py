@@ -4,6 +4,11 @@ Supported: ``$`` root, ``.key``, ``['key']`` / ``["key"]``, ``[n]`` (negative al
 ``[*]`` and ``.*`` wildcards, ``..key`` / ``..*`` recursive descent. A path that does not
 start with ``$`` is taken relative to the root (real exports write ``'*.filename'``).
 The result is always a list of matches, like Ruby's ``JsonPath.on``.
+
+A path runs over a sender's data, inside the database writer for a pure transform, so it
+takes time linear in what it visits, and a path that selects more than ``MAX_SELECTED``
+values at any step (``$..*..*`` over a deep body multiplies) fails with a TemplateError
+instead of running for hours.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
+
+MAX_SELECTED = 2_000_000
+"""More values than a 2 MiB body holds (about a million), so only a multiplying path reaches it."""
 
 # Steps: ("key", name) | ("index", n) | ("wild", None) | ("recurse", step)
 Step = tuple[str, Any]
@@ -106,11 +114,15 @@ def _apply(step: Step, node: Any, out: list[Any]) -> None:
     elif kind == "wild":
         out.extend(_children(node))
     elif kind == "recurse":
+        # Depth first in document order; the next node is taken from the end of the stack, since
+        # taking it from the front moves the whole stack each time: minutes on a list of a million.
         stack = [node]
         while stack:
-            current = stack.pop(0)
+            current = stack.pop()
             _apply(arg, current, out)
-            stack[0:0] = _children(current)
+            if len(out) > MAX_SELECTED:
+                return
+            stack.extend(reversed(_children(current)))
 
 
 def query(data: Any, path: str) -> list[Any]:
@@ -120,5 +132,8 @@ def query(data: Any, path: str) -> list[Any]:
         nxt: list[Any] = []
         for node in nodes:
             _apply(step, node, nxt)
+            if len(nxt) > MAX_SELECTED:
+                raise TemplateError(f"jsonpath: {path[:100]!r} selects more than {MAX_SELECTED} values; "
+                                    "use a path without repeated '..' steps")
         nodes = nxt
     return nodes

@@ -7,7 +7,9 @@ its head a byte at a time, and takes any number of connections. Here, per
 
 * a request line and headers over ``max_header_bytes`` are answered 431, as soon as
   that many bytes of an unfinished head have arrived (so a huge header is never
-  buffered whole), and when a head that arrived in one piece turns out larger;
+  buffered whole), and when a head that arrived in one piece turns out larger; the
+  same for what a chunked body carries besides its data (chunk extensions, trailer
+  fields), which the parser also buffers whole, counted since the last chunk began;
 * a request head must arrive whole within ``header_timeout`` of the connection
   opening, or of its first byte on a kept-alive connection: else 408;
 * its body must arrive whole within ``body_timeout`` of the head: else 408 (a body
@@ -15,7 +17,8 @@ its head a byte at a time, and takes any number of connections. Here, per
   handled, for ever);
 * a kept-alive connection idle for ``IDLE_SECONDS`` is closed (uvicorn's keep-alive);
 * past ``max_connections`` open connections a new one is answered 503 at once;
-* no ``server`` header.
+* no ``server`` header, and storyline's security headers on its own refusals too (400
+  for a request that is not valid HTTP/1.1, 408, 431, 503).
 
 This is uvicorn's httptools protocol with the counting added, not its h11 protocol
 (whose ``h11_max_incomplete_event_size`` bounds a head by itself): h11 parses in
@@ -66,6 +69,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_bytes = 0
         self._message_completed = False
+        # Bytes of a body that are not its data (chunk sizes and extensions, trailers) since a chunk began;
+        # a read in which one began is not counted, so at most one read more than the limit is buffered.
+        self._framing_bytes = 0
+        self._body_progress = 0
+        self._chunk_began = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -79,6 +87,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused:
             return  # answered already: what is still coming is discarded
         self._message_completed = False
+        self._body_progress, self._chunk_began = 0, False
         super().data_received(data)
         if self._refused or self.transport.is_closing():
             self._disarm_head_deadline()
@@ -88,6 +97,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             if self._head_bytes > self.settings.max_header_bytes:
                 self._refuse_too_large()
+                return
+        elif not self._reading_head and not self._chunk_began:
+            # Inside a body: what was not its data, counted from the last chunk's start.
+            self._framing_bytes += max(0, len(data) - self._body_progress)
+            if self._framing_bytes > self.settings.max_header_bytes:
+                self._refuse_too_large("chunk extensions and trailer fields of the request body")
                 return
         if self._waiting_for_head():
             self._arm_head_deadline()
@@ -105,16 +120,26 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm_body_deadline()
         self._body_deadline = self.loop.call_later(self.settings.body_timeout, self._body_timed_out)
 
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        self._body_progress += len(body)
+
+    def on_chunk_header(self) -> None:
+        self._framing_bytes, self._chunk_began = 0, True
+
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._disarm_body_deadline()
         self._reading_head, self._head_bytes, self._message_completed = True, 0, True
+        self._framing_bytes = 0
 
     def send_400_response(self, msg: str) -> None:
         if self._too_large:
             self._refuse_too_large()
             return
-        super().send_400_response(msg)
+        # uvicorn's own 400 carries none of the headers every other answer does.
+        self._refuse(400, "the request is not valid HTTP/1.1 (a malformed request line, header, length or chunk); "
+                          "nothing was recorded")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
@@ -159,8 +184,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._refuse(408, f"the request body did not arrive within {self.settings.body_timeout:g}s "
                           "(STORYLINE_BODY_TIMEOUT)")
 
-    def _refuse_too_large(self) -> None:
-        self._refuse(431, f"the request line and headers are larger than {self.settings.max_header_bytes} bytes "
+    def _refuse_too_large(self, what: str = "the request line and headers") -> None:
+        self._refuse(431, f"{what} are larger than {self.settings.max_header_bytes} bytes "
                           "(STORYLINE_MAX_HEADER_BYTES)")
 
     def _refuse(self, status: int, reason: str) -> None:

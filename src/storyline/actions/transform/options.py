@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from storyline import jsondata
 from storyline.actions.base import ActionError, RunContext
 from storyline.actions.state import ActionState
 from storyline.templating.values import is_templated, to_number
@@ -42,10 +42,11 @@ def need_state(ctx: RunContext, mode: str) -> ActionState:
 
 
 def parse_json_list(value: Any) -> Any:
-    """Templates often render a list as its JSON text; read it back as the list."""
+    """Templates often render a list as its JSON text; read it back as the list (depth bounded: the
+    text may be a sender's ``"[[[[..."``, which stays text)."""
     if isinstance(value, str) and value.strip().startswith("["):
         try:
-            return json.loads(value)
-        except ValueError:
+            return jsondata.loads(value)
+        except jsondata.JsonError:
             return value
     return value
