@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests import postgres
+from tests.fakes.botframework import FakeBotFramework
 from tests.fakes.enrichment import FakeEnrichment
 from tests.fakes.httpbin import FakeHttpbin
 from tests.fakes.slack import FakeSlack
@@ -88,6 +89,20 @@ def slack_server() -> Iterator[FakeSlack]:
 def bin_server() -> Iterator[FakeHttpbin]:
     with FakeHttpbin() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def bot_server() -> Iterator[FakeBotFramework]:
+    """A Bot Framework with the default app id; files that need another define their own."""
+    with FakeBotFramework() as server:
+        yield server
+
+
+@pytest.fixture
+def bot(bot_server: FakeBotFramework) -> Iterator[FakeBotFramework]:
+    bot_server.reset()
+    yield bot_server
+    bot_server.reset()
 
 
 @pytest.fixture(scope="session")

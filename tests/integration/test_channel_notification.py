@@ -25,19 +25,6 @@ NOTICE = {"title": "Blocked evil-example.com", "text": "Ana blocked evil-example
           "details": "VirusTotal: 12/94 engines flag it as malicious"}
 
 
-@pytest.fixture(scope="module")
-def bot_server() -> Iterator[FakeBotFramework]:
-    with FakeBotFramework() as server:
-        yield server
-
-
-@pytest.fixture
-def bot(bot_server: FakeBotFramework) -> Iterator[FakeBotFramework]:
-    bot_server.reset()
-    yield bot_server
-    bot_server.reset()
-
-
 def open_app(database_url: str, slack: FakeSlack, bot: FakeBotFramework,
              credentials: dict[str, str]) -> Iterator[tuple[TestClient, Database]]:
     install(database_url, credentials)

@@ -33,19 +33,6 @@ SLACK_HOOK = "https://hooks.slack.com/services/T0/B0/channel-hook"
 WORKFLOW_URL = f"https://{WORKFLOW_HOST}/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig={WORKFLOW_SIG}"
 
 
-@pytest.fixture(scope="module")
-def bot_server() -> Iterator[FakeBotFramework]:
-    with FakeBotFramework() as server:
-        yield server
-
-
-@pytest.fixture
-def bot(bot_server: FakeBotFramework) -> Iterator[FakeBotFramework]:
-    bot_server.reset()
-    yield bot_server
-    bot_server.reset()
-
-
 class Pack:
     def __init__(self, client: TestClient, database_url: str) -> None:
         self.client, self.db = client, Database(database_url)

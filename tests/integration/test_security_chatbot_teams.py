@@ -26,32 +26,6 @@ CONVERSATION = f"{TEAM_ID};messageid=1481567603816"
 WEBHOOK_PATH = "security-chatbot-teams"
 
 
-@pytest.fixture(scope="module")
-def intel_server() -> Iterator[FakeEnrichment]:
-    with FakeEnrichment() as server:
-        yield server
-
-
-@pytest.fixture
-def intel(intel_server: FakeEnrichment) -> Iterator[FakeEnrichment]:
-    intel_server.reset()
-    yield intel_server
-    intel_server.reset()
-
-
-@pytest.fixture(scope="module")
-def bot_server() -> Iterator[FakeBotFramework]:
-    with FakeBotFramework() as server:
-        yield server
-
-
-@pytest.fixture
-def bot(bot_server: FakeBotFramework) -> Iterator[FakeBotFramework]:
-    bot_server.reset()
-    yield bot_server
-    bot_server.reset()
-
-
 def bot_token(bot: FakeBotFramework) -> creds.Credential:
     """``teams_bot`` as the README sets it: OAuth2 client credentials for the Bot Connector."""
     return creds.oauth2("teams_bot", token_url="https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token",
