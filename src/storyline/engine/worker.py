@@ -17,9 +17,10 @@ import socket
 import threading
 import time
 import uuid
+from typing import Any
 
 from storyline.actions import runnable
-from storyline.actions.base import ActionError, ActionSpec, PureAction
+from storyline.actions.base import ActionError, ActionSpec, PureAction, RunContext
 from storyline.config import Settings
 from storyline.engine import queue
 from storyline.engine.catalog import Catalog, CatalogCache
@@ -126,11 +127,7 @@ class Worker:
                 except queue.OutsideWriter:
                     await self._run_outside_writer(catalog, module, action, job)
             else:
-                ctx = self.runtime.context(
-                    action, job.payload, job.story_run, time.time(), attempt=job.attempts, job_state=job.state,
-                    event_id=job.event_id,
-                    recall=lambda bucket: self.db.read(queue.recall, action.id, bucket),
-                )
+                ctx = self._context(action, job, recall=lambda bucket: self.db.read(queue.recall, action.id, bucket))
                 result = await module.run(ctx)
                 await self.db.write(queue.complete, catalog, self.runtime, job, self.name, result, time.time())
             self.completed += 1
@@ -146,6 +143,13 @@ class Worker:
                     redact=self.runtime.redact,
                 )
 
+    def _context(self, action: ActionSpec, job: queue.Job, **extra: Any) -> RunContext:
+        """What a job's action runs with outside the writer (pure jobs in the writer get theirs in queue)."""
+        return self.runtime.context(
+            action, job.payload, job.story_run, time.time(), attempt=job.attempts, job_state=job.state,
+            event_id=job.event_id, **extra,
+        )
+
     async def _run_outside_writer(
         self, catalog: Catalog, module: PureAction, action: ActionSpec, job: queue.Job
     ) -> None:
@@ -158,10 +162,7 @@ class Worker:
         if module.needs_state(action.options):
             await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time(), budgeted=False)
             return
-        ctx = self.runtime.context(
-            action, job.payload, job.story_run, time.time(), attempt=job.attempts, job_state=job.state,
-            event_id=job.event_id,
-        )
+        ctx = self._context(action, job)
         result = await asyncio.get_running_loop().run_in_executor(_OUTSIDE_WRITER, module.run, ctx)
         await self.db.write(queue.complete, catalog, self.runtime, job, self.name, result, time.time())
 
