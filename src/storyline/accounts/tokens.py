@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -70,22 +71,46 @@ def revoke_token(conn: Connection, name: str, *, actor: str) -> None:
     audit.record(conn, actor, "token.revoke", name, f"role was {row.role}")
 
 
-def authenticate_token(conn: Connection, token: str, *, now: float | None = None) -> Principal | None:
-    """The token's principal, or None for anything that is not a live token.
+@dataclass(frozen=True)
+class TokenUse:
+    """A live token found by :func:`lookup_token`: who it acts as, and whether its last use is due a write."""
 
-    Records the use (at most once a LAST_USED_RESOLUTION per token), so call it in a
-    transaction that commits.
+    principal: Principal
+    token_id: int
+    stale: bool
+
+
+def lookup_token(conn: Connection, token: str, *, now: float | None = None) -> TokenUse | None:
+    """The token's principal, or None for anything that is not a live token; reads only.
+
+    The web layer looks tokens up on a read connection and calls :func:`record_use` in a write
+    only when ``stale``: an API request does not queue behind the webhooks' writes to say so.
     """
     if not _TOKEN.fullmatch(token):
         return None
     row = sql.find_token(conn, hash_token(token))
     if row is None:
         return None
-    when = time.time() if now is None else now
-    if row.last_used_at is None or row.last_used_at < when - LAST_USED_RESOLUTION:
-        sql.touch_token(conn, row.id, when, when - LAST_USED_RESOLUTION)
     try:
         role = parse_role(row.role)
     except ValueError:
         return None
-    return Principal("token", row.name, role)
+    when = time.time() if now is None else now
+    stale = row.last_used_at is None or row.last_used_at < when - LAST_USED_RESOLUTION
+    return TokenUse(Principal("token", row.name, role), row.id, stale)
+
+
+def record_use(conn: Connection, token_id: int, *, now: float | None = None) -> None:
+    """Set the token's last use (at most once a LAST_USED_RESOLUTION)."""
+    when = time.time() if now is None else now
+    sql.touch_token(conn, token_id, when, when - LAST_USED_RESOLUTION)
+
+
+def authenticate_token(conn: Connection, token: str, *, now: float | None = None) -> Principal | None:
+    """:func:`lookup_token` and :func:`record_use` in one (write) transaction, for callers that have one."""
+    use = lookup_token(conn, token, now=now)
+    if use is None:
+        return None
+    if use.stale:
+        record_use(conn, use.token_id, now=now)
+    return use.principal

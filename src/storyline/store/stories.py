@@ -521,3 +521,17 @@ def delete_story(conn: Connection, name_or_guid: str) -> int:
         conn.execute(sa.delete(table).where(table.c.story_id == row.id))
     conn.execute(sa.delete(t.stories).where(t.stories.c.id == row.id))
     return int(row.id)
+
+
+def story_page(conn: Connection, *, after_id: int | None, limit: int, story_id: int | None = None
+               ) -> list[dict[str, Any]]:
+    """Stories by id after ``after_id`` (one when ``story_id``), each with its action count; for the API."""
+    s, a = t.stories.c, t.actions.c
+    count = sa.select(sa.func.count()).where(a.story_id == s.id).scalar_subquery()
+    query = sa.select(s.id, s.guid, s.name, s.description, s.disabled, s.keep_events_for,
+                      s.send_to_story_enabled, s.created_at, s.updated_at, count.label("actions")).order_by(s.id)
+    if story_id is not None:
+        query = query.where(s.id == story_id)
+    if after_id is not None:
+        query = query.where(s.id > after_id)
+    return [dict(row._mapping) for row in conn.execute(query.limit(limit))]

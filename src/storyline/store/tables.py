@@ -31,6 +31,8 @@ stories = sa.Table(
     sa.Column("extra", Json, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # A disabled story keeps its actions and events but runs nothing (enable/disable in the API).
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False, server_default=sa.false()),
     sqlite_autoincrement=True,
 )
 
@@ -212,6 +214,17 @@ sessions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("last_seen_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
+# Failed logins, keyed ``account:EMAIL`` or ``client:ADDRESS``: throttling reads them, so every
+# web node on one PostgreSQL throttles alike. Never holds the password tried.
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("key", sa.String(400), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Index("ix_login_failures_key_created_at", "key", "created_at"),
 )
 
 audit_log = sa.Table(

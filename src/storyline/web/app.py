@@ -15,7 +15,9 @@ from starlette.routing import Route
 from storyline import sandbox
 from storyline.config import Settings
 from storyline.engine.service import Service
-from storyline.web import prompts, webhooks
+from storyline.operations.errors import NotFound
+from storyline.web import api, prompts, webhooks
+from storyline.web.access import error_response, guarded, open_to_anyone, public
 from storyline.web.health import Readiness
 from storyline.web.pages import SecurityHeaders, page
 
@@ -54,13 +56,21 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
         # No login yet, so nothing here may name a story, a webhook or a secret.
         return page(200, "storyline", *INDEX)
 
+    async def no_such_api(request: Request) -> Response:
+        return error_response(request, NotFound(f"no API endpoint {request.method} {request.url.path}; "
+                                                "/api/v1/docs lists them"))
+
     app = Starlette(
         routes=[
-            Route("/", index),
-            Route("/healthz", healthz),
-            *webhooks.routes(service),
-            *prompts.routes(service),
-            *(sandbox.routes() if settings.sandbox else []),
+            *open_to_anyone([Route("/", index)], "says what this server is, and nothing stored"),
+            *open_to_anyone([Route("/healthz", healthz)], "health checks from load balancers"),
+            *open_to_anyone(webhooks.routes(service), "webhooks authenticate their senders themselves"),
+            *open_to_anyone(prompts.routes(service), "prompt links carry their own signature"),
+            *open_to_anyone(sandbox.routes() if settings.sandbox else [],
+                            "the demo's stand-ins for Slack, Teams and the enrichment sources (serve --demo)"),
+            *api.routes(),
+            guarded("/api/{rest:path}", no_such_api, rule=public("answers 404 for unknown API paths"),
+                    methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         middleware=[Middleware(SecurityHeaders)],
         lifespan=lifespan,

@@ -1,0 +1,144 @@
+"""Who is asking, and whether they may: every route of the app says so in one place.
+
+Each route is built with :func:`guarded`, which attaches its :class:`Rule`: either public (with the
+reason: webhooks, prompt links, health, the login page, the API's schema) or the permission it
+needs. The guard resolves the principal (an API token, Tines' legacy ``x-user-token`` header, or a
+browser session), answers 401/403 before the endpoint runs, and asks for the CSRF token on
+state-changing requests a browser session made. ``tests/.../test_authorization_matrix.py`` walks
+the app's routes and fails on one without a rule.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from storyline.accounts import tokens
+from storyline.accounts.roles import Permission, Principal
+from storyline.engine.service import Service
+from storyline.operations.access import require
+from storyline.operations.errors import OperationError, TooMany, Unauthorized
+from storyline.web.pages import page
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TOKEN_HEADER = "x-user-token"
+"""Tines' legacy API authentication (with ``x-user-email``, which a token does not need)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a route needs: ``permission``, or nothing when ``public`` says why anyone may call it."""
+
+    permission: Permission | None = None
+    public: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.permission is None) == (not self.public):
+            raise ValueError("a rule needs a permission, or the reason the route is public")
+
+
+def public(reason: str) -> Rule:
+    return Rule(public=reason)
+
+
+def needs(permission: Permission) -> Rule:
+    return Rule(permission=permission)
+
+
+def rule_of(route: BaseRoute) -> Rule | None:
+    """The rule a route was built with (None: a route built without :func:`guarded`, a bug)."""
+    return getattr(route, "rule", None)
+
+
+def guarded(path: str, endpoint: Endpoint, *, rule: Rule, methods: Sequence[str] = ("GET",),
+            name: str | None = None) -> Route:
+    """A route that checks ``rule`` before ``endpoint`` runs; the principal is on ``request.state.principal``."""
+
+    async def checked(request: Request) -> Response:
+        request.state.principal = None
+        try:
+            if rule.permission is not None:
+                principal = await authenticate(request)
+                require(principal, rule.permission)
+                request.state.principal = principal
+            return await endpoint(request)
+        except OperationError as exc:
+            return error_response(request, exc)
+
+    route = Route(path, checked, methods=list(methods), name=name or endpoint.__name__)
+    route.rule = rule  # type: ignore[attr-defined]
+    return route
+
+
+def open_to_anyone(routes: Sequence[BaseRoute], reason: str) -> list[BaseRoute]:
+    """Mark routes that authenticate their callers their own way (webhooks, prompt links) or show nothing stored."""
+    for route in routes:
+        route.rule = public(reason)  # type: ignore[attr-defined]
+    return list(routes)
+
+
+def service_of(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+async def authenticate(request: Request) -> Principal | None:
+    """The principal behind the request: a bearer token, a legacy token header, or a session cookie.
+
+    A token that is sent but not valid is a 401 of its own (not a fall-back to the cookie): a
+    script with a revoked token should hear so, not act as whoever is signed in in the browser.
+    """
+    service = service_of(request)
+    authorization = request.headers.get("authorization")
+    token = request.headers.get(TOKEN_HEADER)
+    if authorization is not None:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise Unauthorized("send the API token as `Authorization: Bearer stl_...`")
+        token = credentials.strip()
+    if token is not None:
+        now = time.time()
+        use = await service.db.read(lambda conn: tokens.lookup_token(conn, token, now=now))
+        if use is None:
+            raise Unauthorized("the API token is not valid (revoked, or mistyped); "
+                               "`storyline token list` shows the live ones")
+        if use.stale:
+            await service.db.write(tokens.record_use, use.token_id, now=now)
+        return use.principal
+    return await session_principal(request)
+
+
+async def session_principal(request: Request) -> Principal | None:
+    """The signed-in user of the browser session cookie, checking CSRF on unsafe methods (the login issue's slice)."""
+    return None
+
+
+def _json_error(exc: OperationError) -> Response:
+    body: dict[str, Any] = {"error": exc.message, "detail": exc.detail}
+    headers = {"cache-control": "no-store"}
+    if isinstance(exc, TooMany):
+        headers["retry-after"] = str(exc.retry_after)
+    if isinstance(exc, Unauthorized):
+        headers["www-authenticate"] = 'Bearer realm="storyline"'
+    return Response(orjson.dumps(body), status_code=exc.status, media_type="application/json", headers=headers)
+
+
+def error_response(request: Request, exc: OperationError) -> Response:
+    """JSON for the API and for scripts; for a browser page, the login page (401) or an explanation."""
+    if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+        return _json_error(exc)
+    if isinstance(exc, Unauthorized):
+        return RedirectResponse(f"/login?{urlencode({'next': request.url.path})}", status_code=303)
+    response = page(exc.status, "Not allowed" if exc.status == 403 else "Cannot do that", exc.message)
+    if isinstance(exc, TooMany):
+        response.headers["retry-after"] = str(exc.retry_after)
+    return response
