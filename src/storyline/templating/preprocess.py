@@ -39,7 +39,7 @@ import re
 
 MARKUP = re.compile(
     r"\{\{(?P<out>.*?)\}\}"
-    r"|\{%-?\s*(?P<name>#|\w+)(?P<expr>.*?)%\}",
+    r"|\{%-?\s*(?P<name>#|\w+)(?P<expr>.*?)-?%\}",
     re.DOTALL,
 )
 _STRING = re.compile(r"'[^']*'|\"[^\"]*\"", re.DOTALL)
@@ -135,6 +135,15 @@ _FRAGMENT = re.compile(r"\S+")
 _COMPARATORS = frozenset({"==", "!=", "<>", "<", ">", "<=", ">=", "contains"})
 
 
+_OPERATOR_WORD = re.compile(r"[a-z_]+")
+
+
+def _unknown_operator(left: str, word: str) -> bool:
+    """``a startswith b``: Ruby's lax parser takes the word as the operator and fails on it
+    (``Unknown operator startswith``); only junk after a complete comparison is ignored."""
+    return left != "not" and word not in _COMPARATORS and _OPERATOR_WORD.fullmatch(word) is not None
+
+
 def _drop_condition_junk(expr: str) -> str:
     """Blank what follows ``left [op right]`` in each ``and``/``or`` part of a condition."""
     masked = "".join(
@@ -145,6 +154,8 @@ def _drop_condition_junk(expr: str) -> str:
     bounds = [0, *(x for m in _CONDITION_CHUNK.finditer(masked) for x in (m.start(), m.end())), len(masked)]
     for start, end in zip(bounds[::2], bounds[1::2], strict=True):
         fragments = list(_FRAGMENT.finditer(masked, start, end))
+        if len(fragments) >= 2 and _unknown_operator(fragments[0].group(), fragments[1].group()):
+            continue  # left in place: python-liquid refuses it, as Ruby Liquid does
         keep = 3 if len(fragments) >= 3 and fragments[1].group() in _COMPARATORS else 1
         for frag in fragments[keep:]:
             chars[frag.start() : frag.end()] = " " * (frag.end() - frag.start())
