@@ -169,7 +169,13 @@ def _check_types(
             )
             continue
         problems.extend(f"{label}: {message}" for message in messages)
-        problems.extend(f"{label}: {message}" for message in template_problems(action.options, ""))
+        # A template storyline cannot parse never refuses the story: Tines (Ruby Liquid) may well
+        # render it, and a refused export leaves its owner no way forward. The action fails when
+        # it runs, with the parse error naming the option; `tines check` lists it beforehand.
+        warnings.extend(
+            f"{label}: {message}; the story is imported and this action fails when it runs"
+            for message in template_problems(action.options, "")
+        )
     for type_name, names in cannot_run.items():
         what = (
             f"storyline cannot run {type_name} actions yet"
