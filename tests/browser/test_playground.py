@@ -15,6 +15,8 @@ HOSTILE = ("<script>window.pwned=1;alert(1)</script>", '"><img src=x onerror=ale
 
 
 def test_a_slack_slash_command_gets_its_verdict_and_a_click_on_block_drives_the_story(page: Page, demo: Demo) -> None:
+    banner = demo.process.output().splitlines()[0]
+    assert banner.startswith(f"playground: {demo.url}/playground")  # make run's first line
     tab = page.tab
     tab.goto(f"{demo.url}/playground")
     page.shoot("empty")

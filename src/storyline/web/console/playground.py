@@ -104,9 +104,10 @@ class Playground:
         return sorted(bot + said, key=lambda turn: turn.at)[-SHOWN:]
 
     def version(self, platform: str) -> str:
-        """Changes whenever the conversation does: the page's script asks for the transcript only then."""
-        turns = self.turns(platform)
-        return f"{len(turns)}.{turns[-1].key}" if turns else "0"
+        """Changes whenever the conversation does (without drawing it): the page's script polls this."""
+        bot = max((entry["seq"] for entry in self.outbox.after(0) if entry.get("platform") == platform), default=0)
+        said = next((turn.key for turn in reversed(self._said) if turn.platform == platform), "p0")
+        return f"o{bot}.{said}"
 
     def turn(self, key: str) -> Turn | None:
         if key.startswith("o") and key[1:].isdigit():
