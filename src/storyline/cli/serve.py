@@ -30,6 +30,8 @@ def serve(
     from storyline.web.app import create_app
 
     local = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    if demo:
+        console.print(f"playground: [bold]{local}/playground[/bold]  (chat with the demo bots as Slack or Teams)")
     public = None if _env_public_url() else local
     settings = load_settings(db, public_url=public)
     if demo:
@@ -53,12 +55,13 @@ def serve(
     engine.dispose()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not _loopback(host):
-        sandbox_note = ", the demo sandbox (/_sandbox/, --demo)" if settings.sandbox else ""
+        sandbox_note = (", the demo sandbox (/_sandbox/, --demo) and its chat playground (/playground)"
+                        if settings.sandbox else "")
         logging.getLogger("storyline.serve").warning(
             "listening on %s:%d, reachable beyond this machine. Reachable: the webhooks (/webhook/..., each "
             "behind its secret unless its story sets none), prompt links (/prompt, each signed for one "
-            "answer)%s and /healthz. Not reachable: stories, webhook URLs, credentials, events (no console; / "
-            "only says what this server is). Put a TLS proxy in front: README, \"Serving on a network\".",
+            "answer)%s and /healthz. Not reachable: stories, webhook URLs, credentials, events (/ only says what "
+            "this server is, /static/ holds the console's CSS and JS). Put a TLS proxy in front: README, \"Serving on a network\".",
             host, port, sandbox_note)
     web = uvicorn.Server(server.config(create_app(settings, worker=not no_worker), settings, host=host, port=port))
     with contextlib.suppress(KeyboardInterrupt):

@@ -16,7 +16,8 @@ from storyline import sandbox
 from storyline.config import Settings
 from storyline.engine.service import Service
 from storyline.operations.errors import NotFound
-from storyline.web import api, prompts, webhooks
+from storyline.standins.outbox import Outbox
+from storyline.web import api, console, prompts, webhooks
 from storyline.web.access import error_response, guarded, open_to_anyone, public
 from storyline.web.health import Readiness
 from storyline.web.pages import SecurityHeaders, page
@@ -26,10 +27,11 @@ log = logging.getLogger(__name__)
 README_SECTION = "Serving on a network"
 INDEX = (
     "This is a storyline server: a self-hosted security automation engine that runs Tines-format stories. "
-    "It answers its stories' webhooks and prompt links; it has no web console.",
+    "It answers its stories' webhooks and prompt links; its web console has only the demo's chat playground so far.",
     f"Its stories, their webhook URLs and their events are on the command line of the machine it runs on. "
     f"How to use it: storyline's README, section \u201c{README_SECTION}\u201d.",
 )
+PLAYGROUND = "This is the demo (serve --demo): chat with its bots as a Slack or Teams user at /playground."
 
 
 def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
@@ -44,6 +46,8 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
             await service.stop()
 
     readiness = Readiness(service.db)
+    # What the bots say to the sandbox's Slack and Teams: /_sandbox/messages and the playground show it.
+    outbox = Outbox() if settings.sandbox else None
 
     async def healthz(request: Request) -> Response:
         problem = await readiness.database()
@@ -54,7 +58,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
 
     async def index(request: Request) -> Response:
         # No login yet, so nothing here may name a story, a webhook or a secret.
-        return page(200, "storyline", *INDEX)
+        return page(200, "storyline", *INDEX, *([PLAYGROUND] if settings.sandbox else []))
 
     async def no_such_api(request: Request) -> Response:
         return error_response(request, NotFound(f"no API endpoint {request.method} {request.url.path}; "
@@ -66,8 +70,9 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
             *open_to_anyone([Route("/healthz", healthz)], "health checks from load balancers"),
             *open_to_anyone(webhooks.routes(service), "webhooks authenticate their senders themselves"),
             *open_to_anyone(prompts.routes(service), "prompt links carry their own signature"),
-            *open_to_anyone(sandbox.routes() if settings.sandbox else [],
+            *open_to_anyone(sandbox.routes(outbox) if outbox is not None else [],
                             "the demo's stand-ins for Slack, Teams and the enrichment sources (serve --demo)"),
+            *console.routes(service, outbox),
             *api.routes(),
             guarded("/api/{rest:path}", no_such_api, rule=public("answers 404 for unknown API paths"),
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),

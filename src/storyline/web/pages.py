@@ -3,7 +3,8 @@
 Everything on a page is text from a fixed sentence or escaped: no markup from a
 request, an event or a story reaches a page. The one stylesheet is inline and
 allowed by its hash, so the Content-Security-Policy can forbid everything else
-(scripts, frames, forms, other origins) on every answer, HTML or not.
+(scripts, frames, forms, other origins) on every answer, HTML or not. The console's
+pages (``storyline.web.templates``) loosen it to their own files only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ CONTENT_SECURITY_POLICY = (
     f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; form-action 'none'; "
     "frame-ancestors 'none'"
 )
+CONSOLE_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+"""The console's pages: their own stylesheet and script files, nothing inline, nothing from elsewhere.
+
+Only the console's HTML pages carry it (``storyline.web.templates``); every other answer keeps
+:data:`CONTENT_SECURITY_POLICY`."""
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
