@@ -16,7 +16,7 @@ from storyline.accounts.passwords import Hashed, PasswordError
 from storyline.accounts.roles import Permission, Principal, Role
 from storyline.operations.access import require
 from storyline.operations.errors import Conflict, Invalid, NotFound
-from storyline.operations.paging import MAX_ID, Page, PageRequest, paginate
+from storyline.operations.paging import MAX_ROW_ID, Page, PageRequest, paginate
 
 
 def _user(row: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def _address(conn: Connection, ref: str) -> str:
     """The stored address of the user ``ref`` names (an id, or an address in any case); 404 otherwise."""
     address: str | None = None
     if ref.isascii() and ref.isdigit():
-        address = users.email_of(conn, int(ref)) if int(ref) <= MAX_ID else None
+        address = users.email_of(conn, int(ref)) if int(ref) <= MAX_ROW_ID else None
     else:
         try:
             address = users.normalise_email(ref)

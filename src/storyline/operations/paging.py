@@ -18,7 +18,9 @@ from storyline.operations.errors import Invalid
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 500
 MAX_ID = 2**63 - 1
-"""The largest id (PostgreSQL's BIGINT, SQLite's INTEGER): ids beyond it exist nowhere."""
+"""The largest id of an event, a run, a job or a log (PostgreSQL's BIGINT): ids beyond it exist nowhere."""
+MAX_ROW_ID = 2**31 - 1
+"""The largest id of a story, an action or a user (PostgreSQL's INTEGER)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from storyline.accounts.roles import Permission
 from storyline.operations import runs
-from storyline.operations.paging import MAX_ID, page_request
+from storyline.operations.paging import MAX_ID, MAX_ROW_ID, page_request
 from storyline.web.api.endpoint import Call, Endpoint
 from storyline.web.api.stories import PageQuery
 
@@ -20,8 +20,8 @@ RUN_GUID = r"^[0-9A-Fa-f-]{1,36}$"
 class EventsQuery(PageQuery):
     """Filters combine (all must hold); newest first."""
 
-    story_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="Only this story's events")
-    action_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="Only events this action emitted")
+    story_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="Only this story's events")
+    action_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="Only events this action emitted")
     story_run_guid: str | None = Field(default=None, pattern=RUN_GUID, description="Only this story run's events")
     since: dt.datetime | None = Field(default=None, description="Only events created after this time (ISO 8601; "
                                                                 "UTC when it names no zone)")
@@ -29,11 +29,11 @@ class EventsQuery(PageQuery):
 
 
 class RunsQuery(PageQuery):
-    story_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="Only this story's runs")
+    story_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="Only this story's runs")
 
 
 class LogsQuery(PageQuery):
-    story_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="Only this story's action logs")
+    story_id: int | None = Field(default=None, ge=1, le=MAX_ROW_ID, description="Only this story's action logs")
     level: str | None = Field(default=None, max_length=32, description="info, warning or error")
 
 
