@@ -41,10 +41,13 @@ def record(conn: Connection, actor: str, action: str, target: str, summary: str,
                      target[:TARGET_LENGTH], summary[:SUMMARY_LENGTH])
 
 
-def entries(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest ``limit`` entries, newest first, with their time as ISO 8601 (UTC)."""
+def entries(conn: Connection, limit: int = 100, *, before_id: int | None = None, actor: str | None = None,
+            action: str | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` entries (older than ``before_id``; by ``actor``; of ``action``), newest first,
+    with their time as ISO 8601 (UTC)."""
     return [{"id": row["id"], "time": iso(row["created_at"]), "actor": row["actor"], "action": row["action"],
-             "target": row["target"], "summary": row["summary"]} for row in sql.list_entries(conn, limit)]
+             "target": row["target"], "summary": row["summary"]}
+            for row in sql.list_entries(conn, limit, before_id=before_id, actor=actor, action=action)]
 
 
 def purge(conn: Connection, now: float, keep_days: float) -> int:

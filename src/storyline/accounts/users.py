@@ -15,8 +15,9 @@ from sqlalchemy.engine import Connection
 from storyline.accounts import audit
 from storyline.accounts.passwords import (
     MAX_LENGTH,
+    Hashed,
     dummy_hash,
-    hash_password,
+    hashed,
     needs_rehash,
     rehash,
     verify_password,
@@ -57,22 +58,39 @@ def _keep_an_admin(conn: Connection, user: Any, doing: str) -> None:
                            "(`storyline user set-role EMAIL admin`)")
 
 
-def add_user(conn: Connection, email: str, role: Role | str, password: str, *, actor: str,
+def add_user(conn: Connection, email: str, role: Role | str, password: str | Hashed, *, actor: str,
              now: float | None = None) -> str:
     """Create the user and return the address as stored; raises AccountError or PasswordError."""
     when = time.time() if now is None else now
     address, rank = normalise_email(email), parse_role(role)
     if sql.find_user(conn, address) is not None:
         raise AccountError(f"user {address} already exists; `storyline user set-password` or `set-role` change it")
-    sql.insert_user(conn, address, rank.value, hash_password(password), when)
+    sql.insert_user(conn, address, rank.value, hashed(password), when)
     audit.record(conn, actor, "user.add", address, f"role {rank}", now=when)
     return address
 
 
-def list_users(conn: Connection) -> list[dict[str, Any]]:
-    """Users by address: their role and when they were created and last changed (never a hash)."""
-    return [{"email": row.email, "role": row.role, "created": iso(row.created_at), "updated": iso(row.updated_at)}
-            for row in sql.list_users(conn)]
+def list_users(conn: Connection, *, after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Users by address (after ``after``, at most ``limit``): their id, role and when they were created and
+    last changed (never a hash)."""
+    return [_listed(row) for row in sql.list_users(conn, after=after, limit=limit)]
+
+
+def _listed(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "email": row.email, "role": row.role, "created": iso(row.created_at),
+            "updated": iso(row.updated_at)}
+
+
+def get_user(conn: Connection, email: str) -> dict[str, Any] | None:
+    """The user with this (stored) address as :func:`list_users` shows them, or None."""
+    rows = sql.list_users(conn, email=email)
+    return _listed(rows[0]) if rows else None
+
+
+def email_of(conn: Connection, user_id: int) -> str | None:
+    """The address of the user with this id, or None."""
+    row = sql.find_user_by_id(conn, user_id)
+    return None if row is None else str(row.email)
 
 
 def remove_user(conn: Connection, email: str, *, actor: str) -> str:
@@ -83,11 +101,12 @@ def remove_user(conn: Connection, email: str, *, actor: str) -> str:
     return str(user.email)
 
 
-def set_password(conn: Connection, email: str, password: str, *, actor: str, now: float | None = None) -> str:
+def set_password(conn: Connection, email: str, password: str | Hashed, *, actor: str,
+                 now: float | None = None) -> str:
     """Replace the password and end the user's browser sessions (whoever knew the old one is signed out)."""
     when = time.time() if now is None else now
     user = _existing(conn, email)
-    sql.update_user(conn, user.email, when, password_hash=hash_password(password))
+    sql.update_user(conn, user.email, when, password_hash=hashed(password))
     ended = sql.end_sessions(conn, user.id)
     audit.record(conn, actor, "user.set_password", user.email,
                  "password changed" + (f"; {ended} browser sessions ended" if ended else ""), now=when)

@@ -181,7 +181,23 @@ def ingest(
     The run's byte count starts with this event; the budget is held by what the run goes
     on to emit (a body is bounded by STORYLINE_MAX_BODY_BYTES before it gets here).
     """
-    own = _own_output(action, body)
+    return _first_event(conn, catalog, action, _own_output(action, body), now, parent_job_id)
+
+
+def reemit(conn: Connection, catalog: Catalog, action: ActionSpec, view: Mapping[str, Any], now: float) -> Ingested:
+    """Run the receivers of an event ``action`` emitted again, on its ``view``, in a new story run.
+
+    The new run's first event holds the whole view and no parent (as rows from before migration
+    0003 do): its receivers see what the first ones saw, and it does not lean on the old run's
+    events, which expire on their own schedule.
+    """
+    return _first_event(conn, catalog, action, json_text(dict(view)), now, None)
+
+
+def _first_event(
+    conn: Connection, catalog: Catalog, action: ActionSpec, own: JsonText, now: float, parent_job_id: int | None
+) -> Ingested:
+    """A new story run, its first event ``own`` and one queued job per enabled receiver."""
     story_run = _new_run(conn, catalog, action, now, parent_job_id, own.size)
     event_id = _insert_event(conn, catalog, action, story_run, own, None, now, None, 0)
     rows = [

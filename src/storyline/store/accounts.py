@@ -38,8 +38,17 @@ def delete_user(conn: Connection, email: str) -> bool:
     return conn.execute(t.users.delete().where(u.id == user.id)).rowcount > 0
 
 
-def list_users(conn: Connection) -> list[Row[*tuple[Any, ...]]]:
-    return list(conn.execute(sa.select(u.email, u.role, u.created_at, u.updated_at).order_by(u.email)))
+def find_user_by_id(conn: Connection, user_id: int) -> Row[*tuple[Any, ...]] | None:
+    return conn.execute(sa.select(u.id, u.email, u.role, u.password_hash).where(u.id == user_id)).first()
+
+
+def list_users(conn: Connection, *, after: str | None = None, limit: int | None = None,
+               email: str | None = None) -> list[Row[*tuple[Any, ...]]]:
+    """Users by address (after ``after``, at most ``limit``; the one with ``email``)."""
+    query = sa.select(u.id, u.email, u.role, u.created_at, u.updated_at).order_by(u.email).limit(limit)
+    if email is not None:
+        query = query.where(u.email == email)
+    return list(conn.execute(query if after is None else query.where(u.email > after)))
 
 
 def count_admins(conn: Connection) -> int:
@@ -78,8 +87,11 @@ def touch_token(conn: Connection, token_id: int, now: float, unless_since: float
     )
 
 
-def list_tokens(conn: Connection) -> list[Row[*tuple[Any, ...]]]:
-    return list(conn.execute(sa.select(k.name, k.role, k.created_by, k.created_at, k.last_used_at).order_by(k.name)))
+def list_tokens(conn: Connection, *, after: str | None = None, limit: int | None = None
+                ) -> list[Row[*tuple[Any, ...]]]:
+    """Tokens by name (after ``after``, at most ``limit``); never their digests."""
+    query = sa.select(k.name, k.role, k.created_by, k.created_at, k.last_used_at).order_by(k.name).limit(limit)
+    return list(conn.execute(query if after is None else query.where(k.name > after)))
 
 
 def delete_token(conn: Connection, name: str) -> Row[*tuple[Any, ...]] | None:

@@ -78,6 +78,7 @@ story_runs = sa.Table(
     sa.Column("parent_job_id", sa.BigInteger, nullable=True),
     # Bytes of event JSON the run has written, held to STORYLINE_MAX_RUN_BYTES.
     sa.Column("event_bytes", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Index("ix_story_runs_story", "story_id", "id"),
 )
 
 events = sa.Table(
@@ -104,6 +105,9 @@ events = sa.Table(
     sa.Index("ix_events_action", "action_id", "id"),
     # Retention keeps an event while another names it as parent.
     sa.Index("ix_events_parent", "parent_id"),
+    # The API's lists (migration 0006): a story's events newest first, and events since a time.
+    sa.Index("ix_events_story", "story_id", "id"),
+    sa.Index("ix_events_created_at", "created_at"),
 )
 
 jobs = sa.Table(
@@ -123,6 +127,8 @@ jobs = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Index("ix_jobs_due", "status", "run_after"),
+    # A run's status (pending, failed) and its failed jobs, without a scan of every job kept.
+    sa.Index("ix_jobs_story_run", "story_run"),
 )
 
 logs = sa.Table(
@@ -135,6 +141,7 @@ logs = sa.Table(
     sa.Column("level", sa.String(8), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Index("ix_logs_action", "action_id", "id"),
 )
 
 action_state = sa.Table(

@@ -64,6 +64,14 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
         return error_response(request, NotFound(f"no API endpoint {request.method} {request.url.path}; "
                                                 "/api/v1/docs lists them"))
 
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        # What no route matched at all (a path with a line break in it: ``{rest:path}`` stops there):
+        # the API still answers JSON; elsewhere Starlette's plain answer stands.
+        status = getattr(exc, "status_code", 404)
+        if request.url.path.startswith("/api/"):
+            return await no_such_api(request)
+        return Response(status_code=status)
+
     app = Starlette(
         routes=[
             *open_to_anyone([Route("/", index)], "says what this server is, and nothing stored"),
@@ -78,6 +86,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={404: unrouted},
         lifespan=lifespan,
     )
     app.state.service = service
