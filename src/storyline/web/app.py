@@ -1,10 +1,11 @@
-"""The ASGI app: webhooks, prompt links, health, and an index that says what this server is."""
+"""The ASGI app: webhooks, prompt links, health, the REST API, sign-in, and an index that says what this server is."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,11 +16,18 @@ from starlette.routing import Route
 from storyline import sandbox
 from storyline.config import Settings
 from storyline.engine.service import Service
-from storyline.operations.errors import NotFound
-from storyline.web import api, prompts, webhooks
-from storyline.web.access import error_response, guarded, open_to_anyone, public
+from storyline.operations.errors import NotFound, OperationError
+from storyline.web import api, login, prompts, webhooks
+from storyline.web.access import (
+    csrf_token_of,
+    error_response,
+    guarded,
+    open_to_anyone,
+    public,
+    session_principal,
+)
 from storyline.web.health import Readiness
-from storyline.web.pages import SecurityHeaders, page
+from storyline.web.pages import SecurityHeaders, render
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +38,14 @@ INDEX = (
     f"Its stories, their webhook URLs and their events are on the command line of the machine it runs on. "
     f"How to use it: storyline's README, section \u201c{README_SECTION}\u201d.",
 )
+SIGNED_IN = (
+    "This is a storyline server: a self-hosted security automation engine that runs Tines-format stories.",
+    "Its web console is still to come; the REST API is described at /api/v1/docs.",
+)
 
 
-def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
+def create_app(settings: Settings, *, worker: bool = True, clock: Callable[[], float] = time.time) -> Starlette:
+    """The app; ``clock`` tells sessions, sign-in throttling and setup links the time (tests move their own)."""
     service = Service(settings, worker=worker)
 
     @contextlib.asynccontextmanager
@@ -53,8 +66,14 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
                             status_code=200 if problem is None else 503)
 
     async def index(request: Request) -> Response:
-        # No login yet, so nothing here may name a story, a webhook or a secret.
-        return page(200, "storyline", *INDEX)
+        # Nothing here may name a story, a webhook or a secret: anyone may read it.
+        try:
+            request.state.principal = await session_principal(request)
+        except OperationError:
+            request.state.principal = None
+        user = request.state.principal
+        return render(200, "index.html", title="storyline", user=user, csrf_token=csrf_token_of(request),
+                      error="", paragraphs=INDEX if user is None else SIGNED_IN)
 
     async def no_such_api(request: Request) -> Response:
         return error_response(request, NotFound(f"no API endpoint {request.method} {request.url.path}; "
@@ -62,7 +81,8 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
 
     app = Starlette(
         routes=[
-            *open_to_anyone([Route("/", index)], "says what this server is, and nothing stored"),
+            guarded("/", index, rule=public("says what this server is, and nothing stored")),
+            *login.routes(),
             *open_to_anyone([Route("/healthz", healthz)], "health checks from load balancers"),
             *open_to_anyone(webhooks.routes(service), "webhooks authenticate their senders themselves"),
             *open_to_anyone(prompts.routes(service), "prompt links carry their own signature"),
@@ -76,4 +96,5 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.clock = clock
     return app

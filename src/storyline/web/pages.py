@@ -1,27 +1,38 @@
-"""The few HTML pages storyline serves (the index, a prompt's answer), and the headers every answer carries.
+"""The HTML pages storyline serves (the index, a prompt's answer, sign-in), and the headers every answer carries.
 
 Everything on a page is text from a fixed sentence or escaped: no markup from a
-request, an event or a story reaches a page. The one stylesheet is inline and
-allowed by its hash, so the Content-Security-Policy can forbid everything else
-(scripts, frames, forms, other origins) on every answer, HTML or not.
+request, an event or a story reaches a page. Templates (``web/templates/``) are
+Jinja2 with autoescape on. The one stylesheet is inline and allowed by its hash, so
+the Content-Security-Policy can forbid everything else (scripts, frames, forms,
+other origins) on every answer, HTML or not. A page of ours with a form says so
+(:data:`FORM_PAGE_POLICY`): its forms may post to this server, and nowhere else.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
+from typing import Any
 
+import jinja2
+from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STYLE = "body{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em}"
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 
-CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
-)
+
+def _policy(form_action: str) -> str:
+    return (f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; form-action {form_action}; "
+            "frame-ancestors 'none'")
+
+
+CONTENT_SECURITY_POLICY = _policy("'none'")
+FORM_PAGE_POLICY = _policy("'self'")
+"""Only on pages storyline renders from its templates: a webhook's answer (a story's text) keeps ``'none'``."""
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -41,6 +52,23 @@ def page(status: int, title: str, *paragraphs: str) -> Response:
         f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
     return HTMLResponse(document, status_code=status, headers={"cache-control": "no-store"})
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("storyline.web", "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    environment.globals["style"] = Markup(STYLE)  # a constant of ours, allowed by its hash
+    return environment
+
+
+def render(status: int, template: str, *, headers: dict[str, str] | None = None, **context: Any) -> Response:
+    """A page from ``web/templates/`` (every value escaped), never cached, its forms allowed to post here only."""
+    document = _templates().get_template(template).render(**context)
+    return HTMLResponse(document, status_code=status, headers={
+        "cache-control": "no-store", "content-security-policy": FORM_PAGE_POLICY, **(headers or {})})
 
 
 class SecurityHeaders:
