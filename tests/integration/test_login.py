@@ -441,3 +441,16 @@ def test_the_demo_admin_is_made_only_when_there_is_no_user(database_url: str) ->
     engine.dispose()
     with browser_on(database_url, users={}) as browser:
         assert browser.sign_in(setup.DEMO_EMAIL, password).status_code == 303
+
+
+def test_a_login_body_that_is_too_large_or_no_form_is_refused_plainly(browser: Browser) -> None:
+    token = hidden(browser.client.get("/login").text, "csrf_token")
+    huge = browser.client.post("/login", data={"csrf_token": token, "email": ANA, "password": "x" * 100_000})
+    assert huge.status_code == 413
+    as_json = browser.client.post("/login", json={"csrf_token": token, "email": ANA, "password": PASSWORD},
+                                  follow_redirects=False)
+    assert as_json.status_code == 403
+    many = browser.client.post("/login", content="&".join(f"f{n}=1" for n in range(100)),
+                               headers={"content-type": "application/x-www-form-urlencoded"})
+    assert many.status_code == 422
+    assert count(browser.database_url, t.sessions) == 0
