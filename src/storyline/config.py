@@ -25,11 +25,15 @@ def _env_float(name: str, default: float) -> float:
         raise SystemExit(f"{name}={raw!r} is not a number") from exc
 
 
-def _env_days(name: str, default: float) -> float:
+def _env_positive(name: str, default: float, unit: str) -> float:
     value = _env_float(name, default)
     if not value > 0:
-        raise SystemExit(f"{name}={value:g}: give a number of days above 0")
+        raise SystemExit(f"{name}={value:g}: give a number of {unit} above 0")
     return value
+
+
+def _env_days(name: str, default: float) -> float:
+    return _env_positive(name, default, "days")
 
 
 def _env_overrides() -> dict[str, str]:
@@ -105,6 +109,10 @@ class Settings:
     max_connections: int = 1000
     # Days the audit log keeps an entry (engine/retention.py purges older ones).
     audit_keep_days: float = 365.0
+    # Browser sessions (storyline.accounts.sessions): signed out after this long without a request,
+    # and after this long whatever happens.
+    session_idle_hours: float = 12.0
+    session_max_days: float = 7.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -136,5 +144,7 @@ class Settings:
             body_timeout=_env_float("STORYLINE_BODY_TIMEOUT", cls.body_timeout),
             max_connections=int(_env_float("STORYLINE_MAX_CONNECTIONS", cls.max_connections)),
             audit_keep_days=_env_days("STORYLINE_AUDIT_KEEP_DAYS", cls.audit_keep_days),
+            session_idle_hours=_env_positive("STORYLINE_SESSION_IDLE_HOURS", cls.session_idle_hours, "hours"),
+            session_max_days=_env_days("STORYLINE_SESSION_MAX_DAYS", cls.session_max_days),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -125,24 +126,51 @@ def set_role(conn: Connection, email: str, role: Role | str, *, actor: str, now:
     return str(user.email)
 
 
-def check_login(conn: Connection, email: str, password: str, *, now: float | None = None) -> Principal | None:
+@dataclass(frozen=True)
+class Login:
+    """A user whose password checked out: who they are, their row, and a stronger hash to store, if due."""
+
+    principal: Principal
+    user_id: int
+    rehashed: str | None
+
+
+def verify_login(conn: Connection, email: str, password: str) -> Login | None:
     """The user whose address and password these are, or None, taking as long when there is no such user.
 
-    A hash made with weaker parameters than today's is replaced on the way (commit the transaction).
-    Failures are the caller's to log and throttle, never with the password.
+    Reads only, so the web layer runs it (and argon2's tens of milliseconds) on a reader, not the
+    writer every webhook waits for. Failures are the caller's to log and throttle, never with the password.
     """
     try:
         address = normalise_email(email)
     except AccountError:
         return None
-    user = sql.find_user(conn, address)
     if len(password) > MAX_LENGTH:
         return None
+    user = sql.find_user(conn, address)
     if user is None:
         verify_password(dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password):
         return None
-    if needs_rehash(user.password_hash):
-        sql.update_user(conn, address, time.time() if now is None else now, password_hash=rehash(password))
-    return Principal("user", address, parse_role(user.role))
+    try:
+        role = parse_role(user.role)
+    except ValueError:
+        return None
+    stronger = rehash(password) if needs_rehash(user.password_hash) else None
+    return Login(Principal("user", address, role), user.id, stronger)
+
+
+def store_rehash(conn: Connection, login: Login, now: float) -> None:
+    """Keep the stronger hash :func:`verify_login` made (a hash made with weaker parameters than today's)."""
+    if login.rehashed is not None:
+        sql.update_user(conn, login.principal.name, now, password_hash=login.rehashed)
+
+
+def check_login(conn: Connection, email: str, password: str, *, now: float | None = None) -> Principal | None:
+    """:func:`verify_login` and :func:`store_rehash` in one (write) transaction, for callers that have one."""
+    login = verify_login(conn, email, password)
+    if login is None:
+        return None
+    store_rehash(conn, login, time.time() if now is None else now)
+    return login.principal

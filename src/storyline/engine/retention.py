@@ -2,7 +2,7 @@
 
 Events, story runs, finished jobs and logs older than their story keeps are dropped, and
 webhook delivery keys older than any sender retries, audit entries older than
-``STORYLINE_AUDIT_KEEP_DAYS`` and expired browser sessions. It runs beside the worker in every
+``STORYLINE_AUDIT_KEEP_DAYS``, expired browser sessions and failed logins that no longer count. It runs beside the worker in every
 ``serve`` and ``worker`` process; every pass is one write transaction of bounded size.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storyline.accounts import audit
+from storyline.accounts import audit, logins
 from storyline.config import Settings
 from storyline.engine import deliveries
 from storyline.engine.database import Database
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 def purge(conn: Connection, now: float, *, audit_keep_days: float = Settings.audit_keep_days) -> int:
     """Retention: drop expired events and runs, finished jobs and logs older than their story keeps,
-    webhook delivery keys older than any sender retries, old audit entries and expired sessions."""
+    webhook delivery keys older than any sender retries, old audit entries, expired sessions and
+    failed logins past the throttle's window."""
     removed = _purge_events(conn, now)
     removed += conn.execute(t.story_runs.delete().where(t.story_runs.c.expires_at < now)).rowcount
     keep = (
@@ -51,6 +52,7 @@ def purge(conn: Connection, now: float, *, audit_keep_days: float = Settings.aud
     removed += deliveries.purge(conn, now)
     removed += audit.purge(conn, now, audit_keep_days)
     removed += accounts.purge_sessions(conn, now)
+    removed += logins.purge(conn, now)
     return removed
 
 

@@ -1,10 +1,11 @@
-"""The ASGI app: webhooks, prompt links, health, and an index that says what this server is."""
+"""The ASGI app: webhooks, prompt links, health, the REST API, sign-in, and an index that says what this server is."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,12 +16,20 @@ from starlette.routing import Route
 from storyline import sandbox
 from storyline.config import Settings
 from storyline.engine.service import Service
-from storyline.operations.errors import NotFound
+from storyline.operations.errors import NotFound, OperationError
 from storyline.standins.outbox import Outbox
-from storyline.web import api, console, prompts, webhooks
-from storyline.web.access import error_response, guarded, open_to_anyone, public
+from storyline.web import api, console, login, prompts, webhooks
+from storyline.web.access import (
+    csrf_token_of,
+    error_response,
+    guarded,
+    open_to_anyone,
+    public,
+    session_principal,
+)
 from storyline.web.health import Readiness
-from storyline.web.pages import SecurityHeaders, page
+from storyline.web.pages import SecurityHeaders
+from storyline.web.templates import render_page
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +41,14 @@ INDEX = (
     f"How to use it: storyline's README, section \u201c{README_SECTION}\u201d.",
 )
 PLAYGROUND = "This is the demo (serve --demo): chat with its bots as a Slack or Teams user at /playground."
+SIGNED_IN = (
+    "This is a storyline server: a self-hosted security automation engine that runs Tines-format stories.",
+    "Its web console is still to come; the REST API is described at /api/v1/docs.",
+)
 
 
-def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
+def create_app(settings: Settings, *, worker: bool = True, clock: Callable[[], float] = time.time) -> Starlette:
+    """The app; ``clock`` tells sessions, sign-in throttling and setup links the time (tests move their own)."""
     service = Service(settings, worker=worker)
 
     @contextlib.asynccontextmanager
@@ -57,8 +71,15 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
                             status_code=200 if problem is None else 503)
 
     async def index(request: Request) -> Response:
-        # No login yet, so nothing here may name a story, a webhook or a secret.
-        return page(200, "storyline", *INDEX, *([PLAYGROUND] if settings.sandbox else []))
+        # Nothing here may name a story, a webhook or a secret: anyone may read it.
+        try:
+            request.state.principal = await session_principal(request)
+        except OperationError:
+            request.state.principal = None
+        user = request.state.principal
+        paragraphs = (*(INDEX if user is None else SIGNED_IN), *([PLAYGROUND] if settings.sandbox else []))
+        return render_page(200, "index.html", title="storyline", user=user, csrf_token=csrf_token_of(request),
+                      error="", paragraphs=paragraphs)
 
     async def no_such_api(request: Request) -> Response:
         return error_response(request, NotFound(f"no API endpoint {request.method} {request.url.path}; "
@@ -74,7 +95,8 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
 
     app = Starlette(
         routes=[
-            *open_to_anyone([Route("/", index)], "says what this server is, and nothing stored"),
+            guarded("/", index, rule=public("says what this server is, and nothing stored")),
+            *login.routes(),
             *open_to_anyone([Route("/healthz", healthz)], "health checks from load balancers"),
             *open_to_anyone(webhooks.routes(service), "webhooks authenticate their senders themselves"),
             *open_to_anyone(prompts.routes(service), "prompt links carry their own signature"),
@@ -90,4 +112,5 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.clock = clock
     return app

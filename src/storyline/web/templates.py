@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from storyline.web.pages import CONSOLE_CONTENT_SECURITY_POLICY
+from storyline.web.pages import CONSOLE_CONTENT_SECURITY_POLICY, FORM_PAGE_POLICY, STYLE
 
 HERE = Path(__file__).parent
 STATIC_PATH = "/static"
@@ -35,7 +36,16 @@ environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined,
     trim_blocks=True, lstrip_blocks=True,
 )
+environment.globals["style"] = Markup(STYLE)  # the plain pages' one stylesheet, a constant allowed by its hash
 templates = Jinja2Templates(env=environment)
+
+
+def render_page(status: int, template: str, *, headers: dict[str, str] | None = None, **context: Any) -> Response:
+    """A plain page (sign-in, setup, the index): every value escaped, never cached, its forms allowed to post
+    here only (:data:`~storyline.web.pages.FORM_PAGE_POLICY`)."""
+    document = environment.get_template(template).render(**context)
+    return HTMLResponse(document, status_code=status, headers={
+        "cache-control": "no-store", "content-security-policy": FORM_PAGE_POLICY, **(headers or {})})
 
 
 def render(request: Request, name: str, context: dict[str, Any], *, status: int = 200) -> Response:
