@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser import PASSWORD, hidden
 from tests.e2e.processes import environment, free_port, serve
+from tests.signin import PASSWORD, hidden
 
 pytestmark = pytest.mark.slow
 

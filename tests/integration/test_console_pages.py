@@ -13,7 +13,7 @@ from storyline.config import Settings
 from storyline.store.db import make_engine, upgrade
 from storyline.web.app import create_app
 from storyline.web.console.playground import MAX_FORM_BYTES, Turn
-from storyline.web.pages import CONSOLE_CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY
+from storyline.web.pages import CONSOLE_CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY, FORM_PAGE_POLICY
 from storyline.web.templates import fragment
 from tests.apiclient import Api, api_on
 
@@ -48,8 +48,10 @@ def test_console_pages_carry_the_console_policy_and_other_answers_keep_the_stric
     for label in ("Stories", "Runs", "Events", "Credentials", "Resources", "Packs", "Audit", "Users", "Tokens"):
         assert f">{label}</a>" in page.text
     assert '<a href="/playground" aria-current="page">Playground</a>' in page.text
-    for other in ("/", "/healthz", "/_sandbox/messages", "/webhook/nothing-here"):
+    for other in ("/healthz", "/_sandbox/messages", "/webhook/nothing-here"):
         assert demo.get(other).headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    # The index has the sign-out form: its form may post here, and nothing else is loosened.
+    assert demo.get("/").headers["content-security-policy"] == FORM_PAGE_POLICY
 
 
 def test_the_console_files_are_served_from_the_package(demo: TestClient) -> None:

@@ -1,6 +1,6 @@
 """Signing in with a browser: sessions, their cookie and expiry, CSRF, throttling, the first admin's link.
 
-On SQLite and PostgreSQL; time is the app's clock (tests/browser.py), moved by hand.
+On SQLite and PostgreSQL; time is the app's clock (tests/signin.py), moved by hand.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from storyline.store import tables as t
 from storyline.store.db import make_engine
 from storyline.web.access import guarded, needs
 from tests.apiclient import api_on
-from tests.browser import PASSWORD, T0, USERS, Browser, browser_on, hidden
+from tests.signin import PASSWORD, T0, USERS, Browser, browser_on, hidden
 
 ANA = USERS["admin"]
 HOUR = 3600.0
