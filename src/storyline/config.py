@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from storyline.hosts import parse_allow, parse_overrides
+from storyline.hosts import parse_allow, parse_host_names, parse_overrides
 
 DEFAULT_DATABASE_URL = "sqlite:///./storyline.db"
 TEAMS_SERVICE_HOSTS = (
@@ -41,6 +41,13 @@ def _env_overrides() -> dict[str, str]:
         return parse_overrides(os.environ.get("STORYLINE_EGRESS_OVERRIDES", ""))
     except ValueError as exc:
         raise SystemExit(f"STORYLINE_EGRESS_OVERRIDES: {exc} (example: slack.com=http://127.0.0.1:9001)") from exc
+
+
+def _env_tenant_hosts() -> tuple[str, ...]:
+    try:
+        return parse_host_names(os.environ.get("STORYLINE_TINES_TENANT_HOSTS", ""), "STORYLINE_TINES_TENANT_HOSTS")
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def _env_switch(name: str) -> bool | None:
@@ -78,6 +85,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 2 * 1024 * 1024
     egress_overrides: dict[str, str] = field(default_factory=dict)
+    # Tines tenants whose API a story calls (https://tenant.tines.io/api/v1/...): sent to this
+    # server's own API at public_url instead (see ``egress_routes``).
+    tines_tenant_hosts: tuple[str, ...] = ()
     egress_allow: tuple[str, ...] = ()
     egress_timeout: float = 30.0
     max_response_bytes: int = 10 * 1024 * 1024
@@ -121,6 +131,7 @@ class Settings:
             public_url=(os.environ.get("STORYLINE_PUBLIC_URL") or cls.public_url).rstrip("/"),
             max_body_bytes=int(_env_float("STORYLINE_MAX_BODY_BYTES", cls.max_body_bytes)),
             egress_overrides=_env_overrides(),
+            tines_tenant_hosts=_env_tenant_hosts(),
             egress_allow=_env_allow(),
             egress_timeout=_env_float("STORYLINE_EGRESS_TIMEOUT", cls.egress_timeout),
             max_response_bytes=int(_env_float("STORYLINE_MAX_RESPONSE_BYTES", cls.max_response_bytes)),
@@ -148,3 +159,10 @@ class Settings:
             session_max_days=_env_days("STORYLINE_SESSION_MAX_DAYS", cls.session_max_days),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def egress_routes(self) -> dict[str, str]:
+        """Where egress sends a host instead of the host itself: each Tines tenant host to this server
+        (its ``public_url``, which ``serve`` sets to its own address unless STORYLINE_PUBLIC_URL is
+        set), then ``egress_overrides``, which win."""
+        return {**dict.fromkeys(self.tines_tenant_hosts, self.public_url), **self.egress_overrides}

@@ -110,6 +110,8 @@ def _print_urls(engine: Any, settings: Settings) -> None:
         stories = list_stories(conn)
     console.print(f"storyline on [bold]{settings.public_url}[/bold]  (database {settings.database_url})")
     console.print(f"  health:   {settings.public_url}/healthz")
+    for host in settings.tines_tenant_hosts:
+        console.print(f"  stories calling https://{host}/api/v1/... reach {settings.public_url}/api/v1/...")
     print_webhooks(stories, settings.public_url)
 
 

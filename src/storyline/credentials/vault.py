@@ -56,6 +56,11 @@ class Vault:
         self._references: dict[int, tuple[Mapping[str, Any], frozenset[str]]] = {}
         self._retired: dict[str, str] = {}
         self._redactor = Redactor({})
+        self._used: dict[str, float] = {}
+
+    def expire(self) -> None:
+        """Re-read the store at the next ``sync``: this process just changed it (the API)."""
+        self._checked = 0.0
 
     # -- loading -------------------------------------------------------------------
 
@@ -177,6 +182,17 @@ class Vault:
     def redact(self, value: T) -> T:
         return self._redactor(value)
 
+    # -- last used -----------------------------------------------------------------
+
+    def used(self, name: str) -> None:
+        self._used[name] = time.time()
+
+    def take_uses(self) -> dict[str, float]:
+        """When each credential was last rendered since the previous call; housekeeping stores them
+        (``stored.record_uses``) once a minute, so the data path never writes for it."""
+        used, self._used = self._used, {}
+        return used
+
 
 class CredentialUse(Mapping[str, str]):
     """The credentials one action run renders: the scope reads them here, so the run knows
@@ -190,6 +206,7 @@ class CredentialUse(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         value = self._vault.value(name)
         self.used.add(name)
+        self._vault.used(name)
         return value
 
     def __contains__(self, name: object) -> bool:

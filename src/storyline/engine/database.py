@@ -121,7 +121,8 @@ class Database:
                     attempt += 1
                     time.sleep(random.uniform(0, 0.02 * attempt))
                     continue
-                log.exception("write transaction failed")
+                if not getattr(exc, "caller_error", False):  # a 4xx of storyline.operations is no failure
+                    log.exception("write transaction failed")
                 outcomes.extend((item, None, exc) for item in pending)
                 pending = []
         took = time.monotonic() - started

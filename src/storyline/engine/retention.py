@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from storyline.accounts import audit, logins
 from storyline.config import Settings
+from storyline.credentials.stored import record_uses
 from storyline.engine import deliveries
 from storyline.engine.database import Database
 from storyline.store import accounts
@@ -83,12 +85,25 @@ def _purge_events(conn: Connection, now: float) -> int:
 
 
 async def housekeeping(db: Database, stop: asyncio.Event, interval: float = 60.0, *,
-                       audit_keep_days: float = Settings.audit_keep_days) -> Any:
-    """Retention: purge what is no longer kept (see ``purge``), once a minute."""
+                       audit_keep_days: float = Settings.audit_keep_days,
+                       credential_uses: Callable[[], dict[str, float]] | None = None) -> Any:
+    """Retention: purge what is no longer kept (see ``purge``), once a minute; and store when
+    credentials were last used (``credential_uses``: the vault's ``take_uses``), also on the way out."""
     while not stop.is_set():
         try:
             await db.write(purge, time.time(), audit_keep_days=audit_keep_days)
         except Exception:
             log.exception("retention purge failed")
+        await _record_uses(db, credential_uses)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
+    await _record_uses(db, credential_uses)
+
+
+async def _record_uses(db: Database, credential_uses: Callable[[], dict[str, float]] | None) -> None:
+    used = credential_uses() if credential_uses is not None else {}
+    if used:
+        try:
+            await db.write(record_uses, used)
+        except Exception:
+            log.exception("recording when credentials were last used failed")

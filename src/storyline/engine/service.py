@@ -69,7 +69,8 @@ class Service:
             self.worker = Worker(self.db, self.runtime, self.catalogs, self.settings, concurrency=self._concurrency)
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
             self._tasks.append(asyncio.create_task(housekeeping(
-                self.db, self._stop, audit_keep_days=self.settings.audit_keep_days)))
+                self.db, self._stop, audit_keep_days=self.settings.audit_keep_days,
+                credential_uses=vault.take_uses)))
             if self.settings.scheduler:
                 scheduler = Scheduler(self.db, self.catalogs, wake=self.wake)
                 self._tasks.append(asyncio.create_task(scheduler.run(self._stop)))

@@ -167,6 +167,8 @@ credentials = sa.Table(
     sa.Column("settings", Json, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # When a run last rendered it (kept to the minute: see credentials/vault.py), for the API's list.
+    sa.Column("last_used_at", sa.Float, nullable=True),
 )
 
 resources = sa.Table(
