@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from storyline.web.api import docs, stories
+from storyline.web.api import actions, docs, stories
 from storyline.web.api.endpoint import Endpoint, routes_for
 
-ENDPOINTS: list[Endpoint] = [*stories.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [*stories.ENDPOINTS, *actions.ENDPOINTS]
 """Every API endpoint; a module's table joins here."""
 
 
