@@ -148,9 +148,9 @@ def save_import(conn: Connection, principal: Principal | None, prepared: Prepare
         raise Invalid(str(exc)) from None
     count = f"{len(story.actions)} actions"
     origin = f", from {prepared.source}" if prepared.source else ""
-    summary = (f"replaced: {count} (was {target['actions']})" if target is not None
-               else f"imported{' as a copy' if prepared.mode == 'copy' else ''}: {count}{origin}")
-    record(conn, who.actor, "story.import", f"{story.name} (id {story_id})", summary, now=now)
+    summary = (f"replaced: {count} (was {target['actions']}), id {story_id}" if target is not None
+               else f"imported{' as a copy' if prepared.mode == 'copy' else ''}: {count}{origin}, id {story_id}")
+    record(conn, who.actor, "story.import", story.name, summary, now=now)
     return Imported(story_id, story, target is None, warnings)
 
 
@@ -196,8 +196,8 @@ def set_disabled(conn: Connection, principal: Principal | None, story_id: int, d
         released = sql.set_story_disabled(conn, story_id, disabled, now=now)
         summary = ("disabled (was enabled)" if disabled
                    else f"enabled (was disabled); {released} held job{'s' if released != 1 else ''} queued again")
-        record(conn, who.actor, "story.disable" if disabled else "story.enable",
-               f"{row['name']} (id {story_id})", summary, now=now)
+        record(conn, who.actor, "story.disable" if disabled else "story.enable", row["name"],
+               f"{summary}, id {story_id}", now=now)
     return _shown(_row(conn, story_id))
 
 
@@ -206,5 +206,5 @@ def delete(conn: Connection, principal: Principal | None, story_id: int, *, now:
     who = require(principal, Permission.STORIES_WRITE)
     row = _row(conn, story_id)
     sql.delete_story_by_id(conn, story_id)
-    record(conn, who.actor, "story.delete", f"{row['name']} (id {story_id})",
-           f"deleted with its {row['actions']} actions, runs and events", now=now)
+    record(conn, who.actor, "story.delete", row["name"],
+           f"deleted with its {row['actions']} actions, runs and events, id {story_id}", now=now)
