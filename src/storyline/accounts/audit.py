@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from storyline.accounts.roles import Principal, Role
 from storyline.store import audit as sql
 from storyline.store.queries import iso
 
@@ -31,6 +32,12 @@ def cli_actor() -> str:
     except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (a bare container)
         name = f"uid-{os.getuid()}"
     return f"cli:{name}"
+
+
+def cli_principal() -> Principal:
+    """The command line as a principal, so it runs the same operations as the API: whoever can run it
+    reaches the database directly, so it may do anything an admin may."""
+    return Principal("cli", cli_actor().removeprefix("cli:"), Role.ADMIN)
 
 
 def record(conn: Connection, actor: str, action: str, target: str, summary: str, *,

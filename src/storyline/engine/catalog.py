@@ -31,6 +31,8 @@ class StoryInfo:
     slug: str = ""
     # The Tines export's schema_version (None: written for storyline); defaults follow it.
     schema_version: int | None = None
+    # A disabled story runs nothing: its webhooks refuse, its schedules do not tick, its jobs are held.
+    disabled: bool = False
 
 
 @dataclass
@@ -66,7 +68,7 @@ def load_catalog(conn: Connection) -> Catalog:
         slug = (row["extra"] or {}).get("slug") or action_key(row["name"])
         catalog.stories[row["id"]] = StoryInfo(
             row["id"], row["name"], row["guid"], row["keep_events_for"],
-            bool(row["send_to_story_enabled"]), str(slug), row["schema_version"],
+            bool(row["send_to_story_enabled"]), str(slug), row["schema_version"], bool(row["disabled"]),
         )
         if row["entry_agent_guid"]:
             entry_guids[row["id"]] = row["entry_agent_guid"]

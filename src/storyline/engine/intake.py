@@ -169,6 +169,10 @@ def _webhook(catalog: Catalog, delivery: Delivery) -> ActionSpec:
         raise _error(404, NO_WEBHOOK)
     if action.disabled:
         raise _error(403, f"webhook '{action.name}' is disabled")
+    if catalog.story(action.story_id).disabled:
+        # Only a caller with the secret learns it: to anyone else this is an unknown URL, as above.
+        log.info("webhook %s: refused: its story is disabled (HTTP 403)", action.name)
+        raise _error(403, f"the story of webhook '{action.name}' is disabled")
     verbs = webhook.verbs(action.options)
     if delivery.method.lower() not in verbs:
         raise _error(405, f"this webhook accepts {', '.join(verbs).upper()}")

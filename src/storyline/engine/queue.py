@@ -619,6 +619,15 @@ def reap(conn: Connection, now: float, max_attempts: int) -> int:
     return failed + requeued
 
 
+def hold(conn: Connection, job: Job, worker: str) -> None:
+    """Set aside a claimed job of a disabled story, unrun and uncounted, until the story is enabled again.
+
+    Held jobs are not claimed (the claim takes ``queued`` ones only) and do not wake the
+    worker; enabling the story queues them again (``store.stories.set_story_disabled``).
+    """
+    _release(conn, job, worker, status="held", attempts=job.attempts - 1, worker=None)
+
+
 def next_due(conn: Connection) -> float | None:
     j = t.jobs.c
     return conn.execute(sa.select(sa.func.min(j.run_after)).where(j.status == "queued")).scalar()

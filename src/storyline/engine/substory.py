@@ -118,7 +118,7 @@ def incoming(conn: Connection, event_id: int | None) -> Mapping[str, Any] | None
 
 def busy(conn: Connection, story_run: str) -> bool:
     j = t.jobs.c
-    query = sa.select(j.id).where(j.story_run == story_run, j.status.in_(("queued", "running"))).limit(1)
+    query = sa.select(j.id).where(j.story_run == story_run, j.status.in_(t.PENDING_JOBS)).limit(1)
     return conn.execute(query).first() is not None
 
 

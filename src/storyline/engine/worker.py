@@ -112,6 +112,9 @@ class Worker:
         try:
             if action is None:
                 raise ActionError(f"action {job.action_id} no longer exists")
+            if catalog.story(action.story_id).disabled:
+                await self.db.write(queue.hold, job, self.name)
+                return
             module = runnable(action.type)
             if module is None:
                 raise ActionError(

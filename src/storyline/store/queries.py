@@ -103,7 +103,7 @@ def run_rows(
     events = sa.select(sa.func.count()).where(e.story_run == r.guid).scalar_subquery()
     actions = sa.select(sa.func.count(sa.distinct(e.action_id))).where(e.story_run == r.guid).scalar_subquery()
     pending = (
-        sa.select(sa.func.count()).where(j.story_run == r.guid, j.status.in_(("queued", "running"))).scalar_subquery()
+        sa.select(sa.func.count()).where(j.story_run == r.guid, j.status.in_(t.PENDING_JOBS)).scalar_subquery()
     )
     failed = sa.select(sa.func.count()).where(j.story_run == r.guid, j.status == "failed").scalar_subquery()
     last = sa.select(sa.func.max(e.created_at)).where(e.story_run == r.guid).scalar_subquery()
@@ -188,5 +188,5 @@ def list_logs(
 def pending_jobs(conn: Connection, story_run: str) -> int:
     j = t.jobs.c
     return conn.execute(
-        sa.select(sa.func.count()).where(j.story_run == story_run, j.status.in_(("queued", "running")))
+        sa.select(sa.func.count()).where(j.story_run == story_run, j.status.in_(t.PENDING_JOBS))
     ).scalar_one()

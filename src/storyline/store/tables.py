@@ -117,7 +117,7 @@ jobs = sa.Table(
     sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
     sa.Column("event_id", sa.BigInteger, nullable=True),
     sa.Column("story_run", sa.String(36), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | held | done | failed
     sa.Column("run_after", sa.Float, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("lease_until", sa.Float, nullable=True),
@@ -130,6 +130,9 @@ jobs = sa.Table(
     # A run's status (pending, failed) and its failed jobs, without a scan of every job kept.
     sa.Index("ix_jobs_story_run", "story_run"),
 )
+
+PENDING_JOBS = ("queued", "running", "held")
+"""Job statuses of a run not yet over; ``held`` is a job of a disabled story, queued again when it is enabled."""
 
 logs = sa.Table(
     "logs",
