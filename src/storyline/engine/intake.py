@@ -105,6 +105,7 @@ async def receive(service: Service, delivery: Delivery) -> Reply:
 
 
 async def _receive(service: Service, delivery: Delivery) -> Reply:
+    arrived = time.monotonic()
     catalog = await service.catalogs.get()
     action = _webhook(catalog, delivery)
     options = action.options
@@ -148,7 +149,8 @@ async def _receive(service: Service, delivery: Delivery) -> Reply:
         return Reply(200, "No rules matched")
     service.wake()
     vault = service.runtime.vault
-    await vault.sync()
+    if options.get("response") not in (None, ""):
+        await vault.sync(since=arrived)  # a resource set before the request arrived is the one it answers with
     ack = inbound.ack if inbound is not None else None
     respond = functools.partial(
         _respond, action, fields, outcome.ingested.story_run, service.settings.public_url, vault.resources, ack)

@@ -1,7 +1,8 @@
 """``storyline run``: one story run, in-process, to completion.
 
 A file is run against a throwaway SQLite database so trying a story never
-touches the real one; a name is run against the configured database.
+touches the real one (with the sub-stories it calls, from the file or the real one);
+a name is run against the configured database.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from storyline.config import Settings
 from storyline.credentials.cipher import Cipher
 from storyline.credentials.keys import SecretKeyError, key_source
 from storyline.credentials.vault import Vault
-from storyline.engine import queue
+from storyline.engine import queue, substory
 from storyline.engine.service import Service
+from storyline.model import StoryDef
 from storyline.store.db import make_engine, normalise_url
 from storyline.store.queries import list_events, pending_jobs
 
@@ -45,10 +47,26 @@ def _entry(service: Service, story_name: str) -> ActionSpec:
     return sorted(entries, key=lambda a: a.id)[0]
 
 
+def _exists(database_url: str) -> bool:
+    url = make_url(normalise_url(database_url))
+    return url.get_backend_name() != "sqlite" or bool(url.database and Path(url.database).is_file())
+
+
+def _callees(definition: StoryDef, database_url: str) -> list[StoryDef]:
+    """The sub-stories the file's story may call: embedded in the file, or already imported."""
+    if not _exists(database_url):
+        return substory.callees(definition, None)
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return substory.callees(definition, conn if sa.inspect(conn).has_table("stories") else None)
+    finally:
+        engine.dispose()
+
+
 def _vault_of(database_url: str) -> Vault | None:
     """The configured database's credentials and resources, read once; None if it has none yet."""
-    url = make_url(normalise_url(database_url))
-    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+    if not _exists(database_url):
         return None
     engine = make_engine(database_url)
     try:
@@ -79,15 +97,17 @@ async def run_once(story: str, body: Any, settings: Settings, *, timeout: float 
             from storyline.store.stories import save_story
             from storyline.tines.importer import load_file
 
-            settings = dataclasses.replace(settings, database_url=f"sqlite:///{tmp}/run.db")
             definition, _warnings = load_file(path)
+            callees = _callees(definition, settings.database_url)
+            settings = dataclasses.replace(settings, database_url=f"sqlite:///{tmp}/run.db")
             story = definition.name
             service = Service(settings)
             from storyline.store.db import upgrade
 
             upgrade(service.engine)
             with service.engine.begin() as conn:
-                save_story(conn, definition, now=time.time())
+                for sub in [*callees, definition]:
+                    save_story(conn, sub, now=time.time())
         else:
             service = Service(settings)
         await service.start()

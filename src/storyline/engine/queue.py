@@ -135,7 +135,7 @@ def _insert_event(
     conn: Connection, catalog: Catalog, action: ActionSpec, story_run: str, own: JsonText, parent_id: int | None,
     now: float, job_id: int | None, idx: int,
 ) -> int:
-    keep = catalog.story(action.story_id).keep_events_for
+    keep = catalog.kept_for(action)
     return conn.execute(
         _INSERT_EVENT,
         {
@@ -157,7 +157,7 @@ def _new_run(
     event_bytes: int = 0,
 ) -> str:
     story_run = new_run_guid()
-    keep = catalog.story(action.story_id).keep_events_for
+    keep = catalog.run_kept_for(action.story_id)
     conn.execute(_INSERT_RUN, {"guid": story_run, "story_id": action.story_id, "created_at": now,
                                "expires_at": now + keep, "parent_job_id": parent_job_id, "event_bytes": event_bytes})
     return story_run

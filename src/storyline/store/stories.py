@@ -26,7 +26,7 @@ from storyline.store import tables as t
 from storyline.urls import webhook_url
 
 # The actions.extra key holding the legacy per-agent retention (no column of its own).
-_KEEP_EVENTS_FOR = "keep_events_for"
+KEEP_EVENTS_FOR = "keep_events_for"
 
 
 class StoryConflictError(ValueError):
@@ -259,7 +259,7 @@ def _check_send_to_story_loops(conn: Connection, story: StoryDef) -> None:
 def _action_values(story_id: int, position: int, action: ActionDef) -> dict[str, Any]:
     extra = dict(action.extra)
     if action.keep_events_for is not None:
-        extra[_KEEP_EVENTS_FOR] = action.keep_events_for
+        extra[KEEP_EVENTS_FOR] = action.keep_events_for
     if action.schedule is not None:
         schedule: Any = action.schedule
     else:
@@ -439,7 +439,7 @@ def _load(conn: Connection, row: Row[Any]) -> StoryDef:
     positions: dict[int, int] = {}
     for position, action_row in enumerate(action_rows):
         extra = dict(action_row.extra or {})
-        keep_events_for = extra.pop(_KEEP_EVENTS_FOR, None)
+        keep_events_for = extra.pop(KEEP_EVENTS_FOR, None)
         actions.append(
             ActionDef(
                 type=action_row.type,
