@@ -38,11 +38,12 @@ STORIES_OFFERED = 500
 NOTICES = {"reemitted": "Re-emitted: this is the new run."}
 
 
-def _ids(text: str) -> list[int]:
+def _ids(text: str, name: str) -> list[int]:
+    """Run ids separated by commas (the first :data:`WATCHED`); 422 naming ``name`` for anything else."""
     parts = [part for part in text.split(",") if part][:WATCHED]
     if not all(part.isascii() and part.isdigit() and len(part) <= 19 for part in parts):
-        raise Invalid("watch: run ids separated by commas", {"parameter": "watch"})
-    return [int(part) for part in parts if 0 < int(part) <= MAX_ID]
+        raise Invalid(f"{name}: run ids separated by commas", {"parameter": name})
+    return [int(part) for part in parts if int(part) <= MAX_ID]
 
 
 def _event_stream(name: str, data: str, ident: int | None = None) -> bytes:
@@ -77,11 +78,10 @@ class RunPages:
             return Response("this is the live feed of /runs: open it as an EventSource (Accept: text/event-stream)\n",
                             status_code=406, media_type="text/plain")
         who = forms.principal(request)
-        last_event = request.headers.get("last-event-id", "")
-        after = (int(last_event) if last_event.isdigit() and len(last_event) <= 19
-                 else forms.number(request, "after", high=MAX_ID) or 0)
+        # The newest run the page has: the query's, or the last event's id when the browser reconnects.
+        after = max([0, *_ids(request.headers.get("last-event-id") or request.query_params.get("after", ""), "after")])
         story_id = forms.number(request, "story")
-        watched = _ids(request.query_params.get("watch", ""))
+        watched = _ids(request.query_params.get("watch", ""), "watch")
         seconds = forms.number(request, "seconds", high=STREAM_SECONDS) or STREAM_SECONDS
 
         async def events() -> AsyncIterator[bytes]:
