@@ -70,6 +70,8 @@ def test_a_slash_command_shows_up_live_and_its_run_reads_the_virustotal_answer(p
     until(lambda: virustotal.count() > 0, tab, "the VirusTotal search's event")
     expect(virustotal.first).to_contain_text("malicious")
     malicious = virustotal.first.locator("button.j-value[data-path$='.last_analysis_stats.malicious}}']").first
+    while not malicious.is_visible():  # unfold the tree down to it, as a person would
+        malicious.locator("xpath=ancestor::details[not(@open)][last()]/summary/span[@class='j-key']").click()
     expect(malicious).to_have_text("12")
     path = malicious.get_attribute("data-path")
     assert path is not None and path.startswith("{{.search_virustotal.body.data")
