@@ -11,6 +11,10 @@ search is not finished rather than made to wait for it.
 
 Text matches the JSON of what the event's action emitted (its own output, not the upstream view),
 case-insensitively, as a substring.
+
+A time window is ordered by id like the rest: its ends are looked up on the ``created_at`` index and
+turned into an id range (:data:`ID_ORDER_SLACK` wider), so an old window is read from where it
+starts rather than by walking back from the newest event.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from storyline.store import tables as t
 
 SCAN = 20_000
 """Events a text search reads per request, at most."""
+ID_ORDER_SLACK = 300.0
+"""Seconds by which an event's id may be out of order with its ``created_at`` (a long job, another node's
+clock): a time window is turned into an id range this much wider, then filtered by time exactly."""
 LIKE_ESCAPE = "\\"
 
 
@@ -56,11 +63,24 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def _first_id_at(conn: Connection, when: float) -> int | None:
+    """The id of the first event written at or after ``when`` (one step on the ``created_at`` index)."""
+    e = t.events.c
+    found = conn.execute(sa.select(e.id).where(e.created_at >= when).order_by(e.created_at).limit(1)).scalar()
+    return None if found is None else int(found)
+
+
 def search_events(conn: Connection, search: Search, *, before_id: int | None, limit: int,
                   scan: int = SCAN) -> Found:
     """Up to ``limit`` events matching ``search`` below ``before_id``, newest first."""
     e, a, s = t.events.c, t.actions.c, t.stories.c
+    lowest = None if search.since is None else _first_id_at(conn, search.since - ID_ORDER_SLACK)
+    highest = None if search.until is None else _first_id_at(conn, search.until + ID_ORDER_SLACK)
+    if search.since is not None and lowest is None:
+        return Found([], 0, None)  # nothing was written since then
     conditions = [condition for condition in (
+        None if lowest is None else e.id >= lowest,
+        None if highest is None else e.id < highest,
         None if search.story_id is None else e.story_id == search.story_id,
         None if search.action_id is None else e.action_id == search.action_id,
         None if search.since is None else e.created_at >= search.since,
