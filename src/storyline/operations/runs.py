@@ -19,9 +19,9 @@ from storyline.engine import queue
 from storyline.engine.catalog import Catalog
 from storyline.operations.access import require
 from storyline.operations.errors import Conflict, Invalid, NotFound
-from storyline.operations.paging import MAX_ID, Page, PageRequest, paginate
+from storyline.operations.paging import MAX_ID, Page, PageRequest, encode_cursor, paginate
+from storyline.store import event_search, queries
 from storyline.store import events as event_store
-from storyline.store import queries
 from storyline.store.queries import LOG_LEVELS, iso
 from storyline.store.stories import story_page
 
@@ -140,3 +140,46 @@ def list_logs(conn: Connection, principal: Principal | None, page: PageRequest, 
                       "created_at": iso(row["created_at"]), "story_id": row["story_id"],
                       "action_id": row["action_id"], "action_name": row["action"],
                       "story_run_guid": row["story_run"]} for row in rows], page)
+
+
+def run_timeline(conn: Connection, principal: Principal | None, guid: str, page: PageRequest) -> Page:
+    """A run's events in the order they were written, each with its own payload (``{action key: output}``)."""
+    require(principal, Permission.RUNS_READ)
+    rows = queries.run_events(conn, guid, page.per_page + 1, after_id=page.after, payloads=True)
+    return paginate([{"id": row["id"], "action_id": row["action_id"], "action_name": row["action"],
+                      "action_key": row["action_key"], "previous_event_ids": _previous(row["parent_id"]),
+                      "created_at": iso(row["created_at"]), "payload": row["payload"]} for row in rows], page)
+
+
+def newest_run_id(conn: Connection, principal: Principal | None) -> int:
+    """What a live list of runs polls: it changes when a run starts."""
+    require(principal, Permission.RUNS_READ)
+    return queries.newest_run_id(conn)
+
+
+def runs_since(conn: Connection, principal: Principal | None, after_id: int, watched: list[int],
+               limit: int, story_id: int | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Runs newer than ``after_id`` (newest first, at most ``limit``), and the ``watched`` runs as they are now."""
+    require(principal, Permission.RUNS_READ)
+    new = queries.run_rows(conn, after_id=after_id, story_id=story_id, limit=limit)
+    now = queries.run_rows(conn, ids=watched, limit=len(watched)) if watched else []
+    return [{**_run(row), "id": row["id"]} for row in new], [{**_run(row), "id": row["id"]} for row in now]
+
+
+def search_events(conn: Connection, principal: Principal | None, page: PageRequest,
+                  search: event_search.Search) -> Page:
+    """Events by story, action, time and text, newest first; a text search reads a bounded number of events
+    per page (``store/event_search.py``): ``extra`` says how many, and whether it stopped short of the end."""
+    require(principal, Permission.EVENTS_READ)
+    if search.since is not None and search.until is not None and search.until <= search.since:
+        raise Invalid("the end of the time window must come after its start", {"parameter": "until"})
+    found = event_search.search_events(conn, search, before_id=page.after, limit=page.per_page + 1)
+    items = [{"id": row["id"], "story_id": row["story_id"], "story_name": row["story"],
+              "action_id": row["action_id"], "action_name": row["action"], "action_key": row["action_key"],
+              "story_run_guid": row["story_run"], "created_at": iso(row["created_at"]), "payload": row["payload"]}
+             for row in found.rows]
+    shown = paginate(items, page)
+    if found.scanned_to is not None:
+        shown.next_cursor = encode_cursor(found.scanned_to)
+        shown.extra = {"scanned": found.scanned, "cut_short": True}
+    return shown

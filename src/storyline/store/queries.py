@@ -96,7 +96,7 @@ def list_events(
 
 def run_rows(
     conn: Connection, *, story: str | None = None, story_id: int | None = None, guid: str | None = None,
-    before_id: int | None = None, limit: int = 50,
+    before_id: int | None = None, after_id: int | None = None, ids: list[int] | None = None, limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Story runs newest first, each with its counts and status (``running``, ``failed`` or ``done``)."""
     r, s, e, j = t.story_runs.c, t.stories.c, t.events.c, t.jobs.c
@@ -112,7 +112,8 @@ def run_rows(
         actions.label("actions"), pending.label("pending"), failed.label("failed"), last.label("last_event_at"),
     ).join(t.stories, s.id == r.story_id)
     query = _where(_story_filter(query, story), _is(r.story_id, story_id), _is(r.guid, guid),
-                   None if before_id is None else r.id < before_id)
+                   None if before_id is None else r.id < before_id, None if after_id is None else r.id > after_id,
+                   None if ids is None else r.id.in_(ids))
     rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
     return [{**row, "status": "running" if row["pending"] else ("failed" if row["failed"] else "done")}
             for row in rows]
@@ -128,17 +129,29 @@ def list_runs(conn: Connection, *, story: str | None = None, limit: int = 50) ->
     ]
 
 
-def run_events(conn: Connection, story_run: str, limit: int) -> list[dict[str, Any]]:
-    """The first ``limit`` events of a run in the order they were written, without their payloads."""
+def run_events(conn: Connection, story_run: str, limit: int, *, after_id: int | None = None,
+               payloads: bool = False) -> list[dict[str, Any]]:
+    """The first ``limit`` events of a run (after ``after_id``) in the order they were written; with
+    ``payloads``, each event's own ``payload`` (``{action key: output}``, not the upstream view) and ``action_key``."""
     e, a = t.events.c, t.actions.c
+    columns = [e.id, e.action_id, a.name.label("action"), e.parent_id, e.created_at]
+    if payloads:
+        columns += [a.key.label("action_key"), e.payload]
     query = (
-        sa.select(e.id, e.action_id, a.name.label("action"), e.parent_id, e.created_at)
+        sa.select(*columns)
         .join(t.actions, a.id == e.action_id)
         .where(e.story_run == story_run)
         .order_by(e.id)
         .limit(limit)
     )
+    if after_id is not None:
+        query = query.where(e.id > after_id)
     return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def newest_run_id(conn: Connection) -> int:
+    """The id of the newest story run (0 when there is none): one index lookup, for a live list to poll."""
+    return int(conn.execute(sa.select(sa.func.max(t.story_runs.c.id))).scalar() or 0)
 
 
 def failed_jobs(conn: Connection, story_run: str) -> list[dict[str, Any]]:

@@ -13,8 +13,13 @@ from storyline.accounts.roles import Permission
 from storyline.engine.service import Service
 from storyline.standins.outbox import Outbox
 from storyline.web.access import guarded, needs, open_to_anyone, public
+from storyline.web.console.admin import AdminPages
+from storyline.web.console.events import EventPages
 from storyline.web.console.playground import Pages, Playground
+from storyline.web.console.runs import RunPages
 from storyline.web.templates import static_files
+
+POST = ["POST"]
 
 
 def routes(service: Service, outbox: Outbox | None) -> list[BaseRoute]:
@@ -28,4 +33,44 @@ def routes(service: Service, outbox: Outbox | None) -> list[BaseRoute]:
         guarded("/playground/{platform}/transcript", pages.transcript, rule=rule, name="playground_transcript"),
         guarded("/playground/{platform}/say", pages.say, rule=rule, methods=["POST"], name="playground_say"),
         guarded("/playground/{platform}/click", pages.click, rule=rule, methods=["POST"], name="playground_click"),
+        *run_routes(service),
+        *admin_routes(service),
+    ]
+
+
+def run_routes(service: Service) -> list[BaseRoute]:
+    """``/runs``, ``/runs/{guid}`` and ``/events`` (``web/console/runs.py``, ``events.py``)."""
+    runs, events = RunPages(service), EventPages(service)
+    return [
+        guarded("/runs", runs.list, rule=needs(Permission.RUNS_READ), name="runs"),
+        guarded("/runs/stream", runs.stream, rule=needs(Permission.RUNS_READ), name="runs_stream"),
+        guarded("/runs/{guid}", runs.run, rule=needs(Permission.RUNS_READ), name="run"),
+        guarded("/events", events.search, rule=needs(Permission.EVENTS_READ), name="events"),
+        guarded("/events/{id:int}/reemit", events.reemit, rule=needs(Permission.EVENTS_REEMIT), methods=["POST"],
+                name="event_reemit"),
+    ]
+
+
+def admin_routes(service: Service) -> list[BaseRoute]:
+    """The credentials, resources, packs, audit, users and tokens pages (``web/console/admin.py``)."""
+    admin = AdminPages(service)
+    return [
+        guarded("/credentials", admin.credentials, rule=needs(Permission.CREDENTIALS_READ)),
+        guarded("/credentials", admin.set_credential, rule=needs(Permission.CREDENTIALS_WRITE), methods=POST),
+        guarded("/credentials/{id:int}/delete", admin.delete_credential, rule=needs(Permission.CREDENTIALS_WRITE),
+                methods=POST),
+        guarded("/resources", admin.resources, rule=needs(Permission.RESOURCES_READ)),
+        guarded("/resources", admin.create_resource, rule=needs(Permission.RESOURCES_WRITE), methods=POST),
+        guarded("/resources/{id:int}", admin.replace_resource, rule=needs(Permission.RESOURCES_WRITE), methods=POST),
+        guarded("/resources/{id:int}/delete", admin.delete_resource, rule=needs(Permission.RESOURCES_WRITE), methods=POST),
+        guarded("/packs", admin.packs, rule=needs(Permission.STORIES_READ)),
+        guarded("/packs/{name}/install", admin.install_pack, rule=needs(Permission.PACKS_INSTALL), methods=POST),
+        guarded("/audit", admin.audit, rule=needs(Permission.AUDIT_READ)),
+        guarded("/users", admin.users, rule=needs(Permission.USERS_MANAGE)),
+        guarded("/users", admin.add_user, rule=needs(Permission.USERS_MANAGE), methods=POST),
+        guarded("/users/{id:int}", admin.change_user, rule=needs(Permission.USERS_MANAGE), methods=POST),
+        guarded("/users/{id:int}/delete", admin.remove_user, rule=needs(Permission.USERS_MANAGE), methods=POST),
+        guarded("/tokens", admin.tokens, rule=needs(Permission.TOKENS_MANAGE)),
+        guarded("/tokens", admin.create_token, rule=needs(Permission.TOKENS_MANAGE), methods=POST),
+        guarded("/tokens/{name}/revoke", admin.revoke_token, rule=needs(Permission.TOKENS_MANAGE), methods=POST),
     ]

@@ -116,4 +116,73 @@
     const lists = Array.from(document.querySelectorAll(".transcript[data-platform]"));
     if (lists.length) poll(lists);
   });
+  // -- /runs/{guid} and /events: clicking a value copies its template path --------------------------
+
+  function copied(button, path) {
+    const status = document.querySelector(".copied");
+    if (status) status.textContent = "Copied " + path;
+    button.dataset.copied = "1";
+  }
+
+  function fallbackCopy(path) {
+    const area = document.createElement("textarea");
+    area.value = path;
+    area.setAttribute("readonly", "");
+    area.className = "sr-only";
+    document.body.append(area);
+    area.select();
+    try { document.execCommand("copy"); } catch (e) { /* the status line still shows the path */ }
+    area.remove();
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-path]");
+    if (!button) return;
+    event.preventDefault();  // a path inside <summary> copies instead of folding
+    const path = button.dataset.path;
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(path).then(() => copied(button, path), () => { fallbackCopy(path); copied(button, path); });
+    } else {
+      fallbackCopy(path);
+      copied(button, path);
+    }
+  });
+
+  // -- /runs: new and changed runs arrive as server-sent events -----------------------------------
+
+  function putRows(body, html) {
+    const parsed = new DOMParser().parseFromString("<table><tbody>" + html + "</tbody></table>", "text/html");
+    const rows = Array.from(parsed.querySelectorAll("tr[data-id]"));
+    const fresh = [];
+    rows.forEach((row) => {
+      const node = document.importNode(row, true);
+      const old = body.querySelector('tr[data-id="' + CSS.escape(row.dataset.id) + '"]');
+      if (old) old.replaceWith(node); else fresh.push(node);
+    });
+    fresh.sort((a, b) => Number(b.dataset.id) - Number(a.dataset.id));
+    body.prepend(...fresh);
+    const empty = document.querySelector("p.empty");
+    if (fresh.length && empty) empty.remove();
+  }
+
+  function follow(body) {
+    const running = () => Array.from(body.querySelectorAll('tr[data-status="running"]'), (row) => row.dataset.id)
+      .slice(0, 50).join(",");
+    const params = new URLSearchParams({ after: body.dataset.after || "0", watch: running() });
+    if (body.dataset.story) params.set("story", body.dataset.story);
+    const source = new EventSource(body.dataset.stream + "?" + params.toString());
+    source.addEventListener("runs", (event) => {
+      if (event.lastEventId) body.dataset.after = event.lastEventId;
+      putRows(body, event.data);
+    });
+    source.addEventListener("end", () => {
+      source.close();
+      follow(body);  // a fresh stream, watching the runs running now
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const body = document.querySelector("tbody[data-stream]");
+    if (body && window.EventSource) follow(body);
+  });
 })();
