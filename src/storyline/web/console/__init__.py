@@ -14,6 +14,7 @@ from storyline.engine.service import Service
 from storyline.standins.outbox import Outbox
 from storyline.web.access import guarded, needs, open_to_anyone, public
 from storyline.web.console.playground import Pages, Playground
+from storyline.web.console.stories import StoryPages
 from storyline.web.templates import static_files
 
 
@@ -28,4 +29,21 @@ def routes(service: Service, outbox: Outbox | None) -> list[BaseRoute]:
         guarded("/playground/{platform}/transcript", pages.transcript, rule=rule, name="playground_transcript"),
         guarded("/playground/{platform}/say", pages.say, rule=rule, methods=["POST"], name="playground_say"),
         guarded("/playground/{platform}/click", pages.click, rule=rule, methods=["POST"], name="playground_click"),
+        *story_routes(StoryPages(service)),
+    ]
+
+
+def story_routes(pages: StoryPages) -> list[BaseRoute]:
+    read, write = needs(Permission.STORIES_READ), needs(Permission.STORIES_WRITE)
+    action = "/stories/{id:int}/actions/{action:int}"
+    return [
+        guarded("/stories", pages.listing, rule=read, name="stories"),
+        guarded("/stories/import", pages.import_story, rule=write, methods=["POST"], name="stories_import"),
+        guarded("/stories/{id:int}", pages.story, rule=read, name="story"),
+        guarded("/stories/{id:int}/export", pages.export, rule=needs(Permission.WEBHOOK_SECRETS_READ),
+                name="story_export"),
+        guarded("/stories/{id:int}/live", pages.live, rule=read, name="story_live"),
+        guarded(action, pages.edit, rule=write, methods=["POST"], name="story_action_edit"),
+        guarded(f"{action}/switch", pages.switch, rule=write, methods=["POST"], name="story_action_switch"),
+        guarded(f"{action}/recent", pages.recent, rule=needs(Permission.EVENTS_READ), name="story_action_recent"),
     ]
