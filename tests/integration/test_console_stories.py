@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,14 +109,34 @@ def test_counts_come_from_the_events_and_runs_of_the_last_day(site: Browser) -> 
     sign_in(site, "editor")
     story_id = imported(site, hooked())
     for number in range(3):
-        assert site.client.post(f"/webhook/console-hook/{HOOK_SECRET}", json={"id": number}).status_code == 200
+        assert site.client.post(f"/webhook/console-hook/{HOOK_SECRET}", json={"id": number}).status_code == 201
     ids = action_ids(site, story_id)
     live = site.client.get(f"/stories/{story_id}/live", headers={"accept": "application/json"}).json()
     assert live["actions"][str(ids["Receive alert"])] == {"events": 3, "failed": False}
     row = re.search(rf'<a href="/stories/{story_id}">Console hook</a>.*?</tr>', site.client.get("/stories").text,
                     re.DOTALL)
     assert row is not None
-    assert re.findall(r'<td class="num">(\d+)</td>', row.group(0)) == ["2", "3"]  # actions, runs in 24 h
+    assert re.findall(r'<td class="num">(\d+)</td>', row.group(0)) == ["2", "3", "0"]  # actions, runs, failed runs
+
+
+def test_an_action_whose_last_run_failed_is_marked_and_its_run_counts_as_failed(site: Browser) -> None:
+    sign_in(site, "editor")
+    story_id = imported(site, hooked())
+    assert site.client.post(f"/webhook/console-hook/{HOOK_SECRET}", json={"id": 1}).status_code == 201
+    shape = action_ids(site, story_id)["Shape it"]
+    engine = make_engine(site.database_url)
+    with engine.begin() as conn:  # what the worker leaves when the job fails for good
+        run = conn.execute(sa.select(t.story_runs.c.guid)).scalar_one()
+        conn.execute(t.jobs.update().where(t.jobs.c.action_id == shape).values(
+            status="failed", error="boom", finished_at=time.time()))
+    engine.dispose()
+    live = site.client.get(f"/stories/{story_id}/live", headers={"accept": "application/json"}).json()
+    assert live["actions"][str(shape)]["failed"] is True
+    page = site.client.get(f"/stories/{story_id}").text
+    assert re.search(rf'class="action failed"\s*data-action="{shape}"', page)
+    listing = site.client.get("/stories").text
+    assert re.search(rf'<a href="/stories/{story_id}">Console hook</a>.*?<td class="num failed">1</td>', listing,
+                     re.DOTALL), run
 
 
 def test_a_bad_option_is_refused_with_its_name_and_a_good_one_is_saved_and_audited(site: Browser) -> None:
@@ -137,7 +158,7 @@ def test_a_bad_option_is_refused_with_its_name_and_a_good_one_is_saved_and_audit
     assert "Saved." in panel and "&#34;ok&#34;: 1" in panel
     engine = make_engine(site.database_url)
     with engine.connect() as conn:
-        kinds = [row.kind for row in conn.execute(sa.select(t.audit_log.c.kind))]
+        kinds = [row.action for row in conn.execute(sa.select(t.audit_log.c.action))]
     engine.dispose()
     assert "action.update" in kinds and "story.import" in kinds
 

@@ -5,7 +5,8 @@ upload (a file or pasted JSON) is checked and the report shown, and only the con
 (which carries the export again) writes. Selecting an action is a link (``?action=``), so
 the panel works without script; its editor posts the options as ``PUT /api/v1/actions/{id}``
 does (``operations.actions.update_action``: checked as an import, audited) and shows a 422
-beside the text the user typed. Counts stay live through ``/stories/{id}/live``: server-sent
+beside the text the user typed. Times are the engine's (``time.time()``, as events are written),
+not the app's session clock. Counts stay live through ``/stories/{id}/live``: server-sent
 events while the page is open, one cheap look at the store a second, for a bounded time.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -31,7 +33,7 @@ from storyline.operations.errors import Conflict, Invalid, NotFound, OperationEr
 from storyline.operations.paging import MAX_ROW_ID, page_request
 from storyline.operations.runs import EventFilter, list_events
 from storyline.tines.check import check_data
-from storyline.web.access import clock, csrf_token_of, read_form
+from storyline.web.access import csrf_token_of, read_form
 from storyline.web.console.graph import draw, type_label
 from storyline.web.templates import fragment, render
 
@@ -75,7 +77,7 @@ class StoryPages:
     async def listing(self, request: Request, *, status: int = 200, problem: str = "") -> Response:
         principal = _principal(request)
         search = request.query_params.get("q", "")[:SEARCH_CHARS]
-        found = await self.service.db.read(storyboard.overview, principal, search, clock(request))
+        found = await self.service.db.read(storyboard.overview, principal, search, time.time())
         return render(request, "console/stories.html", {
             "title": "Stories", "listing": found, "search": search, "problem": problem,
             "can_write": allowed(principal.role, Permission.STORIES_WRITE),
@@ -115,7 +117,7 @@ class StoryPages:
         if form.get("confirm") == "yes":
             try:
                 imported = await self.service.db.write(story_ops.save_import, principal, prepared,
-                                                       now=clock(request))
+                                                       now=time.time())
             except Conflict as exc:
                 context["error"] = exc.message
                 return render(request, "console/story_import.html", context, status=409)
@@ -134,7 +136,7 @@ class StoryPages:
 
     async def story(self, request: Request, *, status: int = 200, edit: dict[str, Any] | None = None) -> Response:
         principal, story_id = _principal(request), _id(request, "id")
-        board = await self.service.db.read(storyboard.board, principal, story_id, clock(request))
+        board = await self.service.db.read(storyboard.board, principal, story_id, time.time())
         chosen = request.query_params.get("action", "")
         selected = next((a for a in board.actions if chosen.isdigit() and a.id == int(chosen)), None)
         if edit is not None:
@@ -203,7 +205,7 @@ class StoryPages:
         if not errors:
             try:
                 await self.service.db.write(action_ops.update_action, _principal(request), action_id,
-                                            {"options": options}, now=clock(request))
+                                            {"options": options}, now=time.time())
             except (Invalid, Conflict) as exc:
                 errors = exc.detail if isinstance(exc.detail, list) and exc.detail else [
                     {"message": exc.message, "option": (exc.detail or {}).get("parameter")
@@ -223,14 +225,14 @@ class StoryPages:
         story_id, action_id = await self._action_of(request)
         form = await read_form(request)
         await self.service.db.write(action_ops.update_action, _principal(request), action_id,
-                                    {"disabled": form.get("disabled") == "1"}, now=clock(request))
+                                    {"disabled": form.get("disabled") == "1"}, now=time.time())
         await self.service.catalogs.get(force=True)
         return RedirectResponse(f"/stories/{story_id}?{urlencode({'action': action_id})}#panel", status_code=303)
 
     # -- live counts -----------------------------------------------------------------------------
 
     async def _pulse(self, request: Request, story_id: int, version: str) -> dict[str, Any]:
-        numbers = await self.service.db.read(storyboard.pulse, _principal(request), story_id, clock(request))
+        numbers = await self.service.db.read(storyboard.pulse, _principal(request), story_id, time.time())
         return {"version": version,
                 "actions": {str(key): {"events": events, "failed": failed} for key, (events, failed) in numbers.items()}}
 
