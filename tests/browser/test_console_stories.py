@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -24,6 +25,7 @@ CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "tines-stories"
 SLACK_ARTICLE = CORPUS / "blog--slack-chatbot.json"
 HOSTILE = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "<svg onload=alert(1)>")
 DRAWN_WITHIN_MS = 1000
+LIVE_WITHIN = 15_000
 
 
 def corpus_file(path: Path) -> Path:
@@ -103,8 +105,9 @@ def test_the_slack_articles_story_is_imported_and_every_action_is_on_the_graph(p
 
 def test_an_option_edited_badly_shows_the_error_naming_it_and_the_fix_is_saved(page: Page, demo: Demo) -> None:
     sign_in(page, demo)
+    path = f"edit-{uuid.uuid4().hex[:8]}"
     export = story(f"Editable {uuid.uuid4().hex[:6]}", [
-        agent(WEBHOOK, "Receive", path=f"edit-{uuid.uuid4().hex[:8]}", secret="s3cret-edit", verbs="post"),
+        agent(WEBHOOK, "Receive", path=path, secret="s3cret-edit", verbs="post"),
         agent(TRANSFORM, "Shape", mode="message_only", payload={"seen": "{{.receive.body}}"}),
     ], [(0, 1)])
     import_story(page, pasted=json.dumps(export))
@@ -124,6 +127,16 @@ def test_an_option_edited_badly_shows_the_error_naming_it_and_the_fix_is_saved(p
     expect(tab.get_by_role("status")).to_have_text("Saved.")
     expect(tab.get_by_label("Options (JSON)")).to_have_value(re.compile(r"receive\.body\.id"))
     page.shoot("edit-saved")
+
+    # Without a reload: the counts on the graph and the panel's recent events follow the runs.
+    assert httpx.post(f"{demo.url}/webhook/{path}/s3cret-edit", json={"id": "live-1"}).status_code == 201
+    shape = tab.locator("svg.graph a.action", has=tab.locator("title", has_text="Shape"))
+    expect(shape.locator("text.count")).to_have_text("1 event in 24 h", timeout=LIVE_WITHIN)
+    expect(tab.locator("svg.graph a.action", has=tab.locator("title", has_text="Receive")).locator("text.count")
+           ).to_have_text("1 event in 24 h")
+    expect(tab.locator(".recent-events li")).to_have_count(1, timeout=LIVE_WITHIN)
+    expect(tab.locator(".recent-events pre").first).to_contain_text("live-1", use_inner_text=False)
+    page.shoot("edit-live")
     assert page.dialogs == [] and page.violations == []
 
 

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from storyline.store import activity
 from storyline.store import tables as t
-from storyline.store.db import make_engine
+from storyline.store.db import make_engine, upgrade
 from tests.builders import TRANSFORM, WEBHOOK, agent, story
-from tests.signin import USERS, Browser, browser_on, hidden
+from tests.signin import USERS, Browser, browser_on
 
 HOOK_SECRET = "console-hook-secret-0123456789"
 
@@ -202,7 +202,6 @@ def test_an_action_of_another_story_is_not_found(site: Browser) -> None:
 
 def test_the_first_run_since_a_moment_is_found_by_bisection(database_url: str) -> None:
     engine = make_engine(database_url)
-    from storyline.store.db import upgrade
     upgrade(engine)
     with engine.begin() as conn:
         story_id = conn.execute(t.stories.insert().values(guid="g", name="s", keep_events_for=60, created_at=0,

@@ -16,7 +16,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import orjson
@@ -32,6 +32,7 @@ from storyline.operations import storyboard
 from storyline.operations.errors import Conflict, Invalid, NotFound, OperationError
 from storyline.operations.paging import MAX_ROW_ID, page_request
 from storyline.operations.runs import EventFilter, list_events
+from storyline.operations.stories import ImportMode
 from storyline.tines.check import check_data
 from storyline.web.access import csrf_token_of, read_form
 from storyline.web.console.graph import draw, type_label
@@ -90,9 +91,7 @@ class StoryPages:
         principal = _principal(request)
         form = await read_form(request)
         text = form.get("file", "").strip() or form.get("pasted", "").strip()
-        mode = form.get("mode", "new")
-        if mode not in MODES:
-            mode = "new"
+        mode: ImportMode = cast(ImportMode, form.get("mode")) if form.get("mode") in MODES else "new"
         if not text:
             return await self.listing(request, status=422, problem="Choose an export file or paste one.")
         context: dict[str, Any] = {"title": "Import a story", "text": text, "mode": mode, "modes": MODES,
@@ -105,7 +104,7 @@ class StoryPages:
             return render(request, "console/story_import.html", context, status=422)
         context["reports"] = await asyncio.to_thread(check_data, data, IMPORT_SOURCE)
         try:
-            prepared = await asyncio.to_thread(story_ops.prepare_import, principal, data, mode=mode,  # type: ignore[arg-type]
+            prepared = await asyncio.to_thread(story_ops.prepare_import, principal, data, mode=mode,
                                                source=IMPORT_SOURCE)
         except Invalid as exc:
             context["error"] = exc.message
