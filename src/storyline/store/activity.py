@@ -37,7 +37,9 @@ def first_run_since(conn: Connection, since: float) -> int | None:
     with the start times, so bisecting the primary key finds it in about 30 lookups of one row.
     """
     r = t.story_runs.c
-    low, high = conn.execute(sa.select(sa.func.min(r.id), sa.func.max(r.id))).one()
+    # Two statements: SQLite answers min() or max() alone from the index, but not both in one.
+    low = conn.execute(sa.select(sa.func.min(r.id))).scalar_one()
+    high = conn.execute(sa.select(sa.func.max(r.id))).scalar_one()
     at = sa.select(r.id, r.created_at).where(r.id >= sa.bindparam("from_id")).order_by(r.id).limit(1)
 
     def started(from_id: int) -> Any:  # the first run with an id from ``from_id`` on
