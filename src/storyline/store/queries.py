@@ -169,6 +169,7 @@ def failed_jobs(conn: Connection, story_run: str) -> list[dict[str, Any]]:
 def log_rows(
     conn: Connection, *, story: str | None = None, story_id: int | None = None, level: str | None = None,
     run: str | None = None, story_run: str | None = None, before_id: int | None = None, limit: int = 100,
+    action_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Action logs newest first (retries, failures with their errors, what actions logged)."""
     lg, a, s = t.logs.c, t.actions.c, t.stories.c
@@ -179,7 +180,8 @@ def log_rows(
         .join(t.stories, s.id == a.story_id)
     )
     query = _where(
-        _story_filter(query, story), _is(a.story_id, story_id), _is(lg.level, level or None),
+        _story_filter(query, story), _is(a.story_id, story_id), _is(lg.action_id, action_id),
+        _is(lg.level, level or None),
         _is(lg.story_run, story_run), None if not run else lg.story_run.startswith(run),
         None if before_id is None else lg.id < before_id,
     )

@@ -68,6 +68,19 @@ def check_file(path: str | os.PathLike[str]) -> list[StoryReport]:
         story, _warnings = load_file(path, validate_options=False)
     except (StoryFormatError, OSError) as exc:
         return [StoryReport(str(path), None, None, 0, [Unsupported(None, "file", str(exc))])]
+    return _with_embedded(story, str(path))
+
+
+def check_data(data: Any, source: str) -> list[StoryReport]:
+    """:func:`check_file` for an export already parsed from JSON (an upload): ``source`` names it."""
+    try:
+        story, _warnings = parse_story(data, source=source, validate_options=False)
+    except StoryFormatError as exc:
+        return [StoryReport(source, None, None, 0, [Unsupported(None, "file", str(exc))])]
+    return _with_embedded(story, source)
+
+
+def _with_embedded(story: StoryDef, path: str) -> list[StoryReport]:
     reports = [check_story(story, str(path))]
     embedded = story.extra.get("send_to_stories")
     for index, data in enumerate(embedded if isinstance(embedded, list) else []):

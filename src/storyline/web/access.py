@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -168,12 +169,15 @@ class FormTooLarge(OperationError):
 FORM_BYTES = 64 * 1024
 """The largest form body read: a sign-in form is well under a kilobyte."""
 FORM_FIELDS = 32
+UPLOAD_BYTES = 4 * 1024 * 1024
+"""The largest ``multipart/form-data`` body read: a console upload (a story export is at most a few hundred KiB)."""
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The request's URL-encoded form fields (first value of each), read once and kept for the endpoint.
+    """The request's URL-encoded or multipart form fields (first value of each), read once and kept for the endpoint.
 
-    Bounded (413 past :data:`FORM_BYTES`); any other body is no form (empty). The bytes are kept as the
+    Bounded (413 past :data:`FORM_BYTES`, or :data:`UPLOAD_BYTES` for a multipart upload); any other body is
+    no form (empty). The bytes are kept as the
     request's body, so an endpoint that reads the body itself still can.
     """
     cached: dict[str, str] | None = getattr(request.state, "form", None)
@@ -181,7 +185,9 @@ async def read_form(request: Request) -> dict[str, str]:
         return cached
     fields: dict[str, str] = {}
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
+    if content_type == "multipart/form-data":
+        fields = await _read_multipart(request)
+    elif content_type == "application/x-www-form-urlencoded":
         if int(request.headers.get("content-length") or 0) > FORM_BYTES:
             raise FormTooLarge(f"the form is over {FORM_BYTES // 1024} KiB")
         chunks, size = [], 0
@@ -203,6 +209,38 @@ async def read_form(request: Request) -> dict[str, str]:
         for name, value in pairs:
             fields.setdefault(name, value)
     request.state.form = fields
+    return fields
+
+
+async def _read_multipart(request: Request) -> dict[str, str]:
+    """A multipart form's text fields, each uploaded file's content as text under its field's name.
+
+    Bounded (413 past :data:`UPLOAD_BYTES`, one file); the parsed form stays on the request
+    (``await request.form()`` answers it again)."""
+    if int(request.headers.get("content-length") or 0) > UPLOAD_BYTES:
+        raise FormTooLarge(f"the upload is over {UPLOAD_BYTES // 1024 // 1024} MiB")
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > UPLOAD_BYTES:
+                raise FormTooLarge(f"the upload is over {UPLOAD_BYTES // 1024 // 1024} MiB")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Invalid("the client went away before the form arrived") from None
+    request._body = b"".join(chunks)
+    try:
+        form = await request.form(max_files=1, max_fields=FORM_FIELDS, max_part_size=UPLOAD_BYTES)
+    except HTTPException as exc:
+        raise Invalid(f"the form cannot be read: {exc.detail}") from None
+    fields: dict[str, str] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(name, value)
+        else:
+            content = await value.read()
+            if content or name not in fields:
+                fields[name] = content.decode("utf-8", errors="replace")
     return fields
 
 

@@ -1,8 +1,8 @@
 """The web console: server-rendered pages (``web/templates/console/``) with their own CSS and JS.
 
-This slice has its foundation (the layout, the navigation, the static files, the pages' CSP in
-``storyline.web.templates``) and the chat playground; each page is a route built with
-:func:`storyline.web.access.guarded`, so the authorization matrix test covers it.
+The layout, the navigation, the static files and the pages' CSP are in ``storyline.web.templates``;
+each page group has its module (playground, stories and their graph, runs, events, admin). Every page
+is a route built with :func:`storyline.web.access.guarded`, so the authorization matrix test covers it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from storyline.web.console.admin import AdminPages
 from storyline.web.console.events import EventPages
 from storyline.web.console.playground import Pages, Playground
 from storyline.web.console.runs import RunPages
+from storyline.web.console.stories import StoryPages
 from storyline.web.templates import static_files
 
 POST = ["POST"]
@@ -33,8 +34,25 @@ def routes(service: Service, outbox: Outbox | None) -> list[BaseRoute]:
         guarded("/playground/{platform}/transcript", pages.transcript, rule=rule, name="playground_transcript"),
         guarded("/playground/{platform}/say", pages.say, rule=rule, methods=["POST"], name="playground_say"),
         guarded("/playground/{platform}/click", pages.click, rule=rule, methods=["POST"], name="playground_click"),
+        *story_routes(StoryPages(service)),
         *run_routes(service),
         *admin_routes(service),
+    ]
+
+
+def story_routes(pages: StoryPages) -> list[BaseRoute]:
+    read, write = needs(Permission.STORIES_READ), needs(Permission.STORIES_WRITE)
+    action = "/stories/{id:int}/actions/{action:int}"
+    return [
+        guarded("/stories", pages.listing, rule=read, name="stories"),
+        guarded("/stories/import", pages.import_story, rule=write, methods=["POST"], name="stories_import"),
+        guarded("/stories/{id:int}", pages.story, rule=read, name="story"),
+        guarded("/stories/{id:int}/export", pages.export, rule=needs(Permission.WEBHOOK_SECRETS_READ),
+                name="story_export"),
+        guarded("/stories/{id:int}/live", pages.live, rule=read, name="story_live"),
+        guarded(action, pages.edit, rule=write, methods=["POST"], name="story_action_edit"),
+        guarded(f"{action}/switch", pages.switch, rule=write, methods=["POST"], name="story_action_switch"),
+        guarded(f"{action}/recent", pages.recent, rule=needs(Permission.EVENTS_READ), name="story_action_recent"),
     ]
 
 

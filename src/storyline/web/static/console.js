@@ -186,3 +186,62 @@
     if (body && window.EventSource) follow(body);
   });
 })();
+
+// -- stories: live numbers on the graph (server-sent events) and the copy button ------------------
+(function () {
+  function plural(n) {
+    return n + (n === 1 ? " event" : " events") + " in 24 h";
+  }
+
+  async function refreshRecent(section) {
+    try {
+      const response = await fetch(section.dataset.recent, { credentials: "same-origin", cache: "no-store" });
+      if (response.status !== 200) return;
+      const parsed = new DOMParser().parseFromString(await response.text(), "text/html");
+      section.replaceChildren(...Array.from(parsed.body.childNodes, (node) => document.importNode(node, true)));
+    } catch (e) {
+      // The next pulse tries again.
+    }
+  }
+
+  function live(graph) {
+    const source = new EventSource(graph.dataset.live);
+    let first = true;
+    source.addEventListener("pulse", (event) => {
+      let pulse;
+      try { pulse = JSON.parse(event.data); } catch (e) { return; }
+      Object.entries(pulse.actions || {}).forEach(([id, numbers]) => {
+        const node = graph.querySelector('a[data-action="' + CSS.escape(id) + '"]');
+        if (!node) return;
+        const count = node.querySelector(".count");
+        if (count) count.textContent = plural(Number(numbers.events));
+        node.classList.toggle("failed", Boolean(numbers.failed));
+      });
+      graph.dataset.version = String(pulse.version);
+      const recent = document.querySelector("[data-recent]");
+      if (recent && !first) refreshRecent(recent);
+      first = false;
+    });
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-copy]");
+    if (!button) return;
+    const field = document.getElementById(button.dataset.copy);
+    if (!field) return;
+    const done = () => { button.textContent = "Copied"; setTimeout(() => { button.textContent = "Copy"; }, 1500); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, () => { field.select(); });
+    } else {
+      field.select();
+      if (document.execCommand("copy")) done();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const graph = document.querySelector("svg.graph[data-live]");
+    if (graph && window.EventSource) live(graph);
+    const selected = graph && graph.querySelector("a.selected");
+    if (selected && selected.scrollIntoView) selected.scrollIntoView({ block: "nearest", inline: "nearest" });
+  });
+})();
