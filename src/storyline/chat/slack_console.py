@@ -38,6 +38,7 @@ import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import Connection
 
+from storyline.chat.buttons import slack_button, slack_click
 from storyline.standins import outbox
 from storyline.standins.slack import Slack
 from storyline.store import tables as t
@@ -123,8 +124,7 @@ def request(text: str, user: str) -> tuple[str, bytes]:
             "team_id": CONSOLE_TEAM, "team_domain": "console", "channel_id": CONSOLE_CHANNEL,
             "channel_name": "console", "user_id": _user_id(user), "user_name": user, "command": command,
             "text": rest.strip(), "api_app_id": "ACONSOLE", "is_enterprise_install": "false",
-            "response_url": f"https://hooks.slack.com/commands/{CONSOLE_TEAM}/{int(time.time())}/"
-                            f"{secrets.token_hex(12)}",
+            "response_url": _response_url(),
             "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(8)}",
         }
         return "application/x-www-form-urlencoded", urlencode(form).encode()
@@ -136,6 +136,17 @@ def request(text: str, user: str) -> tuple[str, bytes]:
                   "channel": CONSOLE_CHANNEL, "event_ts": ts},
     }
     return "application/json", json.dumps(envelope).encode()
+
+
+def click_request(action_id: str, value: str | None, user: str) -> tuple[str, bytes]:
+    """(content type, body) of what Slack posts to the Interactivity URL when ``user`` clicks a button."""
+    payload = slack_click(action_id, value, user_id=_user_id(user), user_name=user, team_id=CONSOLE_TEAM,
+                          channel_id=CONSOLE_CHANNEL, response_url=_response_url())
+    return "application/x-www-form-urlencoded", urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _response_url() -> str:
+    return f"https://hooks.slack.com/commands/{CONSOLE_TEAM}/{int(time.time())}/{secrets.token_hex(12)}"
 
 
 def _user_id(name: str) -> str:
@@ -157,20 +168,21 @@ def render(message: Mapping[str, Any]) -> list[str]:
             continue
         kind = block.get("type")
         if kind in ("section", "header") and _text(block.get("text")):
-            lines.append(_text(block.get("text")))
-        lines.extend(_text(field) for field in block.get("fields") or [] if _text(field))
+            lines.extend(_text(block.get("text")).splitlines())
+        lines.extend(line for field in block.get("fields") or [] for line in _text(field).splitlines())
         elements = block.get("elements") or []
         if kind == "context":
             lines.append(" ".join(_text(e) for e in elements if _text(e)))
         elif kind == "actions":
-            lines.extend(_button(e) for e in elements if isinstance(e, Mapping))
+            lines.extend("  " + slack_button(e).describe() for e in elements
+                         if isinstance(e, Mapping) and e.get("type") == "button")
         accessory = block.get("accessory")
         if isinstance(accessory, Mapping) and accessory.get("type") == "button":
-            lines.append(_button(accessory))
+            lines.append("  " + slack_button(accessory).describe())
         if kind == "divider":
             lines.append("---")
     if not lines and message.get("text"):
-        lines.append(str(message["text"]))
+        lines.extend(str(message["text"]).splitlines())
     for attachment in message.get("attachments") or []:
         if isinstance(attachment, Mapping) and (attachment.get("text") or attachment.get("fallback")):
             lines.append(str(attachment.get("text") or attachment.get("fallback")))
@@ -181,14 +193,6 @@ def _text(obj: Any) -> str:
     if isinstance(obj, Mapping):
         return str(obj.get("text") or "")
     return str(obj) if isinstance(obj, str) else ""
-
-
-def _button(element: Mapping[str, Any]) -> str:
-    label = f"  [{_text(element.get('text')) or element.get('action_id') or 'button'}]"
-    details = [f"{k}={element[k]}" for k in ("action_id", "value") if element.get(k)]
-    if element.get("url"):
-        details.append(f"url={element['url']}")
-    return label + (f" ({', '.join(details)})" if details else "")
 
 
 @dataclass(frozen=True)
