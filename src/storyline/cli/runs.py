@@ -6,33 +6,57 @@ import asyncio
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from storyline import jsondata
-from storyline.cli.common import DbOption, JsonOption, console, fail, load_settings, open_engine, print_json
+from storyline.cli.common import DbOption, JsonOption, console, err, fail, load_settings, open_engine, print_json
 
 
 def run_story(
     story: Annotated[str, typer.Argument(help="A Tines export file, or the name of an imported story")],
     input: Annotated[str, typer.Option("--input", help="JSON the entry webhook receives")] = "{}",
+    action: Annotated[str | None, typer.Option(
+        "--action", help="Start at this action (any without sources; not a webhook: as a schedule tick, event {})")] = None,
     db: DbOption = None,
     timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 60.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Run one story to completion in-process and print its events."""
+    """Run one story to completion in a throwaway database, saying what each action does; exit 1 if one failed."""
+    from storyline.credentials.keys import SecretKeyError
     from storyline.engine.oneshot import OneShotError, run_once
+    from storyline.tines.importer import StoryFormatError
 
     try:
         body = jsondata.loads(input)
     except jsondata.JsonError as exc:
         raise fail(f"--input is {exc}") from None
-    from storyline.credentials.keys import SecretKeyError
-
     try:
-        events = asyncio.run(run_once(story, body, load_settings(db), timeout=timeout))
-    except (OneShotError, SecretKeyError) as exc:
+        outcome = asyncio.run(run_once(story, body, load_settings(db), action=action, timeout=timeout,
+                                       report=_progress))
+    except (OneShotError, SecretKeyError, StoryFormatError) as exc:
         raise fail(str(exc)) from None
-    _show_events(events, as_json)
+    _show_events(outcome.events, as_json)
+    failed = sorted({line["action"] for line in outcome.failures})
+    summary = f"run {outcome.story_run}: {len(outcome.events)} events"
+    if failed:
+        err.print(f"[red]{summary}; {len(failed)} action(s) failed: {', '.join(failed)}[/red]", highlight=False)
+        raise typer.Exit(1)
+    err.print(f"{summary}, no action failed", highlight=False)
+
+
+def _progress(kind: str, item: dict[str, Any]) -> None:
+    """One line per event and per log line (retries, failures), on stderr so --json stays clean."""
+    when = (item.get("created_at") or "")[11:23]
+    if kind == "event":
+        text = jsondata.dumps(item["output"])
+        line = f"{when}  {item['action']}: emitted {text if len(text) <= 100 else text[:97] + '...'}"
+        err.print(line, markup=False, highlight=False)
+        return
+    level = item["level"]
+    tag = {"error": "FAILED", "warning": "retry" if "retrying" in item["message"] else "warning"}.get(level, level)
+    colour = {"error": "red", "warning": "yellow"}.get(level, "dim")
+    err.print(f"[{colour}]{when}  {item['action']}: {tag}: {escape(item['message'])}[/{colour}]", highlight=False)
 
 
 def _show_events(events: list[dict[str, Any]], as_json: bool) -> None:

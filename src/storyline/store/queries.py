@@ -29,7 +29,7 @@ def _story_filter(query: _Query, story: str | None) -> _Query:
 
 def list_events(
     conn: Connection, *, story: str | None = None, action: str | None = None, run: str | None = None,
-    limit: int = 100,
+    limit: int = 100, after: int = 0,
 ) -> list[dict[str, Any]]:
     e, a, s = t.events.c, t.actions.c, t.stories.c
     """Events with their views (``payload``: what the action received plus its own ``output``)."""
@@ -44,6 +44,8 @@ def list_events(
         query = query.where(sa.or_(a.name == action, a.key == action))
     if run:
         query = query.where(e.story_run.startswith(run))
+    if after:
+        query = query.where(e.id > after)
     rows = conn.execute(query.order_by(e.id.desc()).limit(limit)).mappings().all()
     found = views(conn, (row["id"] for row in rows))
     result = []
@@ -90,7 +92,7 @@ def list_runs(conn: Connection, *, story: str | None = None, limit: int = 50) ->
 
 def list_logs(
     conn: Connection, *, story: str | None = None, level: str | None = None, run: str | None = None,
-    limit: int = 100,
+    limit: int = 100, after: int = 0,
 ) -> list[dict[str, Any]]:
     lg, a, s = t.logs.c, t.actions.c, t.stories.c
     query = (
@@ -104,6 +106,8 @@ def list_logs(
         query = query.where(lg.level == level)
     if run:
         query = query.where(lg.story_run.startswith(run))
+    if after:
+        query = query.where(lg.id > after)
     rows = conn.execute(query.order_by(lg.id.desc()).limit(limit)).mappings().all()
     return [{**row, "created_at": iso(row["created_at"])} for row in reversed(rows)]
 
