@@ -61,7 +61,7 @@ def test_events_and_runs_of_a_served_story(env: dict[str, str], story_file: Path
         assert [e["payload"]["explode_domains"]["domain"] for e in explode] == [
             "evil-example.com", "login.bad-site.net"]
         run = explode[0]["story_run"]
-        assert [e["action"] for e in cli_json("events", "--run", run, env=env)][0] == "Receive commands"
+        assert cli_json("events", "--run", run, env=env)[0]["action"] == "Receive commands"
         [listed_run] = eventually(lambda: [r for r in cli_json("runs", "--story", "Slash command", env=env)
                                            if r["status"] == "done"], 30)
         assert listed_run["guid"] == run and listed_run["events"] == 5

@@ -84,7 +84,7 @@ def slack_buttons(message: Mapping[str, Any]) -> list[Button]:
             blocks = json.loads(blocks)
         except ValueError:
             return []
-    found = []
+    found: list[Button] = []
     for block in blocks if isinstance(blocks, list) else []:
         if not isinstance(block, Mapping):
             continue

@@ -10,7 +10,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from storyline import jsondata
-from storyline.cli.common import DbOption, JsonOption, console, err, fail, load_settings, open_engine, print_json
+from storyline.cli.common import (
+    DbOption,
+    JsonOption,
+    console,
+    err,
+    fail,
+    load_settings,
+    open_engine,
+    print_json,
+)
 
 
 def run_story(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 
 from storyline import jsondata
 from storyline.actions.base import ActionSpec
@@ -191,8 +191,8 @@ async def _run(service: Service, story: str, action: str | None, body: Any, time
     failures: list[dict[str, Any]] = []
     while True:
         working = await service.db.read(pending_jobs, story_run)
-        events = await service.db.read(lambda conn: list_events(conn, run=story_run, after=seen_event, limit=100_000))
-        logs = await service.db.read(lambda conn: list_logs(conn, run=story_run, after=seen_log, limit=100_000))
+        events = await service.db.read(_new_events, story_run, seen_event)
+        logs = await service.db.read(_new_logs, story_run, seen_log)
         for kind, item in sorted([("event", e) for e in events] + [("log", g) for g in logs],
                                  key=lambda pair: pair[1]["created_at"] or ""):
             report(kind, item)
@@ -206,3 +206,11 @@ async def _run(service: Service, story: str, action: str | None, body: Any, time
         await asyncio.sleep(0.05)
     every = await service.db.read(lambda conn: list_events(conn, run=story_run, limit=100_000))
     return Outcome(story_run, every, failures)
+
+
+def _new_events(conn: Connection, story_run: str, after: int) -> list[dict[str, Any]]:
+    return list_events(conn, run=story_run, after=after, limit=100_000)
+
+
+def _new_logs(conn: Connection, story_run: str, after: int) -> list[dict[str, Any]]:
+    return list_logs(conn, run=story_run, after=after, limit=100_000)
