@@ -7,10 +7,13 @@ command ends with, what a message says.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.processes import Process, cli, environment, free_port, serve
@@ -67,3 +70,39 @@ def test_the_slack_console_prints_its_buttons_with_the_flags_that_click_them(dem
     assert block == ["--click", "block:evil-example.com", "--value", "evil-example.com"]
     code, clicked, _ = demo.cli("chat", "slack", *block, "--url", demo.base, "--sink", sink, "--user", "bob")
     assert code == 0 and "chose to *block* `evil-example.com`." in clicked
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (("events", "--story", "Demo alert triag"), "did you mean 'Demo alert triage'?"),
+    (("runs", "--story", "nope"), "no story named or with guid 'nope'"),
+    (("events", "--action", "Build findings"), "did you mean 'Build finding'"),
+    (("logs", "--level", "warn"), "no log level 'warn' (the levels are info, warning, error); did you mean 'warning'?"),
+    (("logs", "--level", "bogus"), "no log level 'bogus' (the levels are info, warning, error)"),
+])
+def test_unknown_names_and_levels_are_errors_that_suggest_the_close_ones(
+    demo: Demo, command: tuple[str, ...], message: str
+) -> None:
+    code, out, err = demo.cli(*command, check=False)
+    assert code == 1 and message in err and out == ""
+
+
+def test_a_second_server_on_the_same_port_says_one_probably_runs_before_any_banner(demo: Demo) -> None:
+    port = demo.base.rsplit(":", 1)[1]
+    code, out, err = demo.cli("serve", "--demo", "--port", port, check=False)
+    assert code == 3 and out == ""
+    assert "already in use: another storyline server is probably running there" in err
+    assert f"--port {int(port) + 1}" in err
+
+
+def test_the_banner_shows_no_url_that_answers_404(demo: Demo) -> None:
+    banner = demo.server.output()
+    assert "sandbox:  this server answers as " in banner and "login.botframework.com" in banner
+    for url in re.findall(r"http://127\.0\.0\.1:\d+\S*", banner):
+        assert httpx.get(url).status_code != 404, url
+
+
+def test_version_and_a_missing_file_to_check(demo: Demo, tmp_path: Path) -> None:
+    code, out, _ = demo.cli("--version")
+    assert code == 0 and re.fullmatch(r"storyline \d+\.\d+\.\d+\S*\n", out)
+    code, out, err = demo.cli("tines", "check", str(tmp_path / "missing.json"), check=False)
+    assert code == 2 and "cannot read" in err and "missing.json: no such file" in err and "unsupported" not in out

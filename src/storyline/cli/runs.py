@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import Connection
 
 from storyline import jsondata
 from storyline.cli.common import (
@@ -83,6 +85,35 @@ def _show_events(events: list[dict[str, Any]], as_json: bool) -> None:
     console.print(table)
 
 
+LEVELS = ("info", "warning", "error")
+
+
+def _did_you_mean(wanted: str, known: Iterable[str]) -> str:
+    import difflib
+
+    folded = {name.casefold(): name for name in known}
+    close = [folded[k] for k in folded if wanted.casefold() in k]
+    close += [folded[k] for k in difflib.get_close_matches(wanted.casefold(), list(folded), n=3, cutoff=0.6)
+              if folded[k] not in close]
+    return f"; did you mean {', '.join(repr(name) for name in close[:3])}?" if close else ""
+
+
+def _check_names(conn: Connection, *, story: str | None = None, action: str | None = None) -> None:
+    """An unknown story or action is an error naming close ones, not an empty table."""
+    from storyline.store.queries import action_names
+    from storyline.store.stories import StoryNotFoundError, story_id
+
+    if story:
+        try:
+            story_id(conn, story)
+        except StoryNotFoundError as exc:
+            raise fail(str(exc)) from None
+    if action:
+        names = action_names(conn)
+        if action not in names:
+            raise fail(f"no action named or keyed {action!r}{_did_you_mean(action, names)}")
+
+
 def events(
     story: Annotated[str | None, typer.Option("--story", help="Story name")] = None,
     action: Annotated[str | None, typer.Option("--action", help="Action name or key")] = None,
@@ -96,6 +127,7 @@ def events(
 
     engine = open_engine(load_settings(db))
     with engine.connect() as conn:
+        _check_names(conn, story=story, action=action)
         rows = list_events(conn, story=story, action=action, run=run, limit=limit)
     _show_events(rows, as_json)
 
@@ -111,6 +143,7 @@ def runs(
 
     engine = open_engine(load_settings(db))
     with engine.connect() as conn:
+        _check_names(conn, story=story)
         rows = list_runs(conn, story=story, limit=limit)
     if as_json:
         print_json(rows)
@@ -132,8 +165,11 @@ def logs(
     """Action logs: retries, failures with their errors."""
     from storyline.store.queries import list_logs
 
+    if level is not None and level not in LEVELS:
+        raise fail(f"no log level {level!r} (the levels are {', '.join(LEVELS)}){_did_you_mean(level, LEVELS)}")
     engine = open_engine(load_settings(db))
     with engine.connect() as conn:
+        _check_names(conn, story=story)
         rows = list_logs(conn, story=story, level=level, limit=limit)
     if as_json:
         print_json(rows)

@@ -117,3 +117,9 @@ def pending_jobs(conn: Connection, story_run: str) -> int:
     return conn.execute(
         sa.select(sa.func.count()).where(j.story_run == story_run, j.status.in_(("queued", "running")))
     ).scalar_one()
+
+
+def action_names(conn: Connection) -> set[str]:
+    """Every stored action's name and key: what ``--action`` may name."""
+    a = t.actions.c
+    return {value for row in conn.execute(sa.select(a.name, a.key)) for value in row if value}
