@@ -28,7 +28,7 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -215,11 +215,22 @@ class Answer:
 # -- the conversation ------------------------------------------------------------------------------
 
 
+SETTLE = 0.4
+"""Seconds to keep listening once the story has no work left: its last answers are in flight (the demo's
+outbox is read every 0.25 s)."""
+
+
 async def converse(
     url: str, content_type: str, body: bytes, signing_secret: str, sink: str, wait: float,
-    show: Callable[[str], None],
+    show: Callable[[str], None], *, working: Callable[[], Awaitable[bool]] | None = None,
+    note: Callable[[str], None] = lambda line: None,
 ) -> int:
-    """Send the signed request, show every answer until ``wait`` seconds pass without one; the count."""
+    """Send the signed request and show every answer; the count.
+
+    With ``working`` (is the story still running what this request started?) the console ends as
+    soon as the story is done and its answers are in; while it still works (a timer, a slow source)
+    it says so once through ``note`` and waits until ``wait`` seconds pass without an answer.
+    """
     answers: asyncio.Queue[Answer] = asyncio.Queue()
     host, _, port = sink.rpartition(":")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -261,12 +272,27 @@ async def converse(
             for line in shown.lines():
                 show(line)
         count = 0
+        quiet_since = time.monotonic()
+        noted = False
         while True:
             try:
-                answer = await asyncio.wait_for(answers.get(), timeout=wait)
+                answer = await asyncio.wait_for(answers.get(), timeout=SETTLE if working else wait)
             except TimeoutError:
-                return count
+                if working is None or time.monotonic() - quiet_since >= wait:
+                    return count
+                if not await working():
+                    await asyncio.sleep(SETTLE)  # the last answer may still be on its way
+                    while not answers.empty():
+                        count += 1
+                        for line in answers.get_nowait().lines():
+                            show(line)
+                    return count
+                if not noted:
+                    note(f"(the story is still working; waiting up to {wait:g}s for more answers, Ctrl-C stops)")
+                    noted = True
+                continue
             count += 1
+            quiet_since = time.monotonic()
             for line in answer.lines():
                 show(line)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -143,11 +144,26 @@ def chat_slack(
     else:
         raise fail("say something (TEXT) or click a button (--click ACTION_ID [--value VALUE])")
     err.print(f"[dim]{user} -> {hook.story} / {hook.name}: {said}[/dim]")
+    engine, sent = open_engine(settings), time.time() - 1
+
+    async def working() -> bool:
+        from storyline.store.queries import story_working_since
+
+        def count() -> int:
+            with engine.connect() as conn:
+                return story_working_since(conn, hook.story, sent, time.time() + 5)
+
+        return await asyncio.to_thread(count) > 0
+
     try:
-        count = asyncio.run(chat.converse(hook.url(url), content_type, body, signing_secret, sink, wait,
-                                          lambda line: console.print(line, markup=False, highlight=False, emoji=False)))
+        count = asyncio.run(chat.converse(
+            hook.url(url), content_type, body, signing_secret, sink, wait,
+            lambda line: console.print(line, markup=False, highlight=False, emoji=False), working=working,
+            note=lambda line: err.print(f"[dim]{line}[/dim]")))
     except chat.ConsoleError as exc:
         raise fail(str(exc)) from None
+    engine.dispose()
     if count == 0:
-        err.print(f"[dim]no later answer within {wait:g}s. Replies reach this console when the server runs with "
-                  f"STORYLINE_EGRESS_OVERRIDES=slack.com=http://{sink},hooks.slack.com=http://{sink}[/dim]")
+        err.print(f"[dim]no later answer within {wait:g}s: `storyline logs --story \"{hook.story}\"` says what the "
+                  "story did. (Against a server other than `serve --demo`, replies reach this console when it runs "
+                  f"with STORYLINE_EGRESS_OVERRIDES=slack.com=http://{sink},hooks.slack.com=http://{sink})[/dim]")

@@ -123,3 +123,17 @@ def action_names(conn: Connection) -> set[str]:
     """Every stored action's name and key: what ``--action`` may name."""
     a = t.actions.c
     return {value for row in conn.execute(sa.select(a.name, a.key)) for value in row if value}
+
+
+def story_working_since(conn: Connection, story: str, since: float, due_by: float) -> int:
+    """Jobs of the story's runs started since ``since`` that run now or are due by ``due_by``.
+
+    A chat console's "is the bot done?": a job waiting on a timer further off (an implode's
+    deadline, an escalation after 15 minutes) is the story waiting, not working on an answer."""
+    j, r, s = t.jobs.c, t.story_runs.c, t.stories.c
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(t.jobs.join(t.story_runs, r.guid == j.story_run)
+                                               .join(t.stories, s.id == r.story_id))
+        .where(s.name == story, r.created_at >= since,
+               sa.or_(j.status == "running", sa.and_(j.status == "queued", j.run_after <= due_by)))
+    ).scalar_one()
