@@ -106,3 +106,17 @@ def test_version_and_a_missing_file_to_check(demo: Demo, tmp_path: Path) -> None
     assert code == 0 and re.fullmatch(r"storyline \d+\.\d+\.\d+\S*\n", out)
     code, out, err = demo.cli("tines", "check", str(tmp_path / "missing.json"), check=False)
     assert code == 2 and "cannot read" in err and "missing.json: no such file" in err and "unsupported" not in out
+
+
+@pytest.mark.parametrize(("text", "answer"), [
+    ("/help", "bot (response_url): *Security chatbot*: send indicators"),
+    ("/foo bar", "bot (response_url): *Security chatbot*: send indicators"),
+    ("help", "bot (chat.postMessage CCONSOLE): I answer slash commands: `/analyzedomain`"),
+])
+def test_help_an_unknown_command_and_a_mention_get_an_answer_and_the_console_ends_when_it_is_in(
+    demo: Demo, text: str, answer: str
+) -> None:
+    code, said, err = demo.cli("chat", "slack", text, "--url", demo.base, "--sink", f"127.0.0.1:{free_port()}",
+                               "--wait", "60")
+    assert code == 0 and answer in said
+    assert "On it" not in said and "STORYLINE_EGRESS_OVERRIDES" not in err
