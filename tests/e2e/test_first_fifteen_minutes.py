@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.processes import Process, cli, environment, free_port, serve
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -120,3 +121,26 @@ def test_help_an_unknown_command_and_a_mention_get_an_answer_and_the_console_end
                                "--wait", "60")
     assert code == 0 and answer in said
     assert "On it" not in said and "STORYLINE_EGRESS_OVERRIDES" not in err
+
+
+ALERT = {"reporter": "alice", "title": "Beaconing", "severity": 8, "details": "seen 203.0.113.7 and 198.51.100.23"}
+
+
+def test_the_server_prints_a_line_per_request_and_one_per_finished_run_never_a_secret(demo: Demo) -> None:
+    answer = httpx.post(f"{demo.base}/webhook/demo-alert/demo-secret", json=ALERT)
+    assert answer.status_code < 300
+    finished = eventually(lambda: re.findall(r"run (\w{8}) of 'Demo alert triage' finished: \d+ events",
+                                             demo.server.output()), 30, demo.server.output)
+    assert len(finished) == len(set(finished))  # each run said once
+    assert re.search(rf"127\.0\.0\.1 POST /webhook/demo-alert/… {answer.status_code} \d+ms", demo.server.output())
+    assert "demo-secret" not in demo.server.output().split("storyline.access", 1)[1]
+
+
+def test_quiet_serves_without_a_line_per_request(tmp_path: Path) -> None:
+    port = free_port()
+    server = serve(port, environment(f"sqlite:///{tmp_path}/quiet.db"), tmp_path / "serve.log", "--quiet")
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        assert "storyline.access" not in server.output()
+    finally:
+        server.stop()

@@ -31,6 +31,8 @@ def serve(
         bool, typer.Option("--demo", help="Load the bundled demo stories; answer as VirusTotal, URLhaus, RDAP, Slack, Teams")
     ] = False,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve webhooks only; run workers apart")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", help="No line per request or finished run (failed runs and warnings still show)")] = False,
 ) -> None:
     """Serve webhooks, run the worker and the scheduler, in one process."""
     import uvicorn
@@ -62,6 +64,9 @@ def serve(
     _print_urls(engine, settings)
     engine.dispose()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not quiet:
+        for name in ("storyline.access", "storyline.runs"):
+            logging.getLogger(name).setLevel(logging.INFO)
     if not _loopback(host):
         sandbox_note = ", the demo sandbox (/_sandbox/, --demo)" if settings.sandbox else ""
         logging.getLogger("storyline.serve").warning(

@@ -137,3 +137,16 @@ def story_working_since(conn: Connection, story: str, since: float, due_by: floa
         .where(s.name == story, r.created_at >= since,
                sa.or_(j.status == "running", sa.and_(j.status == "queued", j.run_after <= due_by)))
     ).scalar_one()
+
+
+def run_outcome(conn: Connection, story_run: str) -> dict[str, Any] | None:
+    """A story run with no job left to do: its story, event count and failed jobs' errors; None while it works."""
+    j, r, s, e, a = t.jobs.c, t.story_runs.c, t.stories.c, t.events.c, t.actions.c
+    if pending_jobs(conn, story_run):
+        return None
+    story = conn.execute(sa.select(s.name).join(t.story_runs, r.story_id == s.id).where(r.guid == story_run)
+                         ).scalar_one_or_none()
+    events = conn.execute(sa.select(sa.func.count()).where(e.story_run == story_run)).scalar_one()
+    failed = conn.execute(sa.select(a.name, j.error).join(t.actions, a.id == j.action_id)
+                          .where(j.story_run == story_run, j.status == "failed").order_by(j.id)).all()
+    return {"story": story, "events": events, "failed": [(row.name, row.error or "") for row in failed]}

@@ -20,6 +20,7 @@ from storyline.web import api, prompts, webhooks
 from storyline.web.access import error_response, guarded, open_to_anyone, public
 from storyline.web.health import Readiness
 from storyline.web.pages import SecurityHeaders, page
+from storyline.web.requestlog import RequestLog
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def create_app(settings: Settings, *, worker: bool = True) -> Starlette:
             guarded("/api/{rest:path}", no_such_api, rule=public("answers 404 for unknown API paths"),
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
         lifespan=lifespan,
     )
     app.state.service = service
