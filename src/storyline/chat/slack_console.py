@@ -215,6 +215,8 @@ class Answer:
 # -- the conversation ------------------------------------------------------------------------------
 
 
+NOTE_AFTER = 3.0
+"""Seconds of silence, while the story still works, before the console says it is waiting."""
 SETTLE = 0.4
 """Seconds to keep listening once the story has no work left: its last answers are in flight (the demo's
 outbox is read every 0.25 s)."""
@@ -287,7 +289,7 @@ async def converse(
                         for line in answers.get_nowait().lines():
                             show(line)
                     return count
-                if not noted:
+                if not noted and time.monotonic() - quiet_since >= NOTE_AFTER:
                     note(f"(the story is still working; waiting up to {wait:g}s for more answers, Ctrl-C stops)")
                     noted = True
                 continue
