@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.builders import HTTP, TRANSFORM, WEBHOOK, agent, story
-from tests.e2e.processes import cli, environment
+from tests.e2e.processes import cli, environment, free_port, serve
 from tests.fakes.httpbin import FakeHttpbin
+from tests.support import eventually
 
 
 def write(tmp_path: Path, definition: dict[str, Any]) -> Path:
@@ -88,3 +91,21 @@ def test_run_by_name_runs_a_copy_to_itself_and_leaves_the_database_as_it_was(tmp
     assert json.loads(cli("runs", "--json", env=env).stdout) == []
     missing = cli("run", "Nightli", env=env, check=False)
     assert missing.returncode == 1 and "did you mean 'Nightly'" in missing.stderr
+
+
+def test_a_run_waiting_on_a_timer_is_shown_as_waiting_on_that_action(tmp_path: Path) -> None:
+    env = environment(f"sqlite:///{tmp_path}/cli.db")
+    cli("story", "import", str(write(tmp_path, story("Escalate", [
+        agent(WEBHOOK, "Receive", path="esc", secret="s", verbs="post"),
+        agent(TRANSFORM, "Wait for an answer", mode="delay", seconds="900"),
+    ], [(0, 1)]))), env=env)
+    port = free_port()
+    server = serve(port, env, tmp_path / "serve.log", "--quiet")
+    try:
+        assert httpx.post(f"http://127.0.0.1:{port}/webhook/esc/s", json={}).status_code < 300
+        [run] = eventually(lambda: [r for r in json.loads(cli("runs", "--json", env=env).stdout)
+                                    if r["status"] == "waiting"], 30, server.output)
+        assert run["waiting_on"]["action"] == "Wait for an answer" and run["pending"] == 1
+        assert "waiting: Wait for an answer at " in cli("runs", env=env).stdout
+    finally:
+        server.stop()

@@ -144,3 +144,16 @@ def test_quiet_serves_without_a_line_per_request(tmp_path: Path) -> None:
         assert "storyline.access" not in server.output()
     finally:
         server.stop()
+
+
+def test_story_show_prints_keys_and_urls_whole_and_its_json_says_what_the_story_needs(demo: Demo) -> None:
+    _, shown, _ = demo.cli("story", "show", "Slack proactive alert")
+    assert "first_of_answer_or_timeout" in shown
+    [url] = re.findall(r"webhook:  (\S+)", shown)
+    assert re.fullmatch(r"http://127\.0\.0\.1:8000/webhook/slack-proactive-alert/[\w-]{20,}", url)
+    assert "needs credentials: slack_bot_token" in shown
+    data = json.loads(demo.cli("story", "show", "Slack proactive alert", "--json")[1])
+    assert data["credentials"] == ["slack_bot_token"] and data["resources"] == ["alert_escalate_after_seconds"]
+    assert {"source": "Receive alert", "receiver": "Find Slack user"} in data["links"]
+    ask = next(a for a in data["actions"] if a["name"] == "Ask the user")
+    assert ask["options"]["url"] == "https://slack.com/api/chat.postMessage"

@@ -138,7 +138,7 @@ def runs(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List story runs with their status."""
+    """List story runs with their status: running, waiting (on an action due later), done or failed."""
     from storyline.store.queries import list_runs
 
     engine = open_engine(load_settings(db))
@@ -150,8 +150,11 @@ def runs(
         return
     table = Table("run", "story", "started", "events", "pending", "failed", "status")
     for row in rows:
+        status = row["status"]
+        if row["waiting_on"]:
+            status = f"waiting: {row['waiting_on']['action']} at {row['waiting_on']['due_at']}"
         table.add_row(row["guid"], row["story"], row["started_at"], str(row["events"]), str(row["pending"]),
-                      str(row["failed"]), row["status"])
+                      str(row["failed"]), status)
     console.print(table)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -58,23 +59,30 @@ def list_events(
     return result
 
 
-def list_runs(conn: Connection, *, story: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def list_runs(
+    conn: Connection, *, story: str | None = None, limit: int = 50, now: float | None = None,
+) -> list[dict[str, Any]]:
+    """Story runs, newest last. A run whose only work left is due later (a prompt's timeout, a delay,
+    an implode's deadline) is ``waiting``, on ``waiting_on``: that action and when it is due."""
     r, s, e, j = t.story_runs.c, t.stories.c, t.events.c, t.jobs.c
+    at = time.time() if now is None else now
+    unfinished = j.status.in_(("queued", "running"))
     events = sa.select(sa.func.count()).where(e.story_run == r.guid).scalar_subquery()
-    pending = (
-        sa.select(sa.func.count()).where(j.story_run == r.guid, j.status.in_(("queued", "running"))).scalar_subquery()
-    )
+    pending = sa.select(sa.func.count()).where(j.story_run == r.guid, unfinished).scalar_subquery()
+    due = sa.select(sa.func.count()).where(
+        j.story_run == r.guid, sa.or_(j.status == "running", sa.and_(j.status == "queued", j.run_after <= at)),
+    ).scalar_subquery()
     failed = sa.select(sa.func.count()).where(j.story_run == r.guid, j.status == "failed").scalar_subquery()
     last = sa.select(sa.func.max(e.created_at)).where(e.story_run == r.guid).scalar_subquery()
     query = sa.select(
         r.guid, s.name.label("story"), r.created_at, events.label("events"), pending.label("pending"),
-        failed.label("failed"), last.label("last_event_at"),
+        due.label("due"), failed.label("failed"), last.label("last_event_at"),
     ).join(t.stories, s.id == r.story_id)
     query = _story_filter(query, story)
     rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
     result = []
     for row in reversed(rows):
-        status = "running" if row["pending"] else ("failed" if row["failed"] else "done")
+        status = ("running" if row["due"] else "waiting") if row["pending"] else ("failed" if row["failed"] else "done")
         result.append(
             {
                 "guid": row["guid"],
@@ -85,9 +93,20 @@ def list_runs(conn: Connection, *, story: str | None = None, limit: int = 50) ->
                 "pending": row["pending"],
                 "failed": row["failed"],
                 "status": status,
+                "waiting_on": _next_wake(conn, row["guid"]) if status == "waiting" else None,
             }
         )
     return result
+
+
+def _next_wake(conn: Connection, story_run: str) -> dict[str, Any] | None:
+    """The action a waiting run waits on, and when it is due."""
+    j, a = t.jobs.c, t.actions.c
+    row = conn.execute(
+        sa.select(a.name, j.run_after).join(t.actions, a.id == j.action_id)
+        .where(j.story_run == story_run, j.status == "queued").order_by(j.run_after).limit(1)
+    ).first()
+    return {"action": row.name, "due_at": iso(row.run_after)} if row else None
 
 
 def list_logs(
