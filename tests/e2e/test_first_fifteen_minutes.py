@@ -134,6 +134,7 @@ def test_the_server_prints_a_line_per_request_and_one_per_finished_run_never_a_s
     assert len(finished) == len(set(finished))  # each run said once
     assert re.search(rf"127\.0\.0\.1 POST /webhook/demo-alert/… {answer.status_code} \d+ms", demo.server.output())
     assert "demo-secret" not in demo.server.output().split("storyline.access", 1)[1]
+    assert "GET /_sandbox/messages" not in demo.server.output()  # the consoles poll it: no line each
 
 
 def test_quiet_serves_without_a_line_per_request(tmp_path: Path) -> None:

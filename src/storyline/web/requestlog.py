@@ -14,6 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("storyline.access")
 
+UNLOGGED = frozenset({"/_sandbox/messages"})
+"""Paths polled four times a second by the chat consoles: a line each would bury everything else."""
+
 MAX_PATH = 120
 """A request line is the client's: the console shows this much of it."""
 
@@ -34,7 +37,7 @@ class RequestLog:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
+        if scope["type"] != "http" or not log.isEnabledFor(logging.INFO) or scope.get("path") in UNLOGGED:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
