@@ -20,7 +20,14 @@ run: $(STAMP)
 # processes, the database), so twice the cores wins on 2 cores; measured in DEVELOPERS.md.
 TEST_WORKERS ?= 4
 
+# Browser tests (tests/browser/) drive Debian's Chromium; install it when missing and apt-get can.
+CHROMIUM := /usr/bin/chromium
+
 test: $(STAMP)
+	@if [ ! -x $(CHROMIUM) ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium for the browser tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+	  || echo "chromium could not be installed: the browser tests will be skipped"; fi
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy

@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from storyline.accounts.tokens import create_token
 from storyline.config import Settings
 from storyline.store.db import make_engine, upgrade
+from storyline.store.queries import list_events
 from storyline.web.app import create_app
 from tests.harness import load_stories
 
@@ -33,6 +34,15 @@ class Api:
 
     def send(self, method: str, path: str, role: str | None = "admin", **kwargs: Any) -> httpx.Response:
         return self.client.request(method, path, headers=self.headers(role), **kwargs)
+
+    def outputs(self, action: str) -> list[Any]:
+        """What ``action`` emitted so far, oldest first (read from the database)."""
+        engine = make_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return [event["output"] for event in list_events(conn, action=action, limit=100_000)]
+        finally:
+            engine.dispose()
 
 
 @contextmanager

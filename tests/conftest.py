@@ -24,6 +24,11 @@ os.environ.setdefault("STORYLINE_SECRET_KEY", TEST_SECRET_KEY)
 _postgres: postgres.Choice | None = None
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--screenshots", metavar="DIR", default=None,
+                     help="browser tests save their screenshots here (default: each test's tmp_path)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Choose the PostgreSQL server once, before xdist starts its workers (which inherit the choice)."""
     global _postgres

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 
 from storyline.config import Settings
-from storyline.engine import queue
+from storyline.engine import intake, queue
 from storyline.engine.service import Service
 from storyline.store import tables as t
 from storyline.store.db import make_engine, upgrade
@@ -61,6 +63,15 @@ class Harness:
         )
         self.service.wake()
         return ingested
+
+    async def post(self, path: str, secret: str, body: Any) -> intake.Reply:
+        """What ``POST /webhook/<path>/<secret>`` with this JSON body gets, through the intake as served."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield orjson.dumps(body)
+
+        return await intake.receive(self.service, intake.Delivery(
+            path, secret, "POST", {"content-type": "application/json"}, {}, chunks()))
 
     async def start_run(self, name: str) -> str:
         """What a schedule tick does: a new story run whose first job is this action, on an empty input."""

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from storyline.hosts import parse_allow, parse_overrides
+from storyline.hosts import parse_allow, parse_host_names, parse_overrides
 
 DEFAULT_DATABASE_URL = "sqlite:///./storyline.db"
 TEAMS_SERVICE_HOSTS = (
@@ -25,11 +25,15 @@ def _env_float(name: str, default: float) -> float:
         raise SystemExit(f"{name}={raw!r} is not a number") from exc
 
 
-def _env_days(name: str, default: float) -> float:
+def _env_positive(name: str, default: float, unit: str) -> float:
     value = _env_float(name, default)
     if not value > 0:
-        raise SystemExit(f"{name}={value:g}: give a number of days above 0")
+        raise SystemExit(f"{name}={value:g}: give a number of {unit} above 0")
     return value
+
+
+def _env_days(name: str, default: float) -> float:
+    return _env_positive(name, default, "days")
 
 
 def _env_overrides() -> dict[str, str]:
@@ -37,6 +41,13 @@ def _env_overrides() -> dict[str, str]:
         return parse_overrides(os.environ.get("STORYLINE_EGRESS_OVERRIDES", ""))
     except ValueError as exc:
         raise SystemExit(f"STORYLINE_EGRESS_OVERRIDES: {exc} (example: slack.com=http://127.0.0.1:9001)") from exc
+
+
+def _env_tenant_hosts() -> tuple[str, ...]:
+    try:
+        return parse_host_names(os.environ.get("STORYLINE_TINES_TENANT_HOSTS", ""), "STORYLINE_TINES_TENANT_HOSTS")
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def _env_switch(name: str) -> bool | None:
@@ -74,6 +85,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 2 * 1024 * 1024
     egress_overrides: dict[str, str] = field(default_factory=dict)
+    # Tines tenants whose API a story calls (https://tenant.tines.io/api/v1/...): sent to this
+    # server's own API at public_url instead (see ``egress_routes``).
+    tines_tenant_hosts: tuple[str, ...] = ()
     egress_allow: tuple[str, ...] = ()
     egress_timeout: float = 30.0
     max_response_bytes: int = 10 * 1024 * 1024
@@ -105,6 +119,10 @@ class Settings:
     max_connections: int = 1000
     # Days the audit log keeps an entry (engine/retention.py purges older ones).
     audit_keep_days: float = 365.0
+    # Browser sessions (storyline.accounts.sessions): signed out after this long without a request,
+    # and after this long whatever happens.
+    session_idle_hours: float = 12.0
+    session_max_days: float = 7.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -113,6 +131,7 @@ class Settings:
             public_url=(os.environ.get("STORYLINE_PUBLIC_URL") or cls.public_url).rstrip("/"),
             max_body_bytes=int(_env_float("STORYLINE_MAX_BODY_BYTES", cls.max_body_bytes)),
             egress_overrides=_env_overrides(),
+            tines_tenant_hosts=_env_tenant_hosts(),
             egress_allow=_env_allow(),
             egress_timeout=_env_float("STORYLINE_EGRESS_TIMEOUT", cls.egress_timeout),
             max_response_bytes=int(_env_float("STORYLINE_MAX_RESPONSE_BYTES", cls.max_response_bytes)),
@@ -136,5 +155,14 @@ class Settings:
             body_timeout=_env_float("STORYLINE_BODY_TIMEOUT", cls.body_timeout),
             max_connections=int(_env_float("STORYLINE_MAX_CONNECTIONS", cls.max_connections)),
             audit_keep_days=_env_days("STORYLINE_AUDIT_KEEP_DAYS", cls.audit_keep_days),
+            session_idle_hours=_env_positive("STORYLINE_SESSION_IDLE_HOURS", cls.session_idle_hours, "hours"),
+            session_max_days=_env_days("STORYLINE_SESSION_MAX_DAYS", cls.session_max_days),
         )
         return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def egress_routes(self) -> dict[str, str]:
+        """Where egress sends a host instead of the host itself: each Tines tenant host to this server
+        (its ``public_url``, which ``serve`` sets to its own address unless STORYLINE_PUBLIC_URL is
+        set), then ``egress_overrides``, which win."""
+        return {**dict.fromkeys(self.tines_tenant_hosts, self.public_url), **self.egress_overrides}

@@ -60,6 +60,20 @@ def parse_overrides(raw: str) -> dict[str, str]:
     return overrides
 
 
+_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::[0-9]{1,5})?")
+
+
+def parse_host_names(raw: str, what: str) -> tuple[str, ...]:
+    """Comma-separated host names (``tenant.tines.io``, ``host:8443``), lower-cased; ``ValueError``
+    naming the first entry that is a URL, a pattern or not a host name."""
+    names = tuple(part.strip().lower().rstrip(".") for part in raw.split(",") if part.strip())
+    for name in names:
+        if not _HOST_NAME.fullmatch(name):
+            raise ValueError(f"{what}: {name!r} is not a host name (example: tenant.tines.io; "
+                             "no scheme, path or wildcard)")
+    return names
+
+
 def override_url(host: str, base: str) -> httpx.URL:
     """The base URL an override sends ``host`` to; ``ValueError`` unless it is a plain http(s) URL."""
     try:

@@ -81,10 +81,6 @@ def test_events_and_runs_of_a_served_story(env: dict[str, str], story_file: Path
             {"type": "Agents::TriggerAgent", "name": "T", "guid": "b" * 32,
              "options": {"rules": [{"type": "regex", "path": "{{.x}}", "value": "(unclosed"}]}}],
             "links": []}), "action 'T'"),
-        (json.dumps({"name": "Bad template", "agents": [
-            {"type": "Agents::EventTransformationAgent", "name": "Build", "guid": "c" * 32,
-             "options": {"mode": "message_only", "payload": {"text": "{% if .x %}unclosed"}}}],
-            "links": []}), "action 'Build' (Agents::EventTransformationAgent): option 'payload.text'"),
     ],
 )
 def test_bad_story_files_get_a_clear_error_and_nothing_is_imported(

@@ -189,7 +189,7 @@ def test_every_change_made_with_the_cli_is_audited_and_no_secret_is(
     summaries = [e["summary"] for e in reversed(entries)]
     assert summaries[0].startswith("imported: ") and summaries[1].startswith("replaced: ")
     assert summaries[2] == "created: text, allowed hosts *.virustotal.com"
-    assert summaries[4:6] == ["created", "replaced"]
+    assert summaries[4:6] == ["created (text)", "replaced (text)"]
     assert "stories installed: " in summaries[7]
     assert [e["action"] for e in cli_json("audit", "--limit", "2", env=env)] == ["token.revoke", "token.create"]
     table = cli("audit", env=env).stdout

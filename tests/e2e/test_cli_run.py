@@ -51,14 +51,15 @@ def test_a_run_that_fails_nothing_exits_0_and_the_throwaway_database_says_nothin
     assert "secret key" not in ran.stderr
 
 
-def test_a_template_that_does_not_parse_is_named_by_action_and_option_without_a_traceback(tmp_path: Path) -> None:
+def test_a_template_that_does_not_parse_fails_its_action_naming_the_option_without_a_traceback(
+        tmp_path: Path) -> None:
     definition = story("Bad", [
         agent(WEBHOOK, "Receive", path="bad", secret="s", verbs="post"),
         agent(TRANSFORM, "Build", mode="message_only", payload={"y": "=CONCAT(receive.a, "}),
     ], [(0, 1)])
     ran = cli("run", str(write(tmp_path, definition)), env=environment(f"sqlite:///{tmp_path}/cli.db"), check=False)
     assert ran.returncode == 1
-    assert "action 'Build' (Agents::EventTransformationAgent): option 'payload.y': formula error" in ran.stderr
+    assert "Build: FAILED: failed after 1 attempt(s): action 'Build': option 'payload.y': formula error" in ran.stderr
     assert "Traceback" not in ran.stderr + ran.stdout
 
 

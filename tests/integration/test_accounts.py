@@ -56,7 +56,7 @@ def test_users_are_added_listed_changed_and_removed_and_each_change_is_audited(e
     with engine.connect() as conn:
         assert [(u["email"], u["role"]) for u in list_users(conn)] == [
             ("ana@example.com", "admin"), ("bob@example.com", "viewer")]
-        assert all(set(u) == {"email", "role", "created", "updated"} for u in list_users(conn))
+        assert all(set(u) == {"id", "email", "role", "created", "updated"} for u in list_users(conn))
     with engine.begin() as conn:
         assert set_role(conn, "BOB@example.com", "editor", actor=ADMIN) == "bob@example.com"
         set_password(conn, "bob@example.com", "a brand new passphrase", actor=ADMIN)

@@ -1,4 +1,4 @@
-"""Every route × anonymous / viewer / editor / admin, generated from the app's route table.
+"""Every route x anonymous / viewer / editor / admin, generated from the app's route table.
 
 A route added without a rule fails here, before anyone can reach it unguarded. Routes that
 need a permission answer 401 to nobody, 403 (naming the role needed) to a role below it, and

@@ -152,6 +152,33 @@ async def test_retention_purges_expired_events_and_finished_jobs(database_url: s
         assert count(h.engine, t.events) == 0 and count(h.engine, t.jobs) == 0
 
 
+async def test_retention_keeps_each_actions_events_for_its_own_keep_events_for(database_url: str) -> None:
+    """Schema 1 exports carry ``keep_events_for`` on each agent; 0 is the story's (a week by default)."""
+    hour, month = 3600, 30 * 86400
+    data = story("Kept per action", [
+        {**agent(WEBHOOK, "Hook", path="keep", secret="s", verbs="post"), "keep_events_for": 0},
+        {**agent(TRANSFORM, "For an hour", mode="message_only", payload={"a": "1"}), "keep_events_for": hour},
+        {**agent(TRANSFORM, "For a month", mode="message_only", payload={"b": "2"}), "keep_events_for": month},
+    ], [(0, 1), (0, 2)], schema_version=1)
+    async with Harness(database_url) as h:
+        await h.load(data)
+        ingested = await h.ingest("Hook", {"x": 1})
+        await h.drain()
+        now = time.time()
+
+        def kept() -> tuple[list[str], list[str], int]:
+            jobs = sorted(h.service.catalogs.current.actions[j["action_id"]].name for j in h.jobs())
+            return sorted(e["action"] for e in h.events(run=ingested.story_run)), jobs, count(h.engine, t.story_runs)
+
+        await h.service.db.write(retention.purge, now + 2 * hour)
+        assert kept() == (["For a month", "Hook"], ["For a month"], 1)
+        # The story's week is over: the webhook's event stays while the month's is built on it, and so does the run.
+        await h.service.db.write(retention.purge, now + 8 * 86400)
+        assert kept() == (["For a month", "Hook"], ["For a month"], 1)
+        await h.service.db.write(retention.purge, now + month + 60)
+        assert kept() == ([], [], 0)
+
+
 async def test_a_pure_action_whose_regex_outruns_the_writers_budget_runs_outside_it_with_the_whole_limit(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

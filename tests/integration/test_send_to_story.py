@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from storyline.config import Settings
+from storyline.engine.oneshot import run_once
 from storyline.store import tables as t
+from storyline.store.db import make_engine
 from storyline.store.stories import StoryConflictError, load_story, save_story
 from storyline.tines.exporter import export_story
 from storyline.tines.importer import parse_story
 from tests.builders import HTTP, TRANSFORM, TRIGGER, WEBHOOK, agent, story
-from tests.harness import Harness
+from tests.harness import Harness, load_stories
 
 SEND = "Agents::SendToStoryAgent"
 
@@ -196,6 +199,41 @@ async def test_a_story_may_send_to_itself_from_an_action_outside_its_sub_story_p
         events = h.events(run=ingested.story_run)
         assert [e["action"] for e in events] == ["Kick", "Send to Selfie"]
         assert events[1]["output"] == {"from": "Selfie"}
+
+
+# -- storyline run FILE ------------------------------------------------------------------------
+
+
+async def run_file(tmp_path: Any, database_url: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps(data))
+    return await run_once(str(path), {"id": 7, "email": "ceo@example.com"}, Settings(database_url=database_url))
+
+
+def stored_events(database_url: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(t.events)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+async def test_running_a_file_runs_the_sub_story_embedded_in_it(database_url: str, tmp_path: Any) -> None:
+    """Tines exports a story with the sub-stories it calls under ``send_to_stories``."""
+    events = await run_file(tmp_path, database_url, {**caller_story(), "send_to_stories": [sub_story()]})
+    assert [e["action"] for e in events] == ["Receive alert", "Check VIP", "Decide"]
+    assert events[-1]["output"] == {"page": "yes", "alert": "7"}
+
+
+async def test_running_a_file_runs_the_sub_story_already_imported_without_touching_the_database(
+    database_url: str, tmp_path: Any
+) -> None:
+    load_stories(database_url, sub_story("Check VIP"), sub_story("Unrelated"))
+    events = await run_file(tmp_path, database_url, caller_story("{{ .STORY.check_vip }}"))
+    assert [e["action"] for e in events] == ["Receive alert", "Check VIP", "Decide"]
+    assert events[-1]["output"] == {"page": "yes", "alert": "7"}
+    assert stored_events(database_url) == 0
 
 
 def test_export_keeps_send_to_story_options_and_sub_story_keys(tmp_path: Any) -> None:

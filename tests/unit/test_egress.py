@@ -103,3 +103,28 @@ def test_response_json_and_text_are_lazy_and_tolerant() -> None:
     assert latin.text == "café"
     weird = EgressResponse(200, {"content-type": "text/plain; charset=nope"}, b"\xff ok", "")
     assert weird.text.endswith(" ok")
+
+
+def test_tines_tenant_hosts_route_to_this_server_and_an_explicit_override_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from storyline.config import Settings
+
+    monkeypatch.setenv("STORYLINE_TINES_TENANT_HOSTS", " Acme.Tines.io , other.tines.io ")
+    monkeypatch.setenv("STORYLINE_EGRESS_OVERRIDES", "other.tines.io=http://127.0.0.1:9")
+    monkeypatch.setenv("STORYLINE_PUBLIC_URL", "https://storyline.example.com/")
+    settings = Settings.from_env()
+    assert settings.tines_tenant_hosts == ("acme.tines.io", "other.tines.io")
+    assert settings.egress_routes == {"acme.tines.io": "https://storyline.example.com",
+                                      "other.tines.io": "http://127.0.0.1:9"}
+
+
+@pytest.mark.parametrize("bad", ["https://acme.tines.io", "*.tines.io", "acme.tines.io/api", "a b"])
+def test_a_tenant_host_that_is_not_a_host_name_stops_the_process_naming_it(
+    monkeypatch: pytest.MonkeyPatch, bad: str,
+) -> None:
+    from storyline.config import Settings
+
+    monkeypatch.setenv("STORYLINE_TINES_TENANT_HOSTS", bad)
+    with pytest.raises(SystemExit, match="STORYLINE_TINES_TENANT_HOSTS"):
+        Settings.from_env()

@@ -121,3 +121,11 @@ def test_long_paths_from_events_are_read_but_not_kept_in_a_cache(scope: StaticSc
     assert render_value("{{ .hook.items | jsonpath: .hook.field | size }}", event, scope) == "0"
     assert filters._path_steps.cache_info().currsize == steps
     assert jsonpath._compile_path.cache_info().currsize == paths
+
+
+@pytest.mark.parametrize("template", ['{{ ["\x00scope"] }}', '{{ [hook.key] }}', '{{ hook[hook.key] }}',
+                                      '{% assign k = hook.key %}{{ [k] }}'])
+def test_no_key_from_event_data_or_a_template_reaches_the_render_scope_and_its_credentials(
+        template: str, scope: StaticScope) -> None:
+    event = {"hook": {"key": "\x00scope"}}
+    assert not leaks(render_value(template, event, scope))

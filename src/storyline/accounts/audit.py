@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from storyline.accounts.roles import Principal, Role
 from storyline.store import audit as sql
 from storyline.store.queries import iso
 
@@ -33,6 +34,12 @@ def cli_actor() -> str:
     return f"cli:{name}"
 
 
+def cli_principal() -> Principal:
+    """The command line as a principal, so it runs the same operations as the API: whoever can run it
+    reaches the database directly, so it may do anything an admin may."""
+    return Principal("cli", cli_actor().removeprefix("cli:"), Role.ADMIN)
+
+
 def record(conn: Connection, actor: str, action: str, target: str, summary: str, *,
            now: float | None = None) -> None:
     """Add an entry in the caller's transaction. ``action`` is ``<kind>.<verb>`` (``story.import``,
@@ -41,10 +48,13 @@ def record(conn: Connection, actor: str, action: str, target: str, summary: str,
                      target[:TARGET_LENGTH], summary[:SUMMARY_LENGTH])
 
 
-def entries(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest ``limit`` entries, newest first, with their time as ISO 8601 (UTC)."""
+def entries(conn: Connection, limit: int = 100, *, before_id: int | None = None, actor: str | None = None,
+            action: str | None = None) -> list[dict[str, Any]]:
+    """The newest ``limit`` entries (older than ``before_id``; by ``actor``; of ``action``), newest first,
+    with their time as ISO 8601 (UTC)."""
     return [{"id": row["id"], "time": iso(row["created_at"]), "actor": row["actor"], "action": row["action"],
-             "target": row["target"], "summary": row["summary"]} for row in sql.list_entries(conn, limit)]
+             "target": row["target"], "summary": row["summary"]}
+            for row in sql.list_entries(conn, limit, before_id=before_id, actor=actor, action=action)]
 
 
 def purge(conn: Connection, now: float, keep_days: float) -> int:

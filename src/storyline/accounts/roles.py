@@ -82,14 +82,14 @@ def allowed(role: Role | str, permission: Permission) -> bool:
 
 @dataclass(frozen=True)
 class Principal:
-    """Someone acting through the web or the API: a signed-in user or an API token."""
+    """Someone acting: a signed-in user or an API token, or the command line (an operator at the database)."""
 
-    kind: Literal["user", "token"]
+    kind: Literal["user", "token", "cli"]
     name: str
-    """The user's e-mail address, or the token's name."""
+    """The user's e-mail address, the token's name, or the operating-system user running the CLI."""
     role: Role
 
     @property
     def actor(self) -> str:
-        """How the audit log names them: ``user:EMAIL`` or ``token:NAME``."""
+        """How the audit log names them: ``user:EMAIL``, ``token:NAME`` or ``cli:OS_USER``."""
         return f"{self.kind}:{self.name}"

@@ -46,7 +46,7 @@ def hash_token(token: str) -> str:
 def create_token(conn: Connection, name: str, role: Role | str, *, actor: str, now: float | None = None) -> str:
     """Create a token and return it: the only time it exists outside the caller's hands."""
     when = time.time() if now is None else now
-    if not _NAME.fullmatch(name):
+    if not valid_name(name):
         raise AccountError(f"token name {name!r} must be 1 to 64 letters, digits, '_', '-' or '.'")
     rank = parse_role(role)
     if sql.token_exists(conn, name):
@@ -58,10 +58,16 @@ def create_token(conn: Connection, name: str, role: Role | str, *, actor: str, n
     return token
 
 
-def list_tokens(conn: Connection) -> list[dict[str, Any]]:
-    """Tokens by name: role, who made it, when, last use; never the token or its digest."""
+def list_tokens(conn: Connection, *, after: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Tokens by name (after ``after``, at most ``limit``): role, who made it, when, last use; never the
+    token or its digest."""
     return [{"name": row.name, "role": row.role, "created_by": row.created_by, "created": iso(row.created_at),
-             "last_used": iso(row.last_used_at)} for row in sql.list_tokens(conn)]
+             "last_used": iso(row.last_used_at)} for row in sql.list_tokens(conn, after=after, limit=limit)]
+
+
+def valid_name(name: str) -> bool:
+    """Whether ``name`` could name a token (1 to 64 letters, digits, '_', '-' or '.')."""
+    return _NAME.fullmatch(name) is not None
 
 
 def revoke_token(conn: Connection, name: str, *, actor: str) -> None:

@@ -149,6 +149,29 @@ def _response_url() -> str:
     return f"https://hooks.slack.com/commands/{CONSOLE_TEAM}/{int(time.time())}/{secrets.token_hex(12)}"
 
 
+def click(action: Mapping[str, Any], user: str, *, message: Mapping[str, Any], channel: str = CONSOLE_CHANNEL,
+          message_ts: str = "") -> tuple[str, bytes]:
+    """(content type, body) of the ``block_actions`` request Slack sends when ``user`` clicks a button.
+
+    ``action`` is the button as Slack reports it (``storyline.chat.cards.Button.slack``); the
+    request carries a fresh ``response_url``, as each click does, and the message the button is on.
+    """
+    now = time.time()
+    payload = {
+        "type": "block_actions", "api_app_id": "ACONSOLE",
+        "user": {"id": _user_id(user), "username": user, "name": user, "team_id": CONSOLE_TEAM},
+        "team": {"id": CONSOLE_TEAM, "domain": "console"},
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+        "channel": {"id": channel, "name": "console"},
+        "message": {"type": "message", "ts": message_ts,
+                    **{k: message[k] for k in ("text", "blocks", "attachments") if k in message}},
+        "response_url": f"https://hooks.slack.com/actions/{CONSOLE_TEAM}/{int(now)}/{secrets.token_hex(12)}",
+        "trigger_id": f"{int(now)}.{secrets.randbelow(10**9)}.{secrets.token_hex(8)}",
+        "actions": [{**action, "action_ts": f"{now:.6f}"}],
+    }
+    return "application/x-www-form-urlencoded", urlencode({"payload": json.dumps(payload)}).encode()
+
+
 def _user_id(name: str) -> str:
     return "U" + hashlib.sha256(name.encode()).hexdigest()[:8].upper()
 

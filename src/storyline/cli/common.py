@@ -67,12 +67,15 @@ def print_webhooks(stories: list[dict[str, Any]], public_url: str) -> None:
             console.print(f"  webhook:  {url}   [dim]({story['name']} / {hook['name']})[/dim]")
 
 
-def delete_named(kind: str, delete: Callable[[Connection, str], bool], name: str, db: str | None) -> None:
-    """Delete a credential or resource by name, audited in the same transaction."""
-    from storyline.accounts.audit import cli_actor, record
+def delete_named(kind: str, remove: Callable[[Connection, str], object], name: str, db: str | None) -> None:
+    """Delete a credential or resource by name: ``remove(conn, actor)`` deletes and audits it, or
+    raises ``NotFound``."""
+    from storyline.accounts.audit import cli_actor
+    from storyline.operations.errors import NotFound
 
-    with open_engine(load_settings(db)).begin() as conn:
-        if not delete(conn, name):
-            raise fail(f"no {kind} named {name!r}; `storyline {kind} list` shows them")
-        record(conn, cli_actor(), f"{kind}.delete", name, "deleted")
+    try:
+        with open_engine(load_settings(db)).begin() as conn:
+            remove(conn, cli_actor())
+    except NotFound:
+        raise fail(f"no {kind} named {name!r}; `storyline {kind} list` shows them") from None
     console.print(f"{kind} [bold]{name}[/bold] deleted")

@@ -51,11 +51,11 @@ def credential_set(
     """Create or replace a credential (the value is never printed)."""
     import os
 
-    from storyline.accounts.audit import cli_actor, record
+    from storyline.accounts.audit import cli_actor
     from storyline.credentials import model as creds
     from storyline.credentials.cipher import Cipher
     from storyline.credentials.keys import SecretKeyError
-    from storyline.credentials.stored import list_credentials, save_credential
+    from storyline.operations import credentials
 
     kinds = [flag for flag, given in (("--value", value is not None), ("--env", env is not None),
                                       ("--oauth2-client-credentials", oauth2), ("--http-request", http_request))
@@ -93,11 +93,7 @@ def credential_set(
     try:
         cipher = Cipher.for_database(settings.database_url)
         with engine.begin() as conn:
-            existed = any(row["name"] == name for row in list_credentials(conn))
-            save_credential(conn, cipher, credential, time.time())
-            hosts = ", ".join(credential.allowed_hosts) or "any"
-            record(conn, cli_actor(), "credential.set", name,
-                   f"{'replaced' if existed else 'created'}: {credential.kind}, allowed hosts {hosts}")
+            credentials.save(conn, cli_actor(), cipher, credential, time.time())
     except SecretKeyError as exc:
         raise fail(str(exc)) from None
     console.print(f"credential [bold]{name}[/bold] ({credential.kind}) saved")
@@ -122,6 +118,6 @@ def credential_list(db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command("delete")
 def credential_delete(name: str, db: DbOption = None) -> None:
     """Delete a credential; stories that use it fail with "credential 'NAME' is not defined"."""
-    from storyline.credentials.stored import delete_credential
+    from storyline.operations import credentials
 
-    delete_named("credential", delete_credential, name, db)
+    delete_named("credential", lambda conn, actor: credentials.remove(conn, actor, name), name, db)

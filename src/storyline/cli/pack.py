@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,19 +19,16 @@ from storyline.cli.common import (
     print_webhooks,
 )
 
-if TYPE_CHECKING:
-    from storyline.packs import Installed
-
 app = typer.Typer(no_args_is_help=True, help="Story packs shipped with storyline.")
 
 
 @app.command("list")
 def pack_list(as_json: JsonOption = False) -> None:
     """List the story packs and the credentials their stories use."""
+    from storyline.operations.packs import shown
     from storyline.packs import PACKS
 
-    rows: list[dict[str, Any]] = [{"name": p.name, "description": p.description, "stories": [f.name for f in p.files],
-             "credentials": list(p.credentials), "resources": p.resources} for p in PACKS.values()]
+    rows: list[dict[str, Any]] = [shown(pack) for pack in PACKS.values()]
     if as_json:
         print_json(rows)
         return
@@ -49,15 +46,15 @@ def pack_install(
 ) -> None:
     """Import a pack's stories and the tuning resources it needs (existing resources are kept)."""
     from storyline import packs
-    from storyline.accounts.audit import cli_actor, record
+    from storyline.accounts.audit import cli_actor
+    from storyline.operations.packs import install
     from storyline.store.stories import list_stories
 
     settings = load_settings(db)
     engine = open_engine(settings)
     try:
         with engine.begin() as conn:
-            done = packs.install(conn, name, replace=replace)
-            record(conn, cli_actor(), "pack.install", name, _summary(done))
+            done = install(conn, cli_actor(), name, replace=replace)
             ours = [s for s in list_stories(conn) if s["name"] in {*done.stories, *done.skipped}]
     except ValueError as exc:
         raise fail(str(exc)) from None
@@ -74,10 +71,3 @@ def pack_install(
     console.print("webhook URLs, with this install's secrets (`storyline story show NAME` shows them again):")
     print_webhooks(ours, settings.public_url)
 
-
-def _summary(done: Installed) -> str:
-    """What an install changed, for the audit log."""
-    parts = [f"{label}: {', '.join(names)}" for label, names in (
-        ("stories installed", done.stories), ("already installed", done.skipped), ("resources set", done.resources))
-        if names]
-    return "; ".join(parts) or "nothing to change"

@@ -34,8 +34,8 @@ def resource_set(
     db: DbOption = None,
 ) -> None:
     """Create or replace a resource."""
-    from storyline.accounts.audit import cli_actor, record
-    from storyline.store.resources import load_resources, save_resource
+    from storyline.accounts.audit import cli_actor
+    from storyline.operations import resources
 
     parsed: Any = value
     if as_json:
@@ -45,9 +45,7 @@ def resource_set(
             raise fail(f"VALUE is {exc}") from None
     try:
         with open_engine(load_settings(db)).begin() as conn:
-            existed = name in load_resources(conn)
-            save_resource(conn, name, parsed, time.time())
-            record(conn, cli_actor(), "resource.set", name, "replaced" if existed else "created")
+            resources.save(conn, cli_actor(), name, parsed, time.time())
     except ValueError as exc:
         raise fail(str(exc)) from None
     console.print(f"resource [bold]{name}[/bold] saved")
@@ -73,6 +71,6 @@ def resource_list(db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command("delete")
 def resource_delete(name: str, db: DbOption = None) -> None:
     """Delete a resource."""
-    from storyline.store.resources import delete_resource
+    from storyline.operations import resources
 
-    delete_named("resource", delete_resource, name, db)
+    delete_named("resource", lambda conn, actor: resources.remove(conn, actor, name), name, db)

@@ -42,6 +42,8 @@ def serve(
 
     local = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
     _check_port(host, port, local)
+    if demo:
+        console.print(f"playground: [bold]{local}/playground[/bold]  (chat with the demo bots as Slack or Teams)")
     public = None if _env_public_url() else local
     settings = load_settings(db, public_url=public)
     if demo:
@@ -62,18 +64,21 @@ def serve(
             if added:
                 console.print(f"demo values set (replace them with real ones to go live): {', '.join(added)}")
     _print_urls(engine, settings)
+    _print_sign_in(engine, settings, demo=demo)
     engine.dispose()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not quiet:
         for name in ("storyline.access", "storyline.runs"):
             logging.getLogger(name).setLevel(logging.INFO)
     if not _loopback(host):
-        sandbox_note = ", the demo sandbox (/_sandbox/, --demo)" if settings.sandbox else ""
+        sandbox_note = (", the demo sandbox (/_sandbox/, --demo) and its chat playground (/playground)"
+                        if settings.sandbox else "")
         logging.getLogger("storyline.serve").warning(
             "listening on %s:%d, reachable beyond this machine. Reachable: the webhooks (/webhook/..., each "
             "behind its secret unless its story sets none), prompt links (/prompt, each signed for one "
-            "answer)%s and /healthz. Not reachable: stories, webhook URLs, credentials, events (no console; / "
-            "only says what this server is). Put a TLS proxy in front: README, \"Serving on a network\".",
+            "answer)%s, /healthz, the sign-in page (/login) and the REST API (/api/v1, each call behind a "
+            "token or a sign-in, throttled against password guessing); /static/ holds the console's CSS and JS. "
+            "Put a TLS proxy in front: README, \"Serving on a network\".",
             host, port, sandbox_note)
     web = uvicorn.Server(server.config(create_app(settings, worker=not no_worker), settings, host=host, port=port))
     with contextlib.suppress(KeyboardInterrupt):
@@ -136,7 +141,28 @@ def _print_urls(engine: Any, settings: Settings) -> None:
         stories = list_stories(conn)
     console.print(f"storyline on [bold]{settings.public_url}[/bold]  (database {settings.database_url})")
     console.print(f"  health:   {settings.public_url}/healthz")
+    for host in settings.tines_tenant_hosts:
+        console.print(f"  stories calling https://{host}/api/v1/... reach {settings.public_url}/api/v1/...")
     print_webhooks(stories, settings.public_url)
+
+
+def _print_sign_in(engine: Any, settings: Settings, *, demo: bool) -> None:
+    """How to sign in: the demo admin's password (made now, shown once), or the first admin's setup link."""
+    from storyline.accounts import setup
+    from storyline.credentials.keys import BROWSER_KEY, derive, load_key
+
+    with engine.begin() as conn:
+        password = setup.demo_admin(conn) if demo else None
+        needed = setup.needed(conn)
+    if password is not None:
+        console.print(f"  sign in:  {settings.public_url}/login  as [bold]{setup.DEMO_EMAIL}[/bold], "
+                      f"password [bold]{password}[/bold]  (shown this once; `storyline user set-password` changes it)")
+    elif needed:
+        link = setup.link(settings.public_url, derive(load_key(settings.database_url), BROWSER_KEY))
+        console.print(f"  no user yet: create the first admin at [bold]{link}[/bold]\n"
+                      f"            (expires in an hour; or `storyline user add EMAIL --role admin`)")
+    else:
+        console.print(f"  sign in:  {settings.public_url}/login")
 
 
 def worker(

@@ -37,43 +37,46 @@ def story_import(
         bool, typer.Option("--as-new", help="Import a copy with new guids (and new webhook paths where taken)")
     ] = False,
 ) -> None:
-    """Import Tines story exports, each in one transaction."""
-    from storyline.accounts.audit import cli_actor, record
-    from storyline.store.stories import list_stories, names_and_webhook_paths, save_story
-    from storyline.tines.copies import copy_as_new
-    from storyline.tines.importer import StoryFormatError, load_file
+    """Import Tines story exports, each in one transaction (as `POST /api/v1/stories/import` does)."""
+    from storyline.accounts.audit import cli_principal
+    from storyline.operations.errors import OperationError
+    from storyline.operations.stories import import_story
+    from storyline.tines.importer import StoryFormatError, read_export
 
     if replace and as_new:
         raise fail("--replace and --as-new exclude each other: update the story, or import a copy")
+    mode: Any = "versionReplace" if replace else "copy" if as_new else "new"
     engine = open_engine(load_settings(db))
-    actor = cli_actor()
+    principal = cli_principal()
     failed = 0
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("importing", total=len(files))
         for path in files:
             try:
-                story, warnings = load_file(path)
+                data = read_export(path)
                 with engine.begin() as conn:
-                    if as_new:
-                        names, paths = names_and_webhook_paths(conn)
-                        story, copied = copy_as_new(story, taken_names=names, taken_paths=paths)
-                        warnings = [*warnings, *copied]
-                    before = {s["guid"]: s["actions"] for s in list_stories(conn)}
-                    save_story(conn, story, replace=replace, now=time.time())
-                    count = f"{len(story.actions)} actions"
-                    summary = (f"replaced: {count} (was {before[story.guid]})" if story.guid in before
-                               else f"imported{' as a copy' if as_new else ''}: {count}, from {path.name}")
-                    record(conn, actor, "story.import", story.name, summary)
-            except (StoryFormatError, OSError, ValueError) as exc:
+                    imported = import_story(conn, principal, data, mode=mode, source=str(path), now=time.time())
+            except (StoryFormatError, OSError, OperationError) as exc:
                 failed += 1
-                err.print(f"[red]error:[/red] {path}: {exc}")
+                err.print(f"[red]error:[/red] {path}: {escape(_explained(exc))}")
             else:
-                for warning in warnings:
-                    err.print(f"[yellow]warning:[/yellow] {path}: {warning}")
-                console.print(f"imported [bold]{story.name}[/bold] ({len(story.actions)} actions) from {path}")
+                for warning in imported.warnings:
+                    err.print(f"[yellow]warning:[/yellow] {path}: {escape(warning)}")
+                story = imported.story
+                console.print(f"imported [bold]{escape(story.name)}[/bold] ({len(story.actions)} actions) from {path}")
             progress.advance(task)
     if failed:
         raise typer.Exit(1)
+
+
+def _explained(exc: Exception) -> str:
+    """A refusal as the command line shows it: an operation's message, then each problem it lists."""
+    from storyline.operations.errors import OperationError
+
+    if not isinstance(exc, OperationError):
+        return str(exc)
+    problems = exc.detail if isinstance(exc.detail, list) else []
+    return "\n".join([exc.message, *(f"  - {p['message']}" for p in problems if isinstance(p, dict))])
 
 
 @app.command("list")

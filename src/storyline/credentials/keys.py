@@ -18,6 +18,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 KEY_BYTES = 32
+BROWSER_KEY = "browser"
+"""The purpose of the sub-key that signs CSRF tokens and the first admin's setup link."""
 
 
 class SecretKeyError(Exception):

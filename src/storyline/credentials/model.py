@@ -110,7 +110,8 @@ def http_request(
         raise ValueError(f"credential '{name}': the request must be a JSON object of HTTP Request options")
     problems = action.validate(options)
     if problems:
-        raise ValueError(f"credential '{name}': request {problems[0]}")
+        # Without the "(got ...)" quote: these options are the secret part.
+        raise ValueError(f"credential '{name}': request {problems[0].split(' (got ', 1)[0]}")
     if not token_path or not token_path.strip():
         raise ValueError(f"credential '{name}': --token-path is required (e.g. body.access_token)")
     if ttl <= 0:

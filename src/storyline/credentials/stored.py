@@ -35,6 +35,30 @@ def delete_credential(conn: Connection, name: str) -> bool:
     return conn.execute(t.credentials.delete().where(t.credentials.c.name == name)).rowcount > 0
 
 
+def credential_page(conn: Connection, *, after_id: int | None, limit: int, name: str | None = None,
+                    credential_id: int | None = None) -> list[dict[str, Any]]:
+    """Credentials by id (after ``after_id``), or those with this ``name`` or ``credential_id``:
+    what the API lists, with the times, never a secret part."""
+    c = t.credentials.c
+    query = sa.select(c.id, c.name, c.kind, c.settings, c.created_at, c.updated_at, c.last_used_at)
+    wanted = [c.name == name] if name is not None else []
+    if credential_id is not None:
+        wanted.append(c.id == credential_id)
+    if wanted:
+        query = query.where(sa.or_(*wanted))
+    if after_id is not None:
+        query = query.where(c.id > after_id)
+    rows = conn.execute(query.order_by(c.id).limit(limit)).mappings()
+    return [{**row, "allowed_hosts": list((row["settings"] or {}).get("allowed_hosts") or [])} for row in rows]
+
+
+def record_uses(conn: Connection, used: dict[str, float]) -> None:
+    """Remember when runs last rendered these credentials (name -> time); not a change (``version``)."""
+    c = t.credentials.c
+    for name, when in used.items():
+        conn.execute(t.credentials.update().where(c.name == name).values(last_used_at=when))
+
+
 def list_credentials(conn: Connection) -> list[dict[str, Any]]:
     """Names, kinds and where they may be sent: never a secret part."""
     c = t.credentials.c

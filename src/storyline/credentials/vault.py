@@ -1,7 +1,10 @@
 """Credentials and resources as one process sees them: decrypted, cached, refreshed, redacted.
 
-The store is re-read at most every ``ttl`` seconds and only when something changed, so
-``storyline credential set`` reaches a running ``serve`` within a second. Tokens of
+A change committed to the store (``storyline credential set``, ``storyline resource set``, the
+API) reaches every run that starts after it: the worker asks for a read begun after it leased a
+run's jobs (``sync(since=...)``), and a webhook's response for one begun after the request
+arrived. Between those, the store's version is checked at most every ``ttl`` seconds, and its
+contents re-read only when the version changed. Tokens of
 OAuth2 and HTTP-request credentials are fetched before an action that names them runs
 (``prepare``), kept until shortly before they expire, and renewed after a 401.
 
@@ -62,12 +65,18 @@ class Vault:
         self.resources: dict[str, Any] = {}
         self._reader = reader
         self._version: tuple[object, ...] = ()
-        self._checked = 0.0
+        self._current_since = float("-inf")  # when the read the vault holds began (time.monotonic)
+        self._pending: tuple[float, asyncio.Task[None]] | None = None
         self._tokens: dict[str, tokens.Token] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._references: dict[int, tuple[Mapping[str, Any], frozenset[str]]] = {}
         self._retired: dict[str, str] = {}
         self._redactor = Redactor({})
+        self._used: dict[str, float] = {}
+
+    def expire(self) -> None:
+        """Re-read the store at the next ``sync``: this process just changed it (the API)."""
+        self._checked = 0.0
 
     # -- loading -------------------------------------------------------------------
 
@@ -76,7 +85,6 @@ class Vault:
 
         Raises ``CredentialKeyError`` when the key does not open the stored credentials.
         """
-        self._checked = time.monotonic()
         version = stored.version(conn)
         if not force and version == self._version:
             return None
@@ -94,16 +102,44 @@ class Vault:
         self._relabel()
 
     def refresh(self, conn: Connection, *, force: bool = False) -> None:
+        began = time.monotonic()
         loaded = self.load(conn, force=force)
-        if loaded is not None:
-            self.apply(loaded)
+        self._hold(began, loaded)
 
-    async def sync(self) -> None:
-        if self._reader is not None and time.monotonic() - self._checked >= self.ttl:
-            self._checked = time.monotonic()
-            loaded = await self._reader(self.load)
+    def _hold(self, began: float, loaded: tuple[Any, ...] | None) -> None:
+        # Reads may finish out of order: only one begun later than what is held replaces it.
+        if began > self._current_since:
+            self._current_since = began
             if loaded is not None:
                 self.apply(loaded)
+
+    async def sync(self, *, since: float | None = None) -> None:
+        """Hold what the store held at ``since`` (a ``time.monotonic()``), or within ``ttl``.
+
+        Only a read begun after ``since`` will do: one already under way that began later is
+        awaited rather than taken as done (a vault that marked itself checked when its read
+        began let runs start on the old values while the read was still going).
+        """
+        if self._reader is None:
+            return
+        if since is None:
+            since = time.monotonic() - self.ttl
+        while self._current_since < since:
+            pending = self._pending
+            if pending is None or pending[0] < since:
+                began = time.monotonic()
+                task = asyncio.ensure_future(self._read(began))
+                task.add_done_callback(_retrieved)  # a read no caller awaits any more may fail unheard
+                pending = self._pending = (began, task)
+            try:
+                await asyncio.shield(pending[1])
+            finally:
+                if self._pending is pending and pending[1].done():
+                    self._pending = None
+
+    async def _read(self, began: float) -> None:
+        assert self._reader is not None
+        self._hold(began, await self._reader(self.load))
 
     # -- values --------------------------------------------------------------------
 
@@ -188,6 +224,22 @@ class Vault:
     def redact(self, value: T) -> T:
         return self._redactor(value)
 
+    # -- last used -----------------------------------------------------------------
+
+    def used(self, name: str) -> None:
+        self._used[name] = time.time()
+
+    def take_uses(self) -> dict[str, float]:
+        """When each credential was last rendered since the previous call; housekeeping stores them
+        (``stored.record_uses``) once a minute, so the data path never writes for it."""
+        used, self._used = self._used, {}
+        return used
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
 
 class CredentialUse(Mapping[str, str]):
     """The credentials one action run renders: the scope reads them here, so the run knows
@@ -201,6 +253,7 @@ class CredentialUse(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         value = self._vault.value(name)
         self.used.add(name)
+        self._vault.used(name)
         return value
 
     def __contains__(self, name: object) -> bool:

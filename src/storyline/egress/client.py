@@ -200,9 +200,9 @@ class Egress:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Egress:
-        """Build from ``storyline.config.Settings`` (egress_overrides, egress_allow, egress_timeout, max_response_bytes)."""
+        """Build from ``storyline.config.Settings`` (egress_routes, egress_allow, egress_timeout, max_response_bytes)."""
         return cls(
-            overrides=settings.egress_overrides,
+            overrides=settings.egress_routes,
             timeout=settings.egress_timeout,
             max_response_bytes=settings.max_response_bytes,
             allow=settings.egress_allow,

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from storyline.actions.base import ActionSpec
 from storyline.model import action_key
 from storyline.store import tables as t
+from storyline.store.stories import KEEP_EVENTS_FOR
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class StoryInfo:
     slug: str = ""
     # The Tines export's schema_version (None: written for storyline); defaults follow it.
     schema_version: int | None = None
+    # A disabled story runs nothing: its webhooks refuse, its schedules do not tick, its jobs are held.
+    disabled: bool = False
 
 
 @dataclass
@@ -42,6 +45,10 @@ class Catalog:
     # Sub-stories: the entry action of each story that has one, and every exit action.
     entries: dict[int, int] = field(default_factory=dict)
     exits: frozenset[int] = frozenset()
+    # Seconds each action that has its own keep_events_for (schema 1 exports) keeps its events,
+    # and the longest of them in each story that has any.
+    keeps: dict[int, int] = field(default_factory=dict)
+    longest_keeps: dict[int, int] = field(default_factory=dict)
     version: tuple[object, ...] = ()
 
     def receivers_of(self, action_id: int) -> list[ActionSpec]:
@@ -49,6 +56,14 @@ class Catalog:
 
     def story(self, story_id: int) -> StoryInfo:
         return self.stories[story_id]
+
+    def kept_for(self, action: ActionSpec) -> int:
+        """Seconds the action's events are kept: its own ``keep_events_for``, else its story's."""
+        return self.keeps.get(action.id) or self.story(action.story_id).keep_events_for
+
+    def run_kept_for(self, story_id: int) -> int:
+        """Seconds a run of the story is kept: as long as the longest any of its actions keeps events."""
+        return max(self.story(story_id).keep_events_for, self.longest_keeps.get(story_id, 0))
 
 
 def _version(conn: Connection) -> tuple[object, ...]:
@@ -66,7 +81,7 @@ def load_catalog(conn: Connection) -> Catalog:
         slug = (row["extra"] or {}).get("slug") or action_key(row["name"])
         catalog.stories[row["id"]] = StoryInfo(
             row["id"], row["name"], row["guid"], row["keep_events_for"],
-            bool(row["send_to_story_enabled"]), str(slug), row["schema_version"],
+            bool(row["send_to_story_enabled"]), str(slug), row["schema_version"], bool(row["disabled"]),
         )
         if row["entry_agent_guid"]:
             entry_guids[row["id"]] = row["entry_agent_guid"]
@@ -86,6 +101,10 @@ def load_catalog(conn: Connection) -> Catalog:
             schedule=row["schedule"],
         )
         catalog.actions[spec.id] = spec
+        keep = (row["extra"] or {}).get(KEEP_EVENTS_FOR)
+        if isinstance(keep, int) and keep > 0:  # 0: the story's
+            catalog.keeps[spec.id] = keep
+            catalog.longest_keeps[spec.story_id] = max(keep, catalog.longest_keeps.get(spec.story_id, 0))
         if entry_guids.get(spec.story_id) == spec.guid:
             catalog.entries[spec.story_id] = spec.id
         if spec.guid in exit_guids[spec.story_id]:

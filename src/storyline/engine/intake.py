@@ -105,6 +105,7 @@ async def receive(service: Service, delivery: Delivery) -> Reply:
 
 
 async def _receive(service: Service, delivery: Delivery) -> Reply:
+    arrived = time.monotonic()
     catalog = await service.catalogs.get()
     action = _webhook(catalog, delivery)
     options = action.options
@@ -148,7 +149,8 @@ async def _receive(service: Service, delivery: Delivery) -> Reply:
         return Reply(200, "No rules matched")
     service.wake()
     vault = service.runtime.vault
-    await vault.sync()
+    if options.get("response") not in (None, ""):
+        await vault.sync(since=arrived)  # a resource set before the request arrived is the one it answers with
     ack = inbound.ack if inbound is not None else None
     respond = functools.partial(
         _respond, action, fields, outcome.ingested.story_run, service.settings.public_url, vault.resources, ack)
@@ -169,6 +171,10 @@ def _webhook(catalog: Catalog, delivery: Delivery) -> ActionSpec:
         raise _error(404, NO_WEBHOOK)
     if action.disabled:
         raise _error(403, f"webhook '{action.name}' is disabled")
+    if catalog.story(action.story_id).disabled:
+        # Only a caller with the secret learns it: to anyone else this is an unknown URL, as above.
+        log.info("webhook %s: refused: its story is disabled (HTTP 403)", action.name)
+        raise _error(403, f"the story of webhook '{action.name}' is disabled")
     verbs = webhook.verbs(action.options)
     if delivery.method.lower() not in verbs:
         raise _error(405, f"this webhook accepts {', '.join(verbs).upper()}")

@@ -3,7 +3,8 @@
 The run happens in a throwaway SQLite database, whether the story comes from a file or from the
 configured database (its stories are copied, so Send to Story finds its sub-stories): nothing
 else picks up its jobs (a server's worker on the same database would otherwise share them), and
-trying a story never writes to the real one. The configured database's credentials and
+trying a story never writes to the real one. A file's story runs with the sub-stories it calls
+(embedded in the file, or already imported). The configured database's credentials and
 resources are used, read once.
 
 Tines lets you run any action with an event; so does this: a webhook is sent ``--input``, and
@@ -31,7 +32,7 @@ from storyline.config import Settings
 from storyline.credentials.cipher import Cipher
 from storyline.credentials.keys import SecretKeyError, key_file_for, key_source, new_key
 from storyline.credentials.vault import Vault
-from storyline.engine import queue
+from storyline.engine import queue, substory
 from storyline.engine.catalog import Catalog
 from storyline.engine.service import Service
 from storyline.model import StoryDef
@@ -87,10 +88,26 @@ def entry_action(catalog: Catalog, story_name: str, action: str | None) -> Actio
     return webhooks[0]
 
 
+def _exists(database_url: str) -> bool:
+    url = make_url(normalise_url(database_url))
+    return url.get_backend_name() != "sqlite" or bool(url.database and Path(url.database).is_file())
+
+
+def _callees(definition: StoryDef, database_url: str) -> list[StoryDef]:
+    """The sub-stories the file's story may call: embedded in the file, or already imported."""
+    if not _exists(database_url):
+        return substory.callees(definition, None)
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return substory.callees(definition, conn if sa.inspect(conn).has_table("stories") else None)
+    finally:
+        engine.dispose()
+
+
 def _vault_of(database_url: str) -> Vault | None:
     """The configured database's credentials and resources, read once; None if it has none yet."""
-    url = make_url(normalise_url(database_url))
-    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+    if not _exists(database_url):
         return None
     engine = make_engine(database_url)
     try:
@@ -112,8 +129,7 @@ def _stories_of(database_url: str, name: str) -> tuple[str, list[StoryDef]]:
     """The named story's name and every story of the configured database (sub-stories included)."""
     from storyline.store.stories import StoryNotFoundError, list_stories, load_story
 
-    url = make_url(normalise_url(database_url))
-    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+    if not _exists(database_url):
         raise OneShotError(f"{name!r} is neither a file nor a story in {database_url} (no such database yet)")
     engine = make_engine(database_url)
     try:
@@ -151,7 +167,7 @@ async def run_once(
         from storyline.tines.importer import load_file
 
         definition, _warnings = load_file(path)
-        story, definitions = definition.name, [definition]
+        story, definitions = definition.name, [*_callees(definition, settings.database_url), definition]
     else:
         story, definitions = _stories_of(settings.database_url, story)
     vault = _vault_of(settings.database_url)

@@ -135,7 +135,7 @@ def _insert_event(
     conn: Connection, catalog: Catalog, action: ActionSpec, story_run: str, own: JsonText, parent_id: int | None,
     now: float, job_id: int | None, idx: int,
 ) -> int:
-    keep = catalog.story(action.story_id).keep_events_for
+    keep = catalog.kept_for(action)
     return conn.execute(
         _INSERT_EVENT,
         {
@@ -157,7 +157,7 @@ def _new_run(
     event_bytes: int = 0,
 ) -> str:
     story_run = new_run_guid()
-    keep = catalog.story(action.story_id).keep_events_for
+    keep = catalog.run_kept_for(action.story_id)
     conn.execute(_INSERT_RUN, {"guid": story_run, "story_id": action.story_id, "created_at": now,
                                "expires_at": now + keep, "parent_job_id": parent_job_id, "event_bytes": event_bytes})
     return story_run
@@ -181,7 +181,23 @@ def ingest(
     The run's byte count starts with this event; the budget is held by what the run goes
     on to emit (a body is bounded by STORYLINE_MAX_BODY_BYTES before it gets here).
     """
-    own = _own_output(action, body)
+    return _first_event(conn, catalog, action, _own_output(action, body), now, parent_job_id)
+
+
+def reemit(conn: Connection, catalog: Catalog, action: ActionSpec, view: Mapping[str, Any], now: float) -> Ingested:
+    """Run the receivers of an event ``action`` emitted again, on its ``view``, in a new story run.
+
+    The new run's first event holds the whole view and no parent (as rows from before migration
+    0003 do): its receivers see what the first ones saw, and it does not lean on the old run's
+    events, which expire on their own schedule.
+    """
+    return _first_event(conn, catalog, action, json_text(dict(view)), now, None)
+
+
+def _first_event(
+    conn: Connection, catalog: Catalog, action: ActionSpec, own: JsonText, now: float, parent_job_id: int | None
+) -> Ingested:
+    """A new story run, its first event ``own`` and one queued job per enabled receiver."""
     story_run = _new_run(conn, catalog, action, now, parent_job_id, own.size)
     event_id = _insert_event(conn, catalog, action, story_run, own, None, now, None, 0)
     rows = [
@@ -601,6 +617,15 @@ def reap(conn: Connection, now: float, max_attempts: int) -> int:
     if requeued:
         _notify(conn)
     return failed + requeued
+
+
+def hold(conn: Connection, job: Job, worker: str) -> None:
+    """Set aside a claimed job of a disabled story, unrun and uncounted, until the story is enabled again.
+
+    Held jobs are not claimed (the claim takes ``queued`` ones only) and do not wake the
+    worker; enabling the story queues them again (``store.stories.set_story_disabled``).
+    """
+    _release(conn, job, worker, status="held", attempts=job.attempts - 1, worker=None)
 
 
 def next_due(conn: Connection) -> float | None:

@@ -1,8 +1,9 @@
 """Retention: what a story keeps (``keep_events_for``) and for how long, enforced once a minute.
 
-Events, story runs, finished jobs and logs older than their story keeps are dropped, and
+Events, story runs, finished jobs and logs older than their story keeps (or their action, when it
+has its own ``keep_events_for``, as in schema 1 exports) are dropped, and
 webhook delivery keys older than any sender retries, audit entries older than
-``STORYLINE_AUDIT_KEEP_DAYS`` and expired browser sessions. It runs beside the worker in every
+``STORYLINE_AUDIT_KEEP_DAYS``, expired browser sessions and failed logins that no longer count. It runs beside the worker in every
 ``serve`` and ``worker`` process; every pass is one write transaction of bounded size.
 """
 
@@ -12,46 +13,52 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storyline.accounts import audit
+from storyline.accounts import audit, logins
 from storyline.config import Settings
+from storyline.credentials.stored import record_uses
 from storyline.engine import deliveries
 from storyline.engine.database import Database
 from storyline.store import accounts
 from storyline.store import tables as t
+from storyline.store.stories import KEEP_EVENTS_FOR
 
 log = logging.getLogger(__name__)
 
 
 def purge(conn: Connection, now: float, *, audit_keep_days: float = Settings.audit_keep_days) -> int:
     """Retention: drop expired events and runs, finished jobs and logs older than their story keeps,
-    webhook delivery keys older than any sender retries, old audit entries and expired sessions."""
+    webhook delivery keys older than any sender retries, old audit entries, expired sessions and
+    failed logins past the throttle's window."""
     removed = _purge_events(conn, now)
     removed += conn.execute(t.story_runs.delete().where(t.story_runs.c.expires_at < now)).rowcount
-    keep = (
-        sa.select(t.stories.c.keep_events_for)
-        .join(t.actions, t.actions.c.story_id == t.stories.c.id)
-        .where(t.actions.c.id == t.jobs.c.action_id)
-        .scalar_subquery()
-    )
-    removed += conn.execute(
-        t.jobs.delete().where(t.jobs.c.status.in_(("done", "failed")), t.jobs.c.finished_at + keep < now)
-    ).rowcount
-    log_keep = (
-        sa.select(t.stories.c.keep_events_for)
-        .join(t.actions, t.actions.c.story_id == t.stories.c.id)
-        .where(t.actions.c.id == t.logs.c.action_id)
-        .scalar_subquery()
-    )
-    removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + log_keep < now)).rowcount
+    removed += conn.execute(t.jobs.delete().where(
+        t.jobs.c.status.in_(("done", "failed")), t.jobs.c.finished_at + _kept_for(t.jobs.c.action_id) < now
+    )).rowcount
+    removed += conn.execute(t.logs.delete().where(t.logs.c.created_at + _kept_for(t.logs.c.action_id) < now)).rowcount
     removed += deliveries.purge(conn, now)
     removed += audit.purge(conn, now, audit_keep_days)
     removed += accounts.purge_sessions(conn, now)
+    removed += logins.purge(conn, now)
     return removed
+
+
+def _kept_for(action_id: sa.ColumnElement[int]) -> sa.ScalarSelect[float]:
+    """Seconds the action keeps what it did: its own ``keep_events_for`` (schema 1 exports, in
+    ``actions.extra``; 0 is the story's), else its story's (``Catalog.kept_for``, in SQL)."""
+    a, s = t.actions.c, t.stories.c
+    own = sa.func.nullif(a.extra[KEEP_EVENTS_FOR].as_float(), 0)
+    return (
+        sa.select(sa.func.coalesce(own, s.keep_events_for))
+        .join(t.actions, a.story_id == s.id)
+        .where(a.id == action_id)
+        .scalar_subquery()
+    )
 
 
 #: Passes of one purge over expired events (see ``_purge_events``); the rest waits for the next purge.
@@ -81,12 +88,25 @@ def _purge_events(conn: Connection, now: float) -> int:
 
 
 async def housekeeping(db: Database, stop: asyncio.Event, interval: float = 60.0, *,
-                       audit_keep_days: float = Settings.audit_keep_days) -> Any:
-    """Retention: purge what is no longer kept (see ``purge``), once a minute."""
+                       audit_keep_days: float = Settings.audit_keep_days,
+                       credential_uses: Callable[[], dict[str, float]] | None = None) -> Any:
+    """Retention: purge what is no longer kept (see ``purge``), once a minute; and store when
+    credentials were last used (``credential_uses``: the vault's ``take_uses``), also on the way out."""
     while not stop.is_set():
         try:
             await db.write(purge, time.time(), audit_keep_days=audit_keep_days)
         except Exception:
             log.exception("retention purge failed")
+        await _record_uses(db, credential_uses)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
+    await _record_uses(db, credential_uses)
+
+
+async def _record_uses(db: Database, credential_uses: Callable[[], dict[str, float]] | None) -> None:
+    used = credential_uses() if credential_uses is not None else {}
+    if used:
+        try:
+            await db.write(record_uses, used)
+        except Exception:
+            log.exception("recording when credentials were last used failed")

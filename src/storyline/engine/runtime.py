@@ -14,6 +14,7 @@ from storyline.credentials.vault import Vault
 from storyline.egress.client import Egress
 from storyline.egress.smtp import Mailer
 from storyline.templating import TemplateError, render_value
+from storyline.templating.render import defines_variables, share_assigns
 
 
 @dataclass
@@ -94,12 +95,21 @@ class Runtime:
         scope = RunScope(story_run, action, secrets, self.vault.resources, self.settings.public_url,
                          event_id, self.prompt_key)
 
+        # One Liquid state for the run's options: what one option assigns or captures, the
+        # next reads (render.share_assigns runs the options that set variables first).
+        assigns: dict[str, Any] = {}
         local = action.options.get("local")
         if isinstance(local, dict) and local:
-            render_event = _with_local(action, local, scope)
+            render_event = _with_local(action, local, scope, assigns)
         else:
+            shared: list[bool] = []
+
             def render_event(value: Any, event: Mapping[str, Any]) -> Any:
-                return render_value(value, event, scope)
+                if not shared:
+                    shared.append(True)
+                    if defines_variables(action.options):
+                        share_assigns(action.options, event, scope, assigns)
+                return render_value(value, event, scope, assigns)
 
         return RunContext(
             action=action,
@@ -119,7 +129,9 @@ class Runtime:
         )
 
 
-def _with_local(action: ActionSpec, local: dict[str, Any], scope: RunScope) -> Callable[[Any, Mapping[str, Any]], Any]:
+def _with_local(
+    action: ActionSpec, local: dict[str, Any], scope: RunScope, assigns: dict[str, Any]
+) -> Callable[[Any, Mapping[str, Any]], Any]:
     """Tines' "local values": the ``local`` option, rendered once per run, is ``LOCAL`` in the others.
 
     Each key may use the keys before it. It is rendered on first use, against the event
@@ -133,11 +145,13 @@ def _with_local(action: ActionSpec, local: dict[str, Any], scope: RunScope) -> C
             values: dict[str, Any] = {}
             for key, item in local.items():
                 try:
-                    values[key] = render_value(item, {**event, "LOCAL": values}, scope)
+                    values[key] = render_value(item, {**event, "LOCAL": values}, scope, assigns)
                 except TemplateError as exc:
                     exc.path = (key, *exc.path)
                     raise template_failure(action, "local", exc) from exc
             rendered = values
-        return render_value(value, {**event, "LOCAL": rendered}, scope)
+            share_assigns({k: v for k, v in action.options.items() if k != "local"},
+                          {**event, "LOCAL": rendered}, scope, assigns)
+        return render_value(value, {**event, "LOCAL": rendered}, scope, assigns)
 
     return render_event

@@ -53,10 +53,14 @@ class Plan:
 
 
 def scheduled(catalog: Catalog, warned: set[int] | None = None) -> dict[int, list[schedules.Cron]]:
-    """The actions that tick, with their crons: enabled, runnable, schedulable, with a schedule."""
+    """The actions that tick, with their crons: enabled in an enabled story, runnable, schedulable, with a schedule.
+
+    An action of a disabled story is not scheduled, so its tick row is forgotten: enabling the
+    story again starts its schedule afresh rather than firing the ticks missed meanwhile.
+    """
     out: dict[int, list[schedules.Cron]] = {}
     for action in catalog.actions.values():
-        if action.disabled or action.type not in schedules.SCHEDULABLE_TYPES or action_type(action.type) is None:
+        if action.disabled or catalog.story(action.story_id).disabled or action.type not in schedules.SCHEDULABLE_TYPES or action_type(action.type) is None:
             continue
         try:
             crons = schedules.parse(action.schedule)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from storyline.config import Settings
 from storyline.credentials.cipher import Cipher
-from storyline.credentials.keys import derive, key_source, load_key
+from storyline.credentials.keys import BROWSER_KEY, derive, key_source, load_key
 from storyline.credentials.logs import redact_logs
 from storyline.credentials.vault import Vault
 from storyline.egress.client import Egress
@@ -43,11 +43,14 @@ class Service:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[object]] = []
         self._unredact: Callable[[], None] = lambda: None
+        self.browser_key = b""
+        """Signs what the browser holds: session CSRF tokens, the login form's, the first admin's setup link."""
 
     async def start(self) -> None:
         upgrade(self.engine)
         key = load_key(self.settings.database_url)
         self.runtime.prompt_key = derive(key, "prompts")
+        self.browser_key = derive(key, BROWSER_KEY)
         self.db.start()
         vault = Vault(Cipher(key, key_source(self.settings.database_url)), self.db.read)
         try:
@@ -66,7 +69,8 @@ class Service:
             self.worker = Worker(self.db, self.runtime, self.catalogs, self.settings, concurrency=self._concurrency)
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
             self._tasks.append(asyncio.create_task(housekeeping(
-                self.db, self._stop, audit_keep_days=self.settings.audit_keep_days)))
+                self.db, self._stop, audit_keep_days=self.settings.audit_keep_days,
+                credential_uses=vault.take_uses)))
             if self.settings.scheduler:
                 scheduler = Scheduler(self.db, self.catalogs, wake=self.wake)
                 self._tasks.append(asyncio.create_task(scheduler.run(self._stop)))

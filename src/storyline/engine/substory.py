@@ -9,7 +9,8 @@ questions they need, in the caller's transaction:
 - whether the call would loop: a story may not send to a story already running
   above it in the chain (A -> B -> A), except that a story run that is not itself a
   sub-story run may send to its own story (Tines' "Send to This Story" test action);
-- which job waits for a sub-story run, and whether that run still has work.
+- which job waits for a sub-story run, and whether that run still has work;
+- which sub-stories a story taken out of its database may call (``storyline run FILE``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storyline.actions.base import ActionError, ActionSpec
-from storyline.engine.catalog import Catalog, StoryInfo
-from storyline.model import find_story
+from storyline.engine.catalog import Catalog, StoryInfo, load_catalog
+from storyline.model import SEND_TO_STORY_TYPE, StoryDef, find_story, static_target
 from storyline.store import events
 from storyline.store import tables as t
+from storyline.store.stories import load_story
+from storyline.tines.importer import StoryFormatError, parse_story
 
 #: Sub-story runs nested deeper than this are refused (a loop the story rule cannot see).
 MAX_DEPTH = 10
@@ -118,7 +121,7 @@ def incoming(conn: Connection, event_id: int | None) -> Mapping[str, Any] | None
 
 def busy(conn: Connection, story_run: str) -> bool:
     j = t.jobs.c
-    query = sa.select(j.id).where(j.story_run == story_run, j.status.in_(("queued", "running"))).limit(1)
+    query = sa.select(j.id).where(j.story_run == story_run, j.status.in_(t.PENDING_JOBS)).limit(1)
     return conn.execute(query).first() is not None
 
 
@@ -133,3 +136,52 @@ def failure(conn: Connection, story_run: str) -> str | None:
         .limit(1)
     ).first()
     return None if row is None else f"action {row.name!r} failed: {row.error}"
+
+
+def callees(story: StoryDef, imported: Connection | None) -> list[StoryDef]:
+    """The sub-stories ``story`` may call, for running it away from the stories it lives with.
+
+    ``storyline run FILE`` runs a file's story in a throwaway database: with it go the
+    sub-stories embedded in its export (``send_to_stories``, as Tines exports them), then
+    those ``imported`` (the configured database) that it or they name without an event.
+    A sub-story held by neither, or named only at run time, stays out: the run's Send to
+    Story then fails saying which story is not imported.
+    """
+    held = [story]
+    embedded = story.extra.get("send_to_stories")
+    for index, data in enumerate(embedded if isinstance(embedded, list) else []):
+        try:
+            sub, _warnings = parse_story(data, source=f"{story.name}: send_to_stories[{index}]")
+        except StoryFormatError:
+            continue  # `storyline tines check FILE` says why
+        if _fits(sub, held):
+            held.append(sub)
+    if imported is None:
+        return held[1:]
+    catalog = load_catalog(imported)
+    stored = [(s.id, s.guid, s.name, s.slug) for s in catalog.stories.values()]
+    wanted = [ref for s in held for ref in _static_targets(s)]
+    while wanted:
+        ref = wanted.pop()
+        if find_story(ref, ((-n, s.guid, s.name, str(s.extra.get("slug") or "")) for n, s in enumerate(held, 1))):
+            continue
+        found = find_story(ref, stored)
+        if len(found) == 1:
+            sub = load_story(imported, catalog.story(found[0]).guid)
+            if _fits(sub, held):
+                held.append(sub)
+                wanted.extend(_static_targets(sub))
+    return held[1:]
+
+
+def _fits(story: StoryDef, held: list[StoryDef]) -> bool:
+    """Whether ``story`` can be stored beside ``held``: another story, none of whose webhook paths
+    they use (an export may embed a copy of itself under another name, for "Send to This Story")."""
+    paths = {a.webhook_path for s in held for a in s.actions if a.is_webhook}
+    return all(story.guid != s.guid for s in held) and not any(
+        a.webhook_path in paths for a in story.actions if a.is_webhook)
+
+
+def _static_targets(story: StoryDef) -> list[str]:
+    refs = (static_target(a.options) for a in story.actions if a.type == SEND_TO_STORY_TYPE)
+    return [ref for ref in refs if ref is not None]

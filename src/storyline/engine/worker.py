@@ -106,11 +106,20 @@ class Worker:
     async def _claim(self, limit: int) -> list[queue.Job]:
         catalog = await self.catalogs.get()
         leased = await self.db.write(queue.lease, self.name, limit, self.settings.lease_seconds, time.time())
-        # Assembling the jobs' events is a read: outside the one writer every ack waits on.
-        jobs = await self.db.read(queue.with_events, leased) if leased else []
+        if not leased:
+            return []
+        # Assembling the jobs' events is a read: outside the one writer every ack waits on. Alongside
+        # it, the vault reads what the store holds now: the runs started after every change it must show.
+        jobs, _ = await asyncio.gather(self.db.read(queue.with_events, leased), self._sync_vault(time.monotonic()))
         if any(job.action_id not in catalog.actions for job in jobs):
             await self.catalogs.get(force=True)
         return jobs
+
+    async def _sync_vault(self, since: float) -> None:
+        try:
+            await self.runtime.vault.sync(since=since)
+        except Exception:  # each job's prepare reads the vault again and fails the job with the reason
+            log.warning("the credentials and resources could not be read", exc_info=True)
 
     async def _process(self, job: queue.Job) -> None:
         await self._run_job(job)
@@ -140,6 +149,9 @@ class Worker:
         try:
             if action is None:
                 raise ActionError(f"action {job.action_id} no longer exists")
+            if catalog.story(action.story_id).disabled:
+                await self.db.write(queue.hold, job, self.name)
+                return
             module = runnable(action.type)
             if module is None:
                 raise ActionError(

@@ -13,6 +13,8 @@ from storyline.accounts.roles import LEAST_ROLE, Permission
 
 class OperationError(Exception):
     status = 400
+    caller_error = True
+    """The caller's mistake: the database writer rolls back without logging it as a failure."""
 
     def __init__(self, message: str, detail: Any = None) -> None:
         super().__init__(message)

@@ -17,6 +17,10 @@ from storyline.operations.errors import Invalid
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 500
+MAX_ID = 2**63 - 1
+"""The largest id of an event, a run, a job or a log (PostgreSQL's BIGINT): ids beyond it exist nowhere."""
+MAX_ROW_ID = 2**31 - 1
+"""The largest id of a story, an action or a user (PostgreSQL's INTEGER)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,11 @@ def _fits(value: Any, shape: KeyShape) -> bool:
                 and all(_fits(item, kind) for item, kind in zip(value, shape, strict=True)))
     if shape is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
+    if shape is int:
+        # An id the databases can hold: a bigger one would be a driver error (a 500), not a 422.
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID
+    if shape is str:
+        return isinstance(value, str) and "\x00" not in value  # PostgreSQL's text holds no NUL
     return isinstance(value, shape) and not isinstance(value, bool)
 
 

@@ -17,13 +17,16 @@ def insert_entry(conn: Connection, now: float, actor: str, action: str, target: 
                                              summary=summary))
 
 
-def list_entries(conn: Connection, limit: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        sa.select(a.id, a.created_at, a.actor, a.action, a.target, a.summary)
-        .order_by(a.created_at.desc(), a.id.desc())
-        .limit(limit)
-    ).mappings()
-    return [dict(row) for row in rows]
+def list_entries(conn: Connection, limit: int, *, before_id: int | None = None, actor: str | None = None,
+                 action: str | None = None) -> list[dict[str, Any]]:
+    """Entries newest first (by id: the order they were written), after the filters given."""
+    query = sa.select(a.id, a.created_at, a.actor, a.action, a.target, a.summary)
+    for column, value in ((a.actor, actor), (a.action, action)):
+        if value is not None:
+            query = query.where(column == value)
+    if before_id is not None:
+        query = query.where(a.id < before_id)
+    return [dict(row) for row in conn.execute(query.order_by(a.id.desc()).limit(limit)).mappings()]
 
 
 def purge_entries(conn: Connection, before: float) -> int:

@@ -95,3 +95,11 @@ def run_of(conn: Connection, event_id: int, now: float) -> str | None:
     e = t.events.c
     row = conn.execute(sa.select(e.story_run, e.expires_at).where(e.id == event_id)).one_or_none()
     return None if row is None or row.expires_at < now else str(row.story_run)
+
+
+def kept(conn: Connection, event_id: int, now: float) -> Any:
+    """The event's ``id``, ``action_id``, ``story_id`` and ``story_run`` while it is kept at ``now``; None otherwise."""
+    e = t.events.c
+    return conn.execute(
+        sa.select(e.id, e.action_id, e.story_id, e.story_run).where(e.id == event_id, e.expires_at >= now)
+    ).one_or_none()

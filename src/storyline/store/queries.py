@@ -1,4 +1,9 @@
-"""Read-side queries for the CLI and the API: events, runs, logs."""
+"""Read-side queries for the CLI and the API: events, runs, logs.
+
+Each list is newest first and keyset-paged (``before_id``: everything with a smaller id), on an
+index that serves its filter (migration 0006), so page 10,000 of millions of events costs what
+page 1 does. The CLI prints them oldest first (``list_*``); the API pages them as they come.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,9 @@ from sqlalchemy.engine import Connection
 
 from storyline.store import tables as t
 from storyline.store.events import views
+
+LOG_LEVELS = ("info", "warning", "error")
+"""The levels the engine writes action logs at (engine/queue.py)."""
 
 
 def iso(epoch: float | None) -> str | None:
@@ -28,79 +36,113 @@ def _story_filter(query: _Query, story: str | None) -> _Query:
     return query
 
 
+def _where(query: _Query, *conditions: Any) -> _Query:
+    """``query`` with each condition that is not None."""
+    for condition in conditions:
+        if condition is not None:
+            query = query.where(condition)
+    return query
+
+
+def _is(column: Any, value: Any) -> Any:
+    return None if value is None else column == value
+
+
+def event_rows(
+    conn: Connection, *, event_id: int | None = None, story: str | None = None, story_id: int | None = None,
+    action: str | None = None, action_id: int | None = None, run: str | None = None, story_run: str | None = None,
+    since: float | None = None, since_id: int | None = None, before_id: int | None = None, limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Events newest first, each with its view (``payload``: what it carries downstream, upstream keys included).
+
+    ``story``/``action`` match a name (or guid, or key) and ``run`` the start of a run's guid, for
+    people at the CLI; the ``*_id`` and ``story_run`` filters match exactly, for scripts.
+    """
+    e, a, s = t.events.c, t.actions.c, t.stories.c
+    query = (
+        sa.select(e.id, e.story_id, e.action_id, s.name.label("story"), a.name.label("action"),
+                  a.key.label("action_key"), e.story_run, e.parent_id, e.created_at)
+        .join(t.actions, a.id == e.action_id)
+        .join(t.stories, s.id == e.story_id)
+    )
+    query = _where(
+        _story_filter(query, story), _is(e.id, event_id),
+        _is(e.story_id, story_id), _is(e.action_id, action_id), _is(e.story_run, story_run),
+        None if action is None else sa.or_(a.name == action, a.key == action),
+        None if not run else e.story_run.startswith(run),
+        None if since is None else e.created_at > since,
+        None if since_id is None else e.id > since_id,
+        None if before_id is None else e.id < before_id,
+    )
+    rows = conn.execute(query.order_by(e.id.desc()).limit(limit)).mappings().all()
+    found = views(conn, (row["id"] for row in rows))
+    result = []
+    for row in rows:
+        payload = found.get(row["id"]) or {}
+        result.append({**row, "payload": payload, "output": payload.get(row["action_key"])})
+    return result
+
+
 def list_events(
     conn: Connection, *, story: str | None = None, action: str | None = None, run: str | None = None,
     limit: int = 100, after: int = 0,
 ) -> list[dict[str, Any]]:
-    e, a, s = t.events.c, t.actions.c, t.stories.c
-    """Events with their views (``payload``: what the action received plus its own ``output``)."""
-    query = (
-        sa.select(e.id, s.name.label("story"), a.name.label("action"), a.key.label("action_key"), e.story_run,
-                  e.created_at)
-        .join(t.actions, a.id == e.action_id)
-        .join(t.stories, s.id == e.story_id)
-    )
-    query = _story_filter(query, story)
-    if action:
-        query = query.where(sa.or_(a.name == action, a.key == action))
-    if run:
-        query = query.where(e.story_run.startswith(run))
-    if after:
-        query = query.where(e.id > after)
-    rows = conn.execute(query.order_by(e.id.desc()).limit(limit)).mappings().all()
-    found = views(conn, (row["id"] for row in rows))
-    result = []
-    for row in reversed(rows):
-        payload = found.get(row["id"]) or {}
-        result.append(
-            {"id": row["id"], "story": row["story"], "action": row["action"], "story_run": row["story_run"],
-             "created_at": iso(row["created_at"]), "payload": payload, "output": payload.get(row["action_key"])}
-        )
-    return result
+    """The newest ``limit`` events (of those with an id above ``after``), oldest first, as the CLI
+    prints them (``output``: the action's own)."""
+    return [
+        {"id": row["id"], "story": row["story"], "action": row["action"], "story_run": row["story_run"],
+         "created_at": iso(row["created_at"]), "payload": row["payload"], "output": row["output"]}
+        for row in reversed(event_rows(conn, story=story, action=action, run=run, since_id=after or None,
+                                       limit=limit))
+    ]
 
 
-def list_runs(
-    conn: Connection, *, story: str | None = None, limit: int = 50, now: float | None = None,
+def run_rows(
+    conn: Connection, *, story: str | None = None, story_id: int | None = None, guid: str | None = None,
+    before_id: int | None = None, limit: int = 50, now: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Story runs, newest last. A run whose only work left is due later (a prompt's timeout, a delay,
-    an implode's deadline) is ``waiting``, on ``waiting_on``: that action and when it is due."""
+    """Story runs newest first, each with its counts and status.
+
+    ``running`` while a job runs or is due; ``waiting`` when the only work left is due later (a
+    prompt's timeout, a delay, an implode's deadline), on ``waiting_on``: that action and when it
+    is due; ``held`` when the only work left is held by a disabled story; then ``failed`` if a
+    job failed for good, else ``done``.
+    """
     r, s, e, j = t.story_runs.c, t.stories.c, t.events.c, t.jobs.c
     at = time.time() if now is None else now
-    unfinished = j.status.in_(("queued", "running"))
     events = sa.select(sa.func.count()).where(e.story_run == r.guid).scalar_subquery()
-    pending = sa.select(sa.func.count()).where(j.story_run == r.guid, unfinished).scalar_subquery()
+    actions = sa.select(sa.func.count(sa.distinct(e.action_id))).where(e.story_run == r.guid).scalar_subquery()
+    pending = (
+        sa.select(sa.func.count()).where(j.story_run == r.guid, j.status.in_(t.PENDING_JOBS)).scalar_subquery()
+    )
     due = sa.select(sa.func.count()).where(
         j.story_run == r.guid, sa.or_(j.status == "running", sa.and_(j.status == "queued", j.run_after <= at)),
     ).scalar_subquery()
     failed = sa.select(sa.func.count()).where(j.story_run == r.guid, j.status == "failed").scalar_subquery()
     last = sa.select(sa.func.max(e.created_at)).where(e.story_run == r.guid).scalar_subquery()
     query = sa.select(
-        r.guid, s.name.label("story"), r.created_at, events.label("events"), pending.label("pending"),
-        due.label("due"), failed.label("failed"), last.label("last_event_at"),
+        r.id, r.guid, r.story_id, s.name.label("story"), r.created_at, events.label("events"),
+        actions.label("actions"), pending.label("pending"), due.label("due"), failed.label("failed"),
+        last.label("last_event_at"),
     ).join(t.stories, s.id == r.story_id)
-    query = _story_filter(query, story)
+    query = _where(_story_filter(query, story), _is(r.story_id, story_id), _is(r.guid, guid),
+                   None if before_id is None else r.id < before_id)
     rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
     result = []
-    for row in reversed(rows):
-        status = ("running" if row["due"] else "waiting") if row["pending"] else ("failed" if row["failed"] else "done")
-        result.append(
-            {
-                "guid": row["guid"],
-                "story": row["story"],
-                "started_at": iso(row["created_at"]),
-                "last_event_at": iso(row["last_event_at"]),
-                "events": row["events"],
-                "pending": row["pending"],
-                "failed": row["failed"],
-                "status": status,
-                "waiting_on": _next_wake(conn, row["guid"]) if status == "waiting" else None,
-            }
-        )
+    for row in rows:
+        waiting_on = _next_wake(conn, row["guid"]) if row["pending"] and not row["due"] else None
+        if row["due"]:
+            status = "running"
+        elif row["pending"]:
+            status = "waiting" if waiting_on else "held"
+        else:
+            status = "failed" if row["failed"] else "done"
+        result.append({**row, "status": status, "waiting_on": waiting_on})
     return result
 
 
 def _next_wake(conn: Connection, story_run: str) -> dict[str, Any] | None:
-    """The action a waiting run waits on, and when it is due."""
+    """The action a waiting run waits on, and when it is due; None when only held jobs are left."""
     j, a = t.jobs.c, t.actions.c
     row = conn.execute(
         sa.select(a.name, j.run_after).join(t.actions, a.id == j.action_id)
@@ -109,32 +151,80 @@ def _next_wake(conn: Connection, story_run: str) -> dict[str, Any] | None:
     return {"action": row.name, "due_at": iso(row.run_after)} if row else None
 
 
+def list_runs(
+    conn: Connection, *, story: str | None = None, limit: int = 50, now: float | None = None,
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` runs, oldest first, as the CLI prints them."""
+    return [
+        {"guid": row["guid"], "story": row["story"], "started_at": iso(row["created_at"]),
+         "last_event_at": iso(row["last_event_at"]), "events": row["events"], "pending": row["pending"],
+         "failed": row["failed"], "status": row["status"], "waiting_on": row["waiting_on"]}
+        for row in reversed(run_rows(conn, story=story, limit=limit, now=now))
+    ]
+
+
+def run_events(conn: Connection, story_run: str, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` events of a run in the order they were written, without their payloads."""
+    e, a = t.events.c, t.actions.c
+    query = (
+        sa.select(e.id, e.action_id, a.name.label("action"), e.parent_id, e.created_at)
+        .join(t.actions, a.id == e.action_id)
+        .where(e.story_run == story_run)
+        .order_by(e.id)
+        .limit(limit)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def failed_jobs(conn: Connection, story_run: str) -> list[dict[str, Any]]:
+    """A run's jobs that failed for good, with the (redacted) error and how many attempts they had."""
+    j, a = t.jobs.c, t.actions.c
+    query = (
+        sa.select(j.id, j.action_id, a.name.label("action"), j.event_id, j.error, j.attempts, j.finished_at)
+        .join(t.actions, a.id == j.action_id)
+        .where(j.story_run == story_run, j.status == "failed")
+        .order_by(j.id)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def log_rows(
+    conn: Connection, *, story: str | None = None, story_id: int | None = None, level: str | None = None,
+    run: str | None = None, story_run: str | None = None, since_id: int | None = None, before_id: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Action logs newest first (retries, failures with their errors, what actions logged)."""
+    lg, a, s = t.logs.c, t.actions.c, t.stories.c
+    query = (
+        sa.select(lg.id, lg.level, lg.message, lg.created_at, lg.story_run, lg.action_id, a.story_id,
+                  a.name.label("action"), s.name.label("story"))
+        .join(t.actions, a.id == lg.action_id)
+        .join(t.stories, s.id == a.story_id)
+    )
+    query = _where(
+        _story_filter(query, story), _is(a.story_id, story_id), _is(lg.level, level or None),
+        _is(lg.story_run, story_run), None if not run else lg.story_run.startswith(run),
+        None if since_id is None else lg.id > since_id, None if before_id is None else lg.id < before_id,
+    )
+    return [dict(row) for row in conn.execute(query.order_by(lg.id.desc()).limit(limit)).mappings()]
+
+
 def list_logs(
     conn: Connection, *, story: str | None = None, level: str | None = None, run: str | None = None,
     limit: int = 100, after: int = 0,
 ) -> list[dict[str, Any]]:
-    lg, a, s = t.logs.c, t.actions.c, t.stories.c
-    query = (
-        sa.select(lg.id, lg.level, lg.message, lg.created_at, lg.story_run, a.name.label("action"),
-                  s.name.label("story"))
-        .join(t.actions, a.id == lg.action_id)
-        .join(t.stories, s.id == a.story_id)
-    )
-    query = _story_filter(query, story)
-    if level:
-        query = query.where(lg.level == level)
-    if run:
-        query = query.where(lg.story_run.startswith(run))
-    if after:
-        query = query.where(lg.id > after)
-    rows = conn.execute(query.order_by(lg.id.desc()).limit(limit)).mappings().all()
-    return [{**row, "created_at": iso(row["created_at"])} for row in reversed(rows)]
+    """The newest ``limit`` log lines (of those with an id above ``after``), oldest first, as the CLI prints them."""
+    return [
+        {"id": row["id"], "level": row["level"], "message": row["message"], "created_at": iso(row["created_at"]),
+         "story_run": row["story_run"], "action": row["action"], "story": row["story"]}
+        for row in reversed(log_rows(conn, story=story, level=level, run=run, since_id=after or None, limit=limit))
+    ]
 
 
 def pending_jobs(conn: Connection, story_run: str) -> int:
     j = t.jobs.c
     return conn.execute(
-        sa.select(sa.func.count()).where(j.story_run == story_run, j.status.in_(("queued", "running")))
+        sa.select(sa.func.count()).where(j.story_run == story_run, j.status.in_(t.PENDING_JOBS))
     ).scalar_one()
 
 

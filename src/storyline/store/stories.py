@@ -26,7 +26,7 @@ from storyline.store import tables as t
 from storyline.urls import webhook_url
 
 # The actions.extra key holding the legacy per-agent retention (no column of its own).
-_KEEP_EVENTS_FOR = "keep_events_for"
+KEEP_EVENTS_FOR = "keep_events_for"
 
 
 class StoryConflictError(ValueError):
@@ -259,7 +259,7 @@ def _check_send_to_story_loops(conn: Connection, story: StoryDef) -> None:
 def _action_values(story_id: int, position: int, action: ActionDef) -> dict[str, Any]:
     extra = dict(action.extra)
     if action.keep_events_for is not None:
-        extra[_KEEP_EVENTS_FOR] = action.keep_events_for
+        extra[KEEP_EVENTS_FOR] = action.keep_events_for
     if action.schedule is not None:
         schedule: Any = action.schedule
     else:
@@ -419,7 +419,16 @@ def load_story(conn: Connection, name_or_guid: str) -> StoryDef:
     prefix; raises :class:`StoryNotFoundError` naming close matches, or
     :class:`AmbiguousStoryError` when several stories share the name.
     """
-    row = _find(conn, name_or_guid)
+    return _load(conn, _find(conn, name_or_guid))
+
+
+def load_story_by_id(conn: Connection, story_id: int) -> StoryDef | None:
+    """The stored story with this id, or None."""
+    row = conn.execute(sa.select(t.stories).where(t.stories.c.id == story_id)).first()
+    return None if row is None else _load(conn, row)
+
+
+def _load(conn: Connection, row: Row[Any]) -> StoryDef:
     a = t.actions.c
     action_rows = conn.execute(
         sa.select(t.actions, a.schedule.is_not(sa.null()).label("schedule_stored"))
@@ -430,7 +439,7 @@ def load_story(conn: Connection, name_or_guid: str) -> StoryDef:
     positions: dict[int, int] = {}
     for position, action_row in enumerate(action_rows):
         extra = dict(action_row.extra or {})
-        keep_events_for = extra.pop(_KEEP_EVENTS_FOR, None)
+        keep_events_for = extra.pop(KEEP_EVENTS_FOR, None)
         actions.append(
             ActionDef(
                 type=action_row.type,
@@ -513,14 +522,86 @@ def list_stories(conn: Connection) -> list[dict[str, Any]]:
 
 def delete_story(conn: Connection, name_or_guid: str) -> int:
     """Delete a story with its actions, links, runs, events and jobs; returns its id."""
-    row = _find(conn, name_or_guid)
+    story_id = int(_find(conn, name_or_guid).id)
+    delete_story_by_id(conn, story_id)
+    return story_id
+
+
+def delete_story_by_id(conn: Connection, story_id: int) -> None:
+    """Delete the story with this id and everything hanging off it (nothing when there is none)."""
     a = t.actions.c
-    action_ids = list(conn.execute(sa.select(a.id).where(a.story_id == row.id)).scalars())
+    action_ids = list(conn.execute(sa.select(a.id).where(a.story_id == story_id)).scalars())
     _delete_actions(conn, action_ids)
     for table in (t.links, t.events, t.story_runs):
-        conn.execute(sa.delete(table).where(table.c.story_id == row.id))
-    conn.execute(sa.delete(t.stories).where(t.stories.c.id == row.id))
-    return int(row.id)
+        conn.execute(sa.delete(table).where(table.c.story_id == story_id))
+    conn.execute(sa.delete(t.stories).where(t.stories.c.id == story_id))
+
+
+def stories_with(conn: Connection, *, guid: str | None = None, name: str | None = None) -> list[dict[str, Any]]:
+    """The stories with this guid, or with exactly this name: ``id``, ``guid``, ``name`` and ``actions`` (count)."""
+    s, a = t.stories.c, t.actions.c
+    count = sa.select(sa.func.count()).where(a.story_id == s.id).scalar_subquery()
+    query = sa.select(s.id, s.guid, s.name, count.label("actions")).order_by(s.id)
+    if guid is not None:
+        query = query.where(s.guid == guid)
+    if name is not None:
+        query = query.where(s.name == name)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def set_story_disabled(conn: Connection, story_id: int, disabled: bool, *, now: float) -> int:
+    """Disable or enable a story; returns how many held jobs enabling queued again.
+
+    ``updated_at`` moves, so every engine's catalog sees the change. A disabled story's jobs
+    are held by the worker that claims them (``engine.queue.hold``); enabling queues them again.
+    """
+    s, j = t.stories.c, t.jobs.c
+    conn.execute(sa.update(t.stories).where(s.id == story_id).values(disabled=disabled, updated_at=now))
+    if disabled:
+        return 0
+    mine = sa.select(t.actions.c.id).where(t.actions.c.story_id == story_id)
+    return conn.execute(
+        sa.update(t.jobs).where(j.status == "held", j.action_id.in_(mine)).values(status="queued")
+    ).rowcount
+
+
+def story_webhooks(conn: Connection, story_id: int) -> list[dict[str, Any]]:
+    """The story's webhooks in order: ``action_id``, ``name``, ``path``, ``secret`` (None when there is none)."""
+    a = t.actions.c
+    rows = conn.execute(
+        sa.select(a.id, a.name, a.webhook_path, a.webhook_secret)
+        .where(a.story_id == story_id, a.webhook_path.is_not(None)).order_by(a.position, a.id)
+    )
+    return [{"action_id": row.id, "name": row.name, "path": row.webhook_path, "secret": row.webhook_secret or None}
+            for row in rows]
+
+
+def action_page(conn: Connection, *, after_id: int | None, limit: int, story_id: int | None = None,
+                action_id: int | None = None) -> list[dict[str, Any]]:
+    """Actions by id after ``after_id`` (of one story, or one action), each with its ``sources`` and
+    ``receivers`` (action ids, as Tines lists them); for the API."""
+    a, lk = t.actions.c, t.links.c
+    query = sa.select(a.id, a.story_id, a.guid, a.name, a.key, a.type, a.options, a.schedule, a.disabled,
+                      a.position).order_by(a.id)
+    if story_id is not None:
+        query = query.where(a.story_id == story_id)
+    if action_id is not None:
+        query = query.where(a.id == action_id)
+    if after_id is not None:
+        query = query.where(a.id > after_id)
+    rows = [dict(row._mapping) for row in conn.execute(query.limit(limit))]
+    ids = [row["id"] for row in rows]
+    sources: dict[int, list[int]] = {}
+    receivers: dict[int, list[int]] = {}
+    if ids:
+        for link in conn.execute(sa.select(lk.source_id, lk.receiver_id).where(
+                sa.or_(lk.source_id.in_(ids), lk.receiver_id.in_(ids))).order_by(lk.id)):
+            receivers.setdefault(link.source_id, []).append(link.receiver_id)
+            sources.setdefault(link.receiver_id, []).append(link.source_id)
+    for row in rows:
+        row["sources"] = sources.get(row["id"], [])
+        row["receivers"] = receivers.get(row["id"], [])
+    return rows
 
 
 def story_page(conn: Connection, *, after_id: int | None, limit: int, story_id: int | None = None

@@ -78,6 +78,7 @@ story_runs = sa.Table(
     sa.Column("parent_job_id", sa.BigInteger, nullable=True),
     # Bytes of event JSON the run has written, held to STORYLINE_MAX_RUN_BYTES.
     sa.Column("event_bytes", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    sa.Index("ix_story_runs_story", "story_id", "id"),
 )
 
 events = sa.Table(
@@ -104,6 +105,9 @@ events = sa.Table(
     sa.Index("ix_events_action", "action_id", "id"),
     # Retention keeps an event while another names it as parent.
     sa.Index("ix_events_parent", "parent_id"),
+    # The API's lists (migration 0006): a story's events newest first, and events since a time.
+    sa.Index("ix_events_story", "story_id", "id"),
+    sa.Index("ix_events_created_at", "created_at"),
 )
 
 jobs = sa.Table(
@@ -113,7 +117,7 @@ jobs = sa.Table(
     sa.Column("action_id", sa.Integer, sa.ForeignKey("actions.id", ondelete="CASCADE"), nullable=False),
     sa.Column("event_id", sa.BigInteger, nullable=True),
     sa.Column("story_run", sa.String(36), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # queued | running | done | failed
+    sa.Column("status", sa.String(16), nullable=False),  # queued | running | held | done | failed
     sa.Column("run_after", sa.Float, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("lease_until", sa.Float, nullable=True),
@@ -123,7 +127,12 @@ jobs = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Index("ix_jobs_due", "status", "run_after"),
+    # A run's status (pending, failed) and its failed jobs, without a scan of every job kept.
+    sa.Index("ix_jobs_story_run", "story_run"),
 )
+
+PENDING_JOBS = ("queued", "running", "held")
+"""Job statuses of a run not yet over; ``held`` is a job of a disabled story, queued again when it is enabled."""
 
 logs = sa.Table(
     "logs",
@@ -135,6 +144,7 @@ logs = sa.Table(
     sa.Column("level", sa.String(8), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Index("ix_logs_action", "action_id", "id"),
 )
 
 action_state = sa.Table(
@@ -160,6 +170,8 @@ credentials = sa.Table(
     sa.Column("settings", Json, nullable=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # When a run last rendered it (kept to the minute: see credentials/vault.py), for the API's list.
+    sa.Column("last_used_at", sa.Float, nullable=True),
 )
 
 resources = sa.Table(

@@ -101,9 +101,17 @@ def _as_list(value: Any) -> list[Any]:
         return []
     if isinstance(value, Mapping):
         return [value]
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, range)):
         return list(value)
     return [value]
+
+
+def _flat(items: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """Nested arrays flattened, as Ruby Liquid's ``InputIterator`` gives them to ``map``."""
+    out: list[Any] = []
+    for item in items:
+        out.extend(_flat(item) if isinstance(item, (list, tuple)) else [item])
+    return out
 
 
 # -- JSON ------------------------------------------------------------------------------
@@ -153,8 +161,12 @@ def neat_json(value: Any) -> str:
     return to_json(None if is_missing(value) else value, indent=2)
 
 
-def where(seq: Any, key: Any, value: Any = None) -> list[Any]:
-    """Items whose ``key`` (a dotted path) equals ``value`` as Tines compares, or is truthy when no value given."""
+def where(seq: Any, key: Any, value: Any = None) -> Any:
+    """Items whose ``key`` (a dotted path) equals ``value`` as Tines compares, or is truthy when no value given.
+
+    Nothing (an undefined or nil input) stays nothing, as it prints in Ruby Liquid."""
+    if is_missing(seq):
+        return seq
     items = _as_list(seq)
     if value is None or is_missing(value):
         return [i for i in items if truthy(dig(i, key))]
@@ -178,7 +190,7 @@ def get(obj: Any, key: Any) -> Any:
 
 def map_filter(seq: Any, key: Any) -> list[Any]:
     """The ``key`` (dotted path) of every item."""
-    return [dig(i, key) for i in _as_list(seq)]
+    return [dig(i, key) for i in _flat(_as_list(seq))]
 
 
 def jsonpath(obj: Any, path: Any) -> list[Any]:
@@ -313,8 +325,8 @@ def to_datetime(value: Any) -> dt.datetime | None:
         text = value.strip()
         if text.lower() in ("now", "today"):
             return dt.datetime.now(dt.UTC)
-        try:
-            return dt.datetime.fromtimestamp(float(text), dt.UTC)
+        try:  # epoch seconds; Ruby Liquid takes no sign (``'-1152098955'`` is not a date)
+            return dt.datetime.fromtimestamp(float(text), dt.UTC) if text[:1] != "-" else None
         except (ValueError, OverflowError, OSError):
             pass
         try:
@@ -342,8 +354,10 @@ def date(value: Any, fmt: Any = None, timezone: Any = None) -> Any:
             when = when.astimezone(zoneinfo.ZoneInfo(str(timezone)))
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
             raise FilterError(f"date: unknown time zone {timezone!r}", token=None) from err
-    if is_missing(fmt) or fmt == "":
+    if fmt is None:  # no format at all: ISO 8601
         return when.isoformat()
+    if is_missing(fmt) or fmt == "":  # an empty or undefined one: the input, as Ruby Liquid does
+        return value
 
     def _ruby(m: re.Match[str]) -> str:
         width = m.group(2)
@@ -467,10 +481,7 @@ def _textify(value: Any) -> Any:
     return value
 
 
-def _with_text_input(func: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
-        return func(_textify(value), *(_textify(a) for a in args), **kwargs)
-
+def _wrapped(func: Callable[..., Any], wrapper: Callable[..., Any]) -> Callable[..., Any]:
     # Keep python-liquid's markers (with_context / with_environment) working.
     for marker in ("with_context", "with_environment"):
         if getattr(func, marker, False):
@@ -480,11 +491,34 @@ def _with_text_input(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _with_text_input(func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(_textify(value), *(_textify(a) for a in args), **kwargs)
+
+    return _wrapped(func, wrapper)
+
+
+_NOTHING_STAYS_NOTHING = ("split", "compact", "sort_natural")
+"""Standard filters that python-liquid turns nothing (undefined, nil) into ``[]``; Ruby Liquid's
+``[]`` prints as nothing, while storyline prints arrays as JSON as Tines does, so nothing
+stays nothing: it prints as Ruby Liquid prints it, and ``size``/``first``/``join`` agree."""
+
+
+def _keeping_nothing(func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+        result = func(value, *args, **kwargs)  # called anyway: a wrong argument count still fails
+        return value if is_missing(value) else result
+
+    return _wrapped(func, wrapper)
+
+
 def register(env: Environment) -> None:
     """Add Tines' filters to ``env`` (overriding standard ones whose semantics differ)."""
     for name in _TEXT_INPUT_FILTERS:
         if name in env.filters:
             env.add_filter(name, _with_text_input(env.filters[name]))
+    for name in _NOTHING_STAYS_NOTHING:
+        env.add_filter(name, _keeping_nothing(env.filters[name]))
     filters: dict[str, Callable[..., Any]] = {
         "as_object": as_object,
         "json_parse": json_parse,

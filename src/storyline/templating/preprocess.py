@@ -21,11 +21,16 @@ These are tolerated too (each seen in a real export):
 * in a condition, whatever follows a complete comparison before the next ``and``/``or``
   is ignored, as Ruby's lax parser does (``a contains 'x' b contains 'y'`` tests ``a``);
 * a hyphen inside a path key (``headers.Authentication-Results``) is part of the key, as
-  in Ruby Liquid's identifiers; the key becomes ``['Authentication-Results']``.
+  in Ruby Liquid's identifiers; the key becomes ``['Authentication-Results']``;
+* a path segment that python-liquid reserves as a keyword (``geo.as.asn``, ``.in``,
+  ``.empty``, ...: Ruby Liquid reserves none) becomes ``['as']``;
+* whitespace or a newline between a word and its dot continues the path (Ruby Liquid's
+  lexer skips whitespace between tokens); after ``and``/``in``/... the dot is a leading dot;
+* ``{{ . }}`` is the whole incoming event (``['.']``, see ``roots.Names``).
 
 String literals, ``{% raw %}`` and ``{% comment %}`` blocks and the custom widget tags
-(whose arguments are plain text) are left alone. Only the last four leniencies can
-shift columns, and no rewrite adds or removes a newline, so line numbers always hold.
+(whose arguments are plain text) are left alone. Only the hyphen, keyword, lone-dot and
+condition leniencies can shift columns, and no rewrite adds or removes a newline, so line numbers always hold.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import re
 
 MARKUP = re.compile(
     r"\{\{(?P<out>.*?)\}\}"
-    r"|\{%-?\s*(?P<name>#|\w+)(?P<expr>.*?)%\}",
+    r"|\{%-?\s*(?P<name>#|\w+)(?P<expr>.*?)-?%\}",
     re.DOTALL,
 )
 _STRING = re.compile(r"'[^']*'|\"[^\"]*\"", re.DOTALL)
@@ -45,7 +50,21 @@ _NESTED_OUTPUT = re.compile(r"\{\{-?|-?\}\}")
 _SPREAD = re.compile(r"\[\s*\*\s*\]")
 _CONDITION_FILTER = re.compile(r"\|.*?(?=\s(?:and|or)\s|$)", re.DOTALL)
 _ESCAPED_QUOTE = re.compile(r"'[^']*'|\\\"")
-_HYPHEN_KEY = re.compile(r"\.([A-Za-z_]\w*(?:-\w+)+)")
+_HYPHEN_KEY = re.compile(r"\.([A-Za-z_]\w*(?:-\w+)+\??)")
+_WHOLE_EVENT = re.compile(r"(?:^|(?<=[\s(\[,:|=<>!]))\.(?=\s|$|[|),\]])")
+_KEYWORD_SEGMENT = re.compile(r"(?<=[\w\]?])(\s*)\.(\s*)([A-Za-z_]+)(?![\w?-])")
+_WORD_BEFORE = re.compile(r"(\.\s*)?([\w?-]*)\s+$")
+
+KEYWORDS = frozenset({
+    "true", "false", "nil", "null", "empty", "blank", "and", "or", "contains", "not", "in", "offset",
+    "limit", "reversed", "cols", "continue", "with", "for", "as", "if", "else", "required",
+})
+"""The words python-liquid's expression grammar reserves; Ruby Liquid has none in a path
+(``x.geo.as.asn``), so after a dot they are rewritten to the bracket form (``['as']``)."""
+
+WHOLE_EVENT_KEY = "."
+"""``{{ . }}`` (Tines: the whole incoming event) is rewritten to ``['.']``; the names a
+template sees answer this key with the event itself."""
 
 _SKIP_BLOCKS = {"raw": "endraw", "comment": "endcomment"}
 _CONDITION_TAGS = frozenset({"if", "elsif", "unless"})
@@ -58,11 +77,29 @@ def _blank(m: re.Match[str]) -> str:
     return " " * len(m.group())
 
 
+def _path_start(m: re.Match[str]) -> str:
+    """Blank a leading dot, unless it continues the path before it across whitespace
+    (``foo \n .bar`` is ``foo.bar`` in Ruby Liquid, whose lexer skips whitespace)."""
+    before = _WORD_BEFORE.search(m.string, 0, m.start())
+    word = before.group(2) if before else ""
+    if word and (before.group(1) or (word not in KEYWORDS and not word[0].isdigit())):  # type: ignore[union-attr]
+        return m.group()[-1]  # ``..x`` after a word: one dot joins, the other is blanked
+    return " " * len(m.group())
+
+
+def _keyword_segment(m: re.Match[str]) -> str:
+    if m.group(3) not in KEYWORDS:
+        return m.group()
+    return f"{m.group(1)}{m.group(2)}['{m.group(3)}']"
+
+
 def _rewrite_code(code: str, *, at_start: bool, followed_by_string: bool, in_tag: bool) -> str:
     code = code.replace("\xa0", " ")
     if in_tag and ("{{" in code or "}}" in code):
         code = _NESTED_OUTPUT.sub(_blank, code)
-    code = _PATH_START.sub(_blank, code)
+    if "." in code:
+        code = _WHOLE_EVENT.sub(f"['{WHOLE_EVENT_KEY}']", code)
+    code = _PATH_START.sub(_path_start, code)
     lead = _LEADING_DOT.match(code) if at_start else None
     if lead:
         code = code[: lead.start(1)] + " " * len(lead.group(1)) + code[lead.end(1) :]
@@ -74,6 +111,8 @@ def _rewrite_code(code: str, *, at_start: bool, followed_by_string: bool, in_tag
         code = _SPREAD.sub(f"['{SPREAD_KEY}']", code)
     if "-" in code:
         code = _HYPHEN_KEY.sub(r"['\1']", code)
+    if "." in code:
+        code = _KEYWORD_SEGMENT.sub(_keyword_segment, code)
     return code
 
 
@@ -96,6 +135,15 @@ _FRAGMENT = re.compile(r"\S+")
 _COMPARATORS = frozenset({"==", "!=", "<>", "<", ">", "<=", ">=", "contains"})
 
 
+_OPERATOR_WORD = re.compile(r"[a-z_]+")
+
+
+def _unknown_operator(left: str, word: str) -> bool:
+    """``a startswith b``: Ruby's lax parser takes the word as the operator and fails on it
+    (``Unknown operator startswith``); only junk after a complete comparison is ignored."""
+    return left != "not" and word not in _COMPARATORS and _OPERATOR_WORD.fullmatch(word) is not None
+
+
 def _drop_condition_junk(expr: str) -> str:
     """Blank what follows ``left [op right]`` in each ``and``/``or`` part of a condition."""
     masked = "".join(
@@ -106,6 +154,8 @@ def _drop_condition_junk(expr: str) -> str:
     bounds = [0, *(x for m in _CONDITION_CHUNK.finditer(masked) for x in (m.start(), m.end())), len(masked)]
     for start, end in zip(bounds[::2], bounds[1::2], strict=True):
         fragments = list(_FRAGMENT.finditer(masked, start, end))
+        if len(fragments) >= 2 and _unknown_operator(fragments[0].group(), fragments[1].group()):
+            continue  # left in place: python-liquid refuses it, as Ruby Liquid does
         keep = 3 if len(fragments) >= 3 and fragments[1].group() in _COMPARATORS else 1
         for frag in fragments[keep:]:
             chars[frag.start() : frag.end()] = " " * (frag.end() - frag.start())

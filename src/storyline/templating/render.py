@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -208,13 +209,19 @@ def _split_mixed(source: str) -> tuple[tuple[str | tuple[str, int], ...], bool]:
 
 
 class _Render:
-    """State shared by every string rendered in one ``render_value`` call."""
+    """State shared by every string rendered in one ``render_value`` call.
 
-    __slots__ = ("_names", "event", "scope")
+    ``assigns`` holds what ``{% assign %}`` and ``{% capture %}`` set; each template sees
+    what the templates rendered before it set, as in Huginn's ``liquid_interpolatable``
+    (one Liquid context for all of an action's options, in document order).
+    """
 
-    def __init__(self, event: Mapping[str, Any], scope: Scope) -> None:
+    __slots__ = ("_names", "assigns", "event", "scope")
+
+    def __init__(self, event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any] | None = None) -> None:
         self.event = event
         self.scope = scope
+        self.assigns = assigns if assigns is not None else {}
         self._names: Names | None = None
 
     @property
@@ -229,6 +236,8 @@ class _Render:
 
     def _context(self, template: BoundTemplate, extra: Mapping[str, Any] | None = None) -> RenderContext:
         names: Mapping[str, Any] = self.names
+        if self.assigns:
+            names = Names(self.assigns, names)
         if extra:
             names = Names(extra, names)
         return TinesContext(template, globals=names)
@@ -247,6 +256,8 @@ class _Render:
             return buf.getvalue()
         except LiquidError as err:
             raise TemplateError(describe(err)) from None
+        finally:
+            self.assigns.update(ctx.locals)
 
     # -- formulas ----------------------------------------------------------------------
 
@@ -326,15 +337,49 @@ class _Render:
         return value
 
 
-def render_value(value: Any, event: Mapping[str, Any], scope: Scope) -> Any:
-    """Render an action option: every string inside dicts (keys too) and lists.
+def render_value(
+    value: Any, event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any] | None = None
+) -> Any:
+    """Render an action option: every string inside dicts (keys too) and lists, in order.
 
     Strings become strings, except a whole-value ``{{ ... | as_object }}`` or ``=formula``,
     which yield the native JSON value (object, array, number, boolean, null). Other JSON
     types pass through. Raises :class:`TemplateError` for a template that does not parse
-    or fails to render; errors raised by ``scope`` propagate unchanged.
+    or fails to render; errors raised by ``scope`` propagate unchanged. ``assigns`` (the
+    variables Liquid assigned so far) is read and added to, so the options of one action
+    run share one Liquid state.
     """
-    return _Render(event, scope).value(value)
+    return _Render(event, scope, assigns).value(value)
+
+
+_DEFINES = re.compile(r"\{%-?\s*(?:assign|capture)\b")
+
+
+def defines_variables(value: Any) -> bool:
+    """Whether any string in ``value`` holds a tag that sets a Liquid variable."""
+    if isinstance(value, str):
+        return "{%" in value and _DEFINES.search(value) is not None
+    if isinstance(value, dict):
+        return any(defines_variables(k) or defines_variables(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(defines_variables(v) for v in value)
+    return False
+
+
+def share_assigns(options: Mapping[str, Any], event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any]) -> None:
+    """Run, in document order, the options that set Liquid variables, keeping what they set.
+
+    An action reads its options in its own order (an HTTP request reads ``url`` before
+    ``payload``), but Tines, like Huginn, renders them in one Liquid context in document
+    order: a ``placeholders`` option's captures are read by ``payload``. A failure here is
+    left for the option's own render to report, with its name.
+    """
+    for value in options.values():
+        if defines_variables(value):
+            try:
+                render_value(value, event, scope, assigns)
+            except TemplateError:
+                continue
 
 
 def render_text(source: str, event: Mapping[str, Any], scope: Scope) -> str:

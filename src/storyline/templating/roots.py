@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .base import Scope, TemplateError
+from .preprocess import WHOLE_EVENT_KEY
 
 
 class _LazyRoot(Mapping[str, Any]):
@@ -135,10 +136,12 @@ class Names(Mapping[str, Any]):
         try:
             return self._roots[key]
         except KeyError:
+            if key == WHOLE_EVENT_KEY and key not in self._event:
+                return self._event[WHOLE_EVENT_KEY] if isinstance(self._event, Names) else self._event
             return self._event[key]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._roots or key in self._event
+        return key in self._roots or key in self._event or key == WHOLE_EVENT_KEY
 
     def __iter__(self) -> Iterator[str]:
         yield from self._roots

@@ -25,8 +25,18 @@ if TYPE_CHECKING:
 
     from .base import Scope
 
-SCOPE_KEY = "\x00scope"
-"""Name of the render-context variable holding the Scope; no template can spell it."""
+class _ScopeKey:
+    """The type of :data:`SCOPE_KEY`: not a string, so no template path can name it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SCOPE_KEY"
+
+
+SCOPE_KEY: Any = _ScopeKey()
+"""The render-context key holding the Scope. A string key (even ``"\x00scope"``) could be spelled by a
+template, or by event data used as a key (``{{ [hook.body.k] }}``), and print the scope with its credentials."""
 
 _RANDOM_RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+))?\s*$")
 

@@ -23,7 +23,9 @@ import copy
 import hashlib
 import json
 import os
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -80,15 +82,39 @@ _STORY_FIELDS = frozenset(
 _AGENT_FIELDS = frozenset({"type", "name", "disabled", "guid", "options", "schedule", "keep_events_for"})
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One problem, with the action (by name) and the option it is about when it is about one."""
+
+    message: str
+    action: str | None = None
+    option: str | None = None
+
+
 class StoryFormatError(ValueError):
     """The data is not a story storyline can import; the message says where and what to fix.
 
-    ``problems`` lists each problem on its own, for tools that show them one by one.
+    ``problems`` lists each problem on its own, for tools that show them one by one;
+    ``located`` holds the same problems with the action and option each names (the API's 422).
     """
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+    def __init__(self, message: str, problems: list[str] | None = None,
+                 located: list[Problem] | None = None) -> None:
         super().__init__(message)
         self.problems = problems if problems is not None else [message]
+        self.located = located if located is not None else [Problem(p) for p in self.problems]
+
+
+_OPTION_MESSAGE = (re.compile(r"^option '(?P<option>[^']+)'"), re.compile(r"^(?P<option>[\w.\[\]-]+): "))
+
+
+def option_of(message: str) -> str | None:
+    """The option an action module's problem names: ``"url: is required"`` or ``"option 'rules' ..."``."""
+    for pattern in _OPTION_MESSAGE:
+        match = pattern.match(message)
+        if match:
+            return match["option"]
+    return None
 
 
 @cache
@@ -129,13 +155,51 @@ def _derived_guid(*parts: str) -> str:
     return hashlib.md5(":".join(("storyline", *parts)).encode(), usedforsecurity=False).hexdigest()
 
 
+#: The largest whole number a column holds (a 32-bit SQL integer).
+_MAX_INT = 2**31 - 1
+
+#: The longest text each column holds, by what the importer calls it.
+TEXT_LIMITS = {"name": 255, "guid": 64, "type": 128, "options.path": 255, "options.secret": 255}
+
+
 def _int_field(value: Any, what: str, problems: list[str]) -> int | None:
-    if _is_index(value):
-        return value
+    number = value if _is_index(value) else None
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    problems.append(f"{what} is {_quote(value)}, not a whole number of seconds")
+        number = int(value.strip())
+    if number is not None and 0 <= number <= _MAX_INT:
+        return number
+    problems.append(f"{what} is {_quote(value)[:40]}, not a whole number of seconds (0 to {_MAX_INT})")
     return None
+
+
+def _text_problem(value: str | None, what: str, limit: int | None) -> str | None:
+    """Why the database could not store ``value`` (too long for its column, or a NUL character)."""
+    if value is None:
+        return None
+    if limit is not None and len(value) > limit:
+        return f"{what} is {len(value)} characters long; storyline keeps at most {limit}"
+    if "\x00" in value:
+        return f"{what} holds a NUL character (\\u0000), which the database cannot store"
+    return None
+
+
+def _check_text(story: dict[str, str | None], actions: list[ActionDef], story_label: str,
+                problems: list[str], located: dict[str, Problem]) -> None:
+    """Refuse text no database column can hold, before it reaches one (PostgreSQL would fail the import)."""
+    for key, value in story.items():
+        found = _text_problem(value, f"{story_label}: '{key}'", TEXT_LIMITS.get(key.removeprefix("entry_agent_")))
+        if found:
+            problems.append(found)
+    for action in actions:
+        label = f"{story_label}, action {action.name[:60]!r}"
+        fields = {"name": action.name, "guid": action.guid, "type": action.type,
+                  "options.path": action.webhook_path, "options.secret": action.webhook_secret}
+        for key, value in fields.items():
+            found = _text_problem(value, f"{label}: {key!r}", TEXT_LIMITS[key])
+            if found:
+                problems.append(found)
+                located[found] = Problem(found, action.name, key.removeprefix("options.")
+                                         if key.startswith("options.") else None)
 
 
 def _check_types(
@@ -144,32 +208,42 @@ def _check_types(
     problems: list[str],
     warnings: list[str],
     validate_options: bool,
+    located: dict[str, Problem],
 ) -> None:
     """Warn once per type storyline cannot run; collect each action module's option problems."""
     cannot_run: dict[str, list[str]] = defaultdict(list)
+
+    def add(action: ActionDef, label: str, message: str, option: str | None) -> None:
+        text = f"{label}: {message}"
+        problems.append(text)
+        located[text] = Problem(text, action.name, option)
+
     for action in actions:
+        label = f"{story_label}, action {action.name!r} ({action.type})"
         if validate_options:
-            problems.extend(
-                f"{story_label}, action {action.name!r} ({action.type}): {message}"
-                for message in schedule_problems(action.type, action.schedule)
-            )
+            for message in schedule_problems(action.type, action.schedule):
+                add(action, label, message, "schedule")
         module = _action_types().get(action.type)
         if module is None:
             cannot_run[action.type].append(action.name)
             continue
         if not validate_options:
             continue
-        label = f"{story_label}, action {action.name!r} ({action.type})"
         try:
-            messages = module.validate(action.options)
+            messages = list(module.validate(action.options))
         except Exception as exc:  # a validator bug must not hide which action tripped it
-            problems.append(
-                f"{label}: checking its options failed ({type(exc).__name__}: {exc}); "
-                "this is a storyline bug, please report it with the story"
-            )
+            add(action, label, f"checking its options failed ({type(exc).__name__}: {exc}); "
+                "this is a storyline bug, please report it with the story", None)
             continue
-        problems.extend(f"{label}: {message}" for message in messages)
-        problems.extend(f"{label}: {message}" for message in template_problems(action.options, ""))
+        for message in messages:
+            add(action, label, message, option_of(message))
+        # A template storyline cannot parse never refuses the story: Tines (Ruby Liquid) may well
+        # render it, and a refused export leaves its owner no way forward. The action fails when
+        # it runs, with the parse error naming the option; `tines check` lists it beforehand.
+        warnings.extend(
+            f"{label}: {message}; the story is imported and this action fails when it runs"
+            for message in template_problems(action.options, "")
+        )
     for type_name, names in cannot_run.items():
         what = (
             f"storyline cannot run {type_name} actions yet"
@@ -272,10 +346,13 @@ def parse_story(
             "sub-story's own export file"
         )
 
-    _check_types(actions, story_label, problems, warnings, validate_options)
+    located: dict[str, Problem] = {}
+    _check_text({"name": name, "guid": guid, "description": description, "entry_agent_guid": entry},
+                actions, story_label, problems, located)
+    _check_types(actions, story_label, problems, warnings, validate_options, located)
 
     if problems:
-        raise _error(source, name, problems)
+        raise _error(source, name, problems, located)
 
     story = StoryDef(
         name=name,
@@ -293,10 +370,11 @@ def parse_story(
     return story, warnings
 
 
-def _error(source: str, name: str, problems: list[str]) -> StoryFormatError:
+def _error(source: str, name: str, problems: list[str], located: dict[str, Problem]) -> StoryFormatError:
     count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
     head = f"cannot import {source} (story {name!r})" if source else f"cannot import story {name!r}"
-    return StoryFormatError(f"{head}: {count}\n" + "\n".join(f"  - {p}" for p in problems), problems)
+    return StoryFormatError(f"{head}: {count}\n" + "\n".join(f"  - {p}" for p in problems), problems,
+                            [located.get(p, Problem(p)) for p in problems])
 
 
 def _parse_agent(
@@ -465,6 +543,12 @@ def load_file(
     path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES, validate_options: bool = True
 ) -> tuple[StoryDef, list[str]]:
     """Read and parse one export file; refuses files over ``max_bytes`` before reading them."""
+    data = read_export(path, max_bytes=max_bytes)
+    return parse_story(data, source=str(path), validate_options=validate_options)
+
+
+def read_export(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Any:
+    """The JSON of one export file, unparsed as a story; refuses files over ``max_bytes`` before reading them."""
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
@@ -488,7 +572,7 @@ def load_file(
         raise StoryFormatError(
             f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
-    return parse_story(data, source=str(path), validate_options=validate_options)
+    return data
 
 
 def _size(n: int) -> str:

@@ -10,22 +10,21 @@ the app's routes and fails on one without a rule.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from storyline.accounts import tokens
+from storyline.accounts import sessions, tokens
 from storyline.accounts.roles import Permission, Principal
 from storyline.engine.service import Service
 from storyline.operations.access import require
-from storyline.operations.errors import OperationError, TooMany, Unauthorized
+from storyline.operations.errors import Forbidden, Invalid, OperationError, TooMany, Unauthorized
 from storyline.web.pages import page
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -106,7 +105,7 @@ async def authenticate(request: Request) -> Principal | None:
             raise Unauthorized("send the API token as `Authorization: Bearer stl_...`")
         token = credentials.strip()
     if token is not None:
-        now = time.time()
+        now = clock(request)
         use = await service.db.read(lambda conn: tokens.lookup_token(conn, token, now=now))
         if use is None:
             raise Unauthorized("the API token is not valid (revoked, or mistyped); "
@@ -117,9 +116,94 @@ async def authenticate(request: Request) -> Principal | None:
     return await session_principal(request)
 
 
+def clock(request: Request) -> float:
+    """Now, by the app's clock (tests give ``create_app`` one they move by hand)."""
+    now: Callable[[], float] = request.app.state.clock
+    return now()
+
+
+def lifetime(service: Service) -> sessions.Lifetime:
+    return sessions.Lifetime.of(service.settings.session_idle_hours, service.settings.session_max_days)
+
+
 async def session_principal(request: Request) -> Principal | None:
-    """The signed-in user of the browser session cookie, checking CSRF on unsafe methods (the login issue's slice)."""
-    return None
+    """The signed-in user of the ``storyline_session`` cookie, or None (no cookie, or a session that ended).
+
+    A state-changing request must carry the session's CSRF token (``X-CSRF-Token``, or the form field
+    ``csrf_token``), else 403: the cookie alone proves only that a browser sent it, not which page made
+    it send. The session and its id are left on ``request.state`` for pages that render a form.
+    """
+    session_id = request.cookies.get(sessions.COOKIE)
+    if not session_id:
+        return None
+    service, now = service_of(request), clock(request)
+    life = lifetime(service)
+    session = await service.db.read(lambda conn: sessions.lookup(conn, session_id, life, now=now))
+    if session is None:
+        return None
+    if request.method in UNSAFE_METHODS:
+        presented = request.headers.get(sessions.CSRF_HEADER)
+        if presented is None:
+            presented = (await read_form(request)).get(sessions.CSRF_FIELD)
+        if not sessions.csrf_matches(service.browser_key, session_id, presented):
+            raise Forbidden("the request lacks this session's CSRF token: send it as the X-CSRF-Token header "
+                            "or the csrf_token form field (reload the page for a fresh form)",
+                            {"csrf": "missing or wrong"})
+    if session.stale:
+        await service.db.write(sessions.touch, session, life, now=now)
+    request.state.session_id = session_id
+    return session.principal
+
+
+def csrf_token_of(request: Request) -> str:
+    """The CSRF token of the request's session (after :func:`session_principal` found one), for a page's forms."""
+    session_id = getattr(request.state, "session_id", None)
+    return "" if session_id is None else sessions.csrf_token(service_of(request).browser_key, session_id)
+
+
+class FormTooLarge(OperationError):
+    status = 413
+
+
+FORM_BYTES = 64 * 1024
+"""The largest form body read: a sign-in form is well under a kilobyte."""
+FORM_FIELDS = 32
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The request's URL-encoded form fields (first value of each), read once and kept for the endpoint.
+
+    Bounded (413 past :data:`FORM_BYTES`); any other body is no form (empty). The bytes are kept as the
+    request's body, so an endpoint that reads the body itself still can.
+    """
+    cached: dict[str, str] | None = getattr(request.state, "form", None)
+    if cached is not None:
+        return cached
+    fields: dict[str, str] = {}
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        if int(request.headers.get("content-length") or 0) > FORM_BYTES:
+            raise FormTooLarge(f"the form is over {FORM_BYTES // 1024} KiB")
+        chunks, size = [], 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > FORM_BYTES:
+                    raise FormTooLarge(f"the form is over {FORM_BYTES // 1024} KiB")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise Invalid("the client went away before the form arrived") from None
+        raw = b"".join(chunks)
+        request._body = raw  # Starlette's cache: request.body() and .stream() answer these bytes again
+        try:
+            pairs = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True,
+                              max_num_fields=FORM_FIELDS)
+        except ValueError:
+            raise Invalid(f"the form has more than {FORM_FIELDS} fields") from None
+        for name, value in pairs:
+            fields.setdefault(name, value)
+    request.state.form = fields
+    return fields
 
 
 def _json_error(exc: OperationError) -> Response:

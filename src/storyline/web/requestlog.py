@@ -14,8 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("storyline.access")
 
-UNLOGGED = frozenset({"/_sandbox/messages"})
-"""Paths polled four times a second by the chat consoles: a line each would bury everything else."""
+UNLOGGED = frozenset({"/_sandbox/messages", "/playground/slack/transcript", "/playground/teams/transcript"})
+"""Paths polled while a chat console or a playground tab is open (the terminal consoles four times
+a second, the playground once a second per conversation): a line each would bury everything else."""
 
 MAX_PATH = 120
 """A request line is the client's: the console shows this much of it."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from storyline.web.api import docs, stories
+from storyline.web.api import accounts, actions, credentials, docs, packs, resources, runs, stories
 from storyline.web.api.endpoint import Endpoint, routes_for
 
-ENDPOINTS: list[Endpoint] = [*stories.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [*stories.ENDPOINTS, *actions.ENDPOINTS, *runs.ENDPOINTS, *accounts.ENDPOINTS,
+                             *credentials.ENDPOINTS, *resources.ENDPOINTS, *packs.ENDPOINTS]
 """Every API endpoint; a module's table joins here."""
 
 

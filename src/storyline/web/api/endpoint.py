@@ -58,6 +58,8 @@ class Endpoint:
     collection: str | None = None
     """For lists: the key the items are answered under (``stories``), as Tines does."""
     status: int = 200
+    optional_body: bool = False
+    """An empty body reads as ``{}`` (the body's fields all have defaults)."""
     public: str = ""
     """Why a route without a permission is open to anyone."""
     tines: str = ""
@@ -85,7 +87,7 @@ def parse(model: type[BaseModel], data: Any, where: str) -> Any:
         raise Invalid(f"the {where} is not valid", _validation_detail(exc)) from None
 
 
-async def read_json(request: Request) -> Any:
+async def read_json(request: Request, *, optional: bool = False) -> Any:
     if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB")
     chunks, size = [], 0
@@ -99,6 +101,8 @@ async def read_json(request: Request) -> Any:
         raise Invalid("the client went away before the body arrived") from None
     raw = b"".join(chunks)
     if not raw.strip():
+        if optional:
+            return {}
         raise Invalid("send a JSON body (Content-Type: application/json)")
     try:
         return jsondata.loads(raw)
@@ -122,7 +126,8 @@ def page_response(request: Request, collection: str, page: Page) -> Response:
 def route(endpoint: Endpoint) -> Any:
     async def handle(request: Request) -> Response:
         query = parse(endpoint.query, dict(request.query_params), "query") if endpoint.query else None
-        body = parse(endpoint.body, await read_json(request), "body") if endpoint.body else None
+        body = (parse(endpoint.body, await read_json(request, optional=endpoint.optional_body), "body")
+                if endpoint.body else None)
         call = Call(service_of(request), request.state.principal, dict(request.path_params), query, body, request)
         result = await endpoint.handler(call)
         if isinstance(result, Response):

@@ -14,8 +14,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("stories") as batch:
-        batch.add_column(sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # A plain ALTER on both databases: a batch (copy-and-move) on SQLite would drop the stories table,
+    # and its foreign keys would cascade that to every action, run and event.
+    op.add_column("stories", sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         "login_failures",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -31,5 +32,5 @@ def downgrade() -> None:
     op.drop_index("ix_login_failures_created_at", table_name="login_failures")
     op.drop_index("ix_login_failures_key_created_at", table_name="login_failures")
     op.drop_table("login_failures")
-    with op.batch_alter_table("stories") as batch:
-        batch.drop_column("disabled")
+    # SQLite has ALTER TABLE DROP COLUMN since 3.35; see upgrade() for why not a batch.
+    op.execute("ALTER TABLE stories DROP COLUMN disabled")
