@@ -6,8 +6,8 @@ import json
 import shlex
 from urllib.parse import parse_qs
 
-from storyline.chat.buttons import Button, slack_buttons, slack_click, teams_buttons
-from storyline.chat.slack_console import click_request
+from storyline.chat.buttons import Button, slack_buttons, slack_click, slack_flagged, teams_buttons
+from storyline.chat.slack_console import click
 from storyline.chat.teams_console import describe
 
 VERDICT_CARD = {"type": "AdaptiveCard", "body": [
@@ -76,12 +76,34 @@ def test_slack_buttons_of_actions_blocks_and_accessories_and_the_flags_that_clic
 
 
 def test_a_slack_click_is_the_block_actions_payload_slack_posts() -> None:
-    payload = slack_click("block:x.com", "x.com", user_id="U1", user_name="ana", team_id="T1", channel_id="C1",
-                          response_url="https://hooks.slack.com/actions/T1/1/x", label="Block")
+    button = slack_buttons({"blocks": [{"type": "actions", "block_id": "decide", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "Block"}, "action_id": "block:x.com",
+         "value": "x.com"}]}]})[0]
+    payload = slack_click(button, user_id="U1", user_name="ana", team_id="T1", channel_id="C1",
+                          response_url="https://hooks.slack.com/actions/T1/1/x")
     assert payload["type"] == "block_actions" and payload["user"]["username"] == "ana"
     [action] = payload["actions"]
     assert (action["action_id"], action["value"], action["text"]["text"]) == ("block:x.com", "x.com", "Block")
-    content_type, body = click_request("block:x.com", "x.com", "ana")
+    assert action["block_id"] == "decide" and action["action_ts"]
+
+
+def test_the_consoles_click_flags_send_what_clicking_the_button_itself_sends() -> None:
+    button = slack_buttons({"blocks": [{"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": "Block"}, "action_id": "block:x.com",
+         "value": "x.com"}]}]})[0]
+    flags = shlex.split(button.console_flags())
+    flagged = slack_flagged(flags[1], flags[3])
+    assert {k: v for k, v in flagged.slack_action().items() if k != "text"} == {
+        k: v for k, v in button.slack_action().items() if k != "text"}
+    content_type, body = click(flagged, "ana")
     assert content_type == "application/x-www-form-urlencoded"
     sent = json.loads(parse_qs(body.decode())["payload"][0])
-    assert sent["actions"][0]["action_id"] == "block:x.com" and sent["response_url"].startswith("https://hooks.slack.com/")
+    assert sent["actions"][0]["action_id"] == "block:x.com" and sent["actions"][0]["value"] == "x.com"
+    assert sent["response_url"].startswith("https://hooks.slack.com/actions/")
+
+
+def test_a_slack_link_button_still_reaches_the_bot_and_a_teams_one_does_not() -> None:
+    [link] = slack_buttons({"blocks": [{"type": "actions", "elements": [
+        {"type": "button", "text": "Open", "action_id": "open", "url": "https://example.com/r"}]}]})
+    assert link.clickable and link.slack_action()["url"] == "https://example.com/r"
+    assert not teams_buttons(activity(VERDICT_CARD))[2].clickable

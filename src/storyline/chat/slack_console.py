@@ -38,7 +38,7 @@ import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import Connection
 
-from storyline.chat.buttons import slack_button, slack_click
+from storyline.chat.buttons import Button, slack_button, slack_click
 from storyline.standins import outbox
 from storyline.standins.slack import Slack
 from storyline.store import tables as t
@@ -138,38 +138,21 @@ def request(text: str, user: str) -> tuple[str, bytes]:
     return "application/json", json.dumps(envelope).encode()
 
 
-def click_request(action_id: str, value: str | None, user: str) -> tuple[str, bytes]:
-    """(content type, body) of what Slack posts to the Interactivity URL when ``user`` clicks a button."""
-    payload = slack_click(action_id, value, user_id=_user_id(user), user_name=user, team_id=CONSOLE_TEAM,
-                          channel_id=CONSOLE_CHANNEL, response_url=_response_url())
-    return "application/x-www-form-urlencoded", urlencode({"payload": json.dumps(payload)}).encode()
+def click(button: Button, user: str, *, message: Mapping[str, Any] | None = None,
+          channel: str = CONSOLE_CHANNEL) -> tuple[str, bytes]:
+    """(content type, body) of the ``block_actions`` request Slack sends when ``user`` clicks ``button``.
 
-
-def _response_url() -> str:
-    return f"https://hooks.slack.com/commands/{CONSOLE_TEAM}/{int(time.time())}/{secrets.token_hex(12)}"
-
-
-def click(action: Mapping[str, Any], user: str, *, message: Mapping[str, Any], channel: str = CONSOLE_CHANNEL,
-          message_ts: str = "") -> tuple[str, bytes]:
-    """(content type, body) of the ``block_actions`` request Slack sends when ``user`` clicks a button.
-
-    ``action`` is the button as Slack reports it (``storyline.chat.cards.Button.slack``); the
-    request carries a fresh ``response_url``, as each click does, and the message the button is on.
+    The request carries a fresh ``response_url``, as each click does, and the ``message`` the
+    button is on when the caller has it (the playground does; the terminal console clicks by flags).
     """
-    now = time.time()
-    payload = {
-        "type": "block_actions", "api_app_id": "ACONSOLE",
-        "user": {"id": _user_id(user), "username": user, "name": user, "team_id": CONSOLE_TEAM},
-        "team": {"id": CONSOLE_TEAM, "domain": "console"},
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-        "channel": {"id": channel, "name": "console"},
-        "message": {"type": "message", "ts": message_ts,
-                    **{k: message[k] for k in ("text", "blocks", "attachments") if k in message}},
-        "response_url": f"https://hooks.slack.com/actions/{CONSOLE_TEAM}/{int(now)}/{secrets.token_hex(12)}",
-        "trigger_id": f"{int(now)}.{secrets.randbelow(10**9)}.{secrets.token_hex(8)}",
-        "actions": [{**action, "action_ts": f"{now:.6f}"}],
-    }
+    payload = slack_click(button, user_id=_user_id(user), user_name=user, team_id=CONSOLE_TEAM, channel_id=channel,
+                          response_url=_response_url("actions"), message=message)
     return "application/x-www-form-urlencoded", urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _response_url(kind: str = "commands") -> str:
+    """A fresh ``response_url``: Slack's for a slash command (``commands``) or a click (``actions``)."""
+    return f"https://hooks.slack.com/{kind}/{CONSOLE_TEAM}/{int(time.time())}/{secrets.token_hex(12)}"
 
 
 def _user_id(name: str) -> str:

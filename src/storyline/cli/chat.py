@@ -111,6 +111,7 @@ def chat_slack(
 ) -> None:
     """Send TEXT signed as Slack would to the story's webhook and print the bot's answers as they arrive."""
     from storyline.chat import slack_console as chat
+    from storyline.chat.buttons import slack_flagged
     from storyline.credentials.cipher import Cipher
     from storyline.credentials.keys import SecretKeyError
     from storyline.credentials.stored import load_credentials
@@ -136,7 +137,7 @@ def chat_slack(
                                 f"`storyline credential set {name} --value ...` or pass --signing-secret")
                 signing_secret = str(stored.secret["value"])
     if click is not None:
-        content_type, body = chat.click_request(click, value, user)
+        content_type, body = chat.click(slack_flagged(click, value), user)
         said = f"clicked {click}" + (f" ({value})" if value is not None else "")
     elif text:
         content_type, body = chat.request(text, user)
