@@ -64,13 +64,13 @@ def test_a_slash_command_from_the_console_gets_the_bots_answers_buttons_included
     assert "bot (response_url): Results for example.com" in lines
     posted = lines.index("bot (chat.postMessage CCONSOLE): Block *example.com*?")
     buttons = lines[posted + 1:posted + 3]
-    assert buttons[0].startswith("      [Block] (action_id=block, url=" + base + "/prompt?")
-    assert buttons[1].startswith("      [Ignore] (action_id=ignore, url=" + base + "/prompt?")
+    assert buttons[0].startswith("      [Block] -> " + base + "/prompt?")
+    assert buttons[1].startswith("      [Ignore] -> " + base + "/prompt?")
     assert "ana -> Slack bot / Receive Slack: /analyzedomain example.com" in out.stderr
     for secret in (SIGNING_SECRET, BOT_TOKEN):
         assert secret not in out.stdout + out.stderr
     # The buttons are live prompt links: clicking one drives the story on.
-    link = buttons[0].split("url=", 1)[1].rstrip(")")
+    link = buttons[0].split("-> ", 1)[1]
     assert httpx.get(link).status_code == 200
 
 

@@ -54,7 +54,7 @@ def test_chat_teams_talks_to_a_running_server(database_url: str, tmp_path: Path)
         assert "you: analyzedomain example.com" in said
         assert "bot: Working on: analyzedomain example.com" in said
         assert "Block analyzedomain example.com?" in said
-        assert "[Block] (Action.Submit;" in said and '"verb":"block"' in said
+        assert "[Block] click: --value '{\"verb\":\"block\"," in said
         assert f"[Approve] -> {base}/prompt?" in said
 
         clicked = cli("chat", "teams", "--value", '{"verb": "block"}', "--user", "Jane", "--port",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.corpus import shared_story
-from tests.e2e.processes import cli, cli_json
+from tests.e2e.processes import cli, cli_json, free_port, serve
+from tests.support import eventually
 
 COMMAND = json.dumps({"user_name": "alice", "command": "/analyzedomain", "channel_id": "C1",
                       "text": "evil-example.com and login.bad-site.net"})
@@ -49,16 +51,22 @@ def test_run_a_file_prints_its_events(env: dict[str, str], story_file: Path) -> 
     assert cli_json("story", "list", env=env) == []
 
 
-def test_run_by_name_then_events_and_runs(env: dict[str, str], story_file: Path) -> None:
+def test_events_and_runs_of_a_served_story(env: dict[str, str], story_file: Path, tmp_path: Path) -> None:
     cli("story", "import", str(story_file), env=env)
-    events = cli_json("run", "Slash command", "--input", COMMAND, env=env)
-    run = events[0]["story_run"]
-    assert cli_json("events", "--run", run, env=env) == events
-    explode = cli_json("events", "--action", "Explode domains", env=env)
-    assert [e["payload"]["explode_domains"]["domain"] for e in explode] == [
-        "evil-example.com", "login.bad-site.net"]
-    [listed_run] = cli_json("runs", "--story", "Slash command", env=env)
-    assert listed_run["guid"] == run and listed_run["status"] == "done" and listed_run["events"] == 5
+    port = free_port()
+    server = serve(port, env, tmp_path / "serve.log")
+    try:
+        assert httpx.post(f"http://127.0.0.1:{port}/webhook/analyze/s3cret", json=json.loads(COMMAND)).status_code < 300
+        explode = eventually(lambda: cli_json("events", "--action", "Explode domains", env=env), 30)
+        assert [e["payload"]["explode_domains"]["domain"] for e in explode] == [
+            "evil-example.com", "login.bad-site.net"]
+        run = explode[0]["story_run"]
+        assert cli_json("events", "--run", run, env=env)[0]["action"] == "Receive commands"
+        [listed_run] = eventually(lambda: [r for r in cli_json("runs", "--story", "Slash command", env=env)
+                                           if r["status"] == "done"], 30)
+        assert listed_run["guid"] == run and listed_run["events"] == 5
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,20 @@ def test_a_run_reads_with_its_events_in_order_and_an_event_reads_as_its_receiver
     assert api.get("/api/v1/events/999999", "viewer").status_code == 404
 
 
+def test_a_run_whose_only_work_is_due_later_reads_as_waiting_on_that_action(database_url: str) -> None:
+    escalate = story("Escalate", [
+        agent(WEBHOOK, "Receive", path="esc", secret="s", verbs="post"),
+        agent(TRANSFORM, "Wait for an answer", mode="delay", seconds="900"),
+    ], [(0, 1)])
+    with api_on(database_url, escalate, **FAST) as api:
+        assert api.client.post("/webhook/esc/s", json={}).status_code == 201
+        run = eventually(lambda: next((r for r in api.get("/api/v1/story_runs", "viewer").json()["story_runs"]
+                                       if r["status"] == "waiting"), None), what="the run to wait")
+        assert run["waiting_on"]["action"] == "Wait for an answer" and run["pending_jobs"] == 1
+        assert run["waiting_on"]["due_at"] > run["start_time"]
+        assert api.get(f"/api/v1/story_runs/{run['guid']}", "viewer").json()["status"] == "waiting"
+
+
 def test_events_page_newest_first_and_every_filter_narrows_them(api: Api) -> None:
     before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
     for n in range(3):

@@ -13,6 +13,7 @@ from storyline.accounts.roles import Principal, Role
 from storyline.engine.scheduler import Scheduler
 from storyline.operations import stories
 from storyline.store import tables as t
+from storyline.store.queries import run_rows
 from tests.builders import TRANSFORM, WEBHOOK, agent, story
 from tests.harness import Harness
 from tests.integration.test_scheduler import Clock, heartbeat_story
@@ -26,6 +27,11 @@ async def switch(h: Harness, name: str, disabled: bool) -> None:
     await h.service.db.write(stories.set_disabled, EDITOR, story_id, disabled, now=time.time())
     await h.service.catalogs.get(force=True)
     h.service.wake()
+
+
+def run_statuses(h: Harness) -> list[tuple[str, object]]:
+    with h.engine.connect() as conn:
+        return [(run["status"], run["waiting_on"]) for run in run_rows(conn)]
 
 
 def statuses(h: Harness) -> list[str]:
@@ -59,6 +65,8 @@ async def test_queued_jobs_of_a_disabled_story_are_held_unrun_and_run_once_it_is
         await eventually(lambda: statuses(h) == ["held"], 10, lambda: f"jobs: {h.jobs()}")
         assert [e["action"] for e in h.events()] == ["Receive"]
         assert h.jobs()[0]["attempts"] == 0  # holding is not a failed attempt
+        assert run_statuses(h) == [("held", None)]  # neither running nor waiting on a timer
         await switch(h, "Held", False)
         await eventually(lambda: statuses(h) == ["done"], 10, lambda: f"jobs: {h.jobs()}")
+        assert run_statuses(h) == [("done", None)]
         assert [e["payload"]["shape"] for e in h.events(action="Shape")] == [{"n": "7"}]

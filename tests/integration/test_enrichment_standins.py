@@ -7,6 +7,7 @@ test sets reaches the story exactly as a canned one does.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import httpx
 
@@ -35,6 +36,26 @@ def test_virustotal_v2_and_v3_report_the_same_verdict_for_the_set_key_only() -> 
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "NotFoundError"
         v2 = httpx.get(f"{vt.url}/vtapi/v2/domain/report", params={"apikey": "right-key", "domain": "good.example"})
         assert v2.json()["response_code"] == 0
+
+
+def test_virustotal_v2_answers_file_url_and_ip_reports_and_file_scans_as_the_2019_stories_call_them() -> None:
+    eicar = "44d88612fea8a8f36de82e1278abb02f"
+    with FakeVirusTotal("k") as vt:
+        v2 = f"{vt.url}/vtapi/v2"
+        file = httpx.get(f"{v2}/file/report", params={"apikey": "k", "resource": eicar}).json()
+        assert file["response_code"] == 1 and file["positives"] > 0 and file["total"] >= file["positives"]
+        url = httpx.post(f"{v2}/url/report", data={"apikey": "k", "resource": "http://evil-example.com/x"}).json()
+        assert url["response_code"] == 1 and url["url"] == "http://evil-example.com/x" and url["positives"] > 0
+        clean = httpx.get(f"{v2}/url/report", params={"apikey": "k", "resource": "http://example.org/"}).json()
+        assert clean["response_code"] == 1 and clean["positives"] == 0
+        ip = httpx.get(f"{v2}/ip-address/report", params={"apikey": "k", "ip": "45.9.148.1"}).json()
+        assert ip["response_code"] == 1
+        unknown = httpx.get(f"{v2}/file/report", params={"apikey": "k", "resource": "unknown"}).json()
+        assert unknown["response_code"] == 0
+        scan = httpx.post(f"{v2}/file/scan", data={"apikey": "k"}, files={"file": ("a.txt", b"hello")}).json()
+        assert scan["response_code"] == 1 and scan["sha256"] == hashlib.sha256(b"hello").hexdigest()
+        refused = httpx.get(f"{v2}/file/report", params={"apikey": "wrong", "resource": eicar})
+        assert (refused.status_code, refused.content) == (403, b"")
 
 
 def test_a_throttled_virustotal_says_quota_exceeded_with_retry_after() -> None:

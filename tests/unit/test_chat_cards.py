@@ -52,7 +52,7 @@ def test_a_verdict_message_shows_its_blocks_and_each_button_says_what_slack_repo
 def test_a_click_is_sent_as_a_block_actions_form_with_a_fresh_response_url() -> None:
     button = slack_message({"blocks": VERDICT_BLOCKS}).buttons[1]
     assert button.slack is not None
-    content_type, body = click(button.slack, "ana", message={"text": "t", "ts": "1.2"}, message_ts="1.2")
+    content_type, body = click(button.press, "ana", message={"text": "t", "ts": "1.2"})
     assert content_type == "application/x-www-form-urlencoded"
     payload = json.loads(parse_qs(body.decode())["payload"][0])
     assert payload["type"] == "block_actions" and payload["user"]["username"] == "ana"

@@ -40,7 +40,7 @@ def test_blocks_render_as_lines_with_buttons() -> None:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "by storyline"}]},
     ]}
     assert render(message) == ["Verdict", "*evil.example* is phishing", "VT: 12/90", "---",
-                               "  [Block] (action_id=block, value=evil.example)", "  [Open] (url=https://x.example/p)",
+                               "  [Block] click: --click block --value evil.example", "  [Open] -> https://x.example/p",
                                "by storyline"]
     assert render({"text": "plain"}) == ["plain"]
     assert render({"blocks": json.dumps(message["blocks"][:1])}) == ["Verdict"]  # form-encoded blocks

@@ -26,4 +26,4 @@ def test_cards_are_shown_with_their_text_facts_and_buttons() -> None:
                     {"type": "Action.OpenUrl", "title": "Open", "url": "https://example.com/x"}]}}
     assert describe({"text": "Done", "attachments": [card]}) == [
         "Done", "Verdict for example.com", "VT: 3/90",
-        "  [Block] (Action.Submit; --value '{\"verb\":\"block\"}' clicks it)", "  [Open] -> https://example.com/x"]
+        "  [Block] click: --value '{\"verb\":\"block\"}'", "  [Open] -> https://example.com/x"]

@@ -4,10 +4,11 @@ The playground draws these (``storyline.web.console``). The JSON is whatever a s
 so everything here is read defensively and bounded: text stays text (the page escapes it and
 only ever adds fixed markup around it), a link is kept only when it is ``http(s)`` (a
 ``javascript:`` URL is shown as text, never made a link), and style names come from fixed
-tables, never from the JSON. Each :class:`Button` says what clicking it sends, as Slack or
-Teams would: the element Slack reports in a ``block_actions`` payload
-(:func:`storyline.chat.slack_console.click`), an ``Action.Submit``'s data for the Teams
-activity (:func:`storyline.chat.teams_console.console_activity`), or a URL to open.
+tables, never from the JSON. What clicking a :class:`Button` sends is its ``press``, read
+by :mod:`storyline.chat.buttons` (the one home of that, shared with the terminal consoles):
+the ``block_actions`` request Slack makes (:func:`storyline.chat.slack_console.click`), an
+``Action.Submit``'s data for the Teams activity
+(:func:`storyline.chat.teams_console.console_activity`), or nothing but a URL to open.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from storyline.chat import buttons as pressed
 
 MAX_BLOCKS = 100
 MAX_ITEMS = 50
@@ -45,24 +48,33 @@ Text = tuple[Span, ...]
 
 @dataclass(frozen=True)
 class Button:
-    """A button; ``index`` numbers it within its message, which is how a click names it."""
+    """A button as drawn; ``index`` numbers it within its message, which is how a click names it."""
 
     index: int
     label: str
+    press: pressed.Button
+    """What clicking it sends (:mod:`storyline.chat.buttons`)."""
     style: str = ""
     """``primary``, ``danger`` or nothing."""
     url: str | None = None
     """Opened in the browser when clicked (http(s) only)."""
     unsafe_url: str = ""
     """A URL that is not http(s): shown as text, never opened."""
-    slack: Mapping[str, Any] | None = None
-    """The action Slack reports in ``block_actions`` (``actions[0]``, without ``action_ts``)."""
-    submit: Any = None
-    """An ``Action.Submit``'s data: the ``value`` of the activity Teams sends."""
 
     @property
     def sends(self) -> bool:
-        return self.slack is not None or self.submit is not None
+        """Whether a click reaches the bot (a Slack link button's does too, as in Slack)."""
+        return self.press.clickable
+
+    @property
+    def slack(self) -> Mapping[str, Any] | None:
+        """The action Slack reports in ``block_actions`` (``actions[0]``, without ``action_ts``)."""
+        return self.press.slack_action() if self.press.platform == "slack" else None
+
+    @property
+    def submit(self) -> Any:
+        """An ``Action.Submit``'s data: the ``value`` of the activity Teams sends."""
+        return self.press.sends if self.press.platform == "teams" and self.sends else None
 
 
 @dataclass(frozen=True)
@@ -295,14 +307,8 @@ def _slack_elements(elements: list[Any], block_id: str, buttons: _Buttons) -> Bl
             continue
         label = "".join(span.text for span in _slack_text(element.get("text")))
         url = element.get("url")
-        action = {"type": "button", "block_id": block_id, "action_id": _clip(element.get("action_id")),
-                  "text": {"type": "plain_text", "text": label, "emoji": True}}
-        if "value" in element:
-            action["value"] = _clip(element.get("value"))
-        if url is not None:
-            action["url"] = _clip(url)
-        made.append(buttons.add(label, style=_style(element.get("style")), url=safe_url(url),
-                                unsafe_url="" if url is None or safe_url(url) else _clip(url)[:200], slack=action))
+        made.append(buttons.add(label, press=pressed.slack_button(element, block_id), style=_style(element.get("style")),
+                                url=safe_url(url), unsafe_url="" if url is None or safe_url(url) else _clip(url)[:200]))
     if others and not made:
         return _note(f"[{', '.join(others)}: not drawn by the playground]")
     return Block("buttons", buttons=tuple(made))
@@ -397,13 +403,11 @@ def _actions(value: Any, buttons: _Buttons) -> Block:
         kind = action.get("type")
         title = _clip(action.get("title"))
         if kind == "Action.Submit":
-            data = action.get("data")
-            made.append(buttons.add(title, style=_style(action.get("style")),
-                                    submit=data if data is not None else {}))
+            made.append(buttons.add(title, press=pressed.teams_button(action), style=_style(action.get("style"))))
         elif kind == "Action.OpenUrl":
             url = action.get("url")
-            made.append(buttons.add(title, style=_style(action.get("style")), url=safe_url(url),
-                                    unsafe_url="" if safe_url(url) else _clip(url)[:200]))
+            made.append(buttons.add(title, press=pressed.teams_button(action), style=_style(action.get("style")),
+                                    url=safe_url(url), unsafe_url="" if safe_url(url) else _clip(url)[:200]))
         else:
             others.append(f"{str(kind)[:40]} {title}".strip())
     if others and not made:

@@ -28,7 +28,7 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -38,6 +38,7 @@ import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import Connection
 
+from storyline.chat.buttons import Button, slack_button, slack_click
 from storyline.standins import outbox
 from storyline.standins.slack import Slack
 from storyline.store import tables as t
@@ -123,8 +124,7 @@ def request(text: str, user: str) -> tuple[str, bytes]:
             "team_id": CONSOLE_TEAM, "team_domain": "console", "channel_id": CONSOLE_CHANNEL,
             "channel_name": "console", "user_id": _user_id(user), "user_name": user, "command": command,
             "text": rest.strip(), "api_app_id": "ACONSOLE", "is_enterprise_install": "false",
-            "response_url": f"https://hooks.slack.com/commands/{CONSOLE_TEAM}/{int(time.time())}/"
-                            f"{secrets.token_hex(12)}",
+            "response_url": _response_url(),
             "trigger_id": f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(8)}",
         }
         return "application/x-www-form-urlencoded", urlencode(form).encode()
@@ -138,27 +138,21 @@ def request(text: str, user: str) -> tuple[str, bytes]:
     return "application/json", json.dumps(envelope).encode()
 
 
-def click(action: Mapping[str, Any], user: str, *, message: Mapping[str, Any], channel: str = CONSOLE_CHANNEL,
-          message_ts: str = "") -> tuple[str, bytes]:
-    """(content type, body) of the ``block_actions`` request Slack sends when ``user`` clicks a button.
+def click(button: Button, user: str, *, message: Mapping[str, Any] | None = None,
+          channel: str = CONSOLE_CHANNEL) -> tuple[str, bytes]:
+    """(content type, body) of the ``block_actions`` request Slack sends when ``user`` clicks ``button``.
 
-    ``action`` is the button as Slack reports it (``storyline.chat.cards.Button.slack``); the
-    request carries a fresh ``response_url``, as each click does, and the message the button is on.
+    The request carries a fresh ``response_url``, as each click does, and the ``message`` the
+    button is on when the caller has it (the playground does; the terminal console clicks by flags).
     """
-    now = time.time()
-    payload = {
-        "type": "block_actions", "api_app_id": "ACONSOLE",
-        "user": {"id": _user_id(user), "username": user, "name": user, "team_id": CONSOLE_TEAM},
-        "team": {"id": CONSOLE_TEAM, "domain": "console"},
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-        "channel": {"id": channel, "name": "console"},
-        "message": {"type": "message", "ts": message_ts,
-                    **{k: message[k] for k in ("text", "blocks", "attachments") if k in message}},
-        "response_url": f"https://hooks.slack.com/actions/{CONSOLE_TEAM}/{int(now)}/{secrets.token_hex(12)}",
-        "trigger_id": f"{int(now)}.{secrets.randbelow(10**9)}.{secrets.token_hex(8)}",
-        "actions": [{**action, "action_ts": f"{now:.6f}"}],
-    }
+    payload = slack_click(button, user_id=_user_id(user), user_name=user, team_id=CONSOLE_TEAM, channel_id=channel,
+                          response_url=_response_url("actions"), message=message)
     return "application/x-www-form-urlencoded", urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _response_url(kind: str = "commands") -> str:
+    """A fresh ``response_url``: Slack's for a slash command (``commands``) or a click (``actions``)."""
+    return f"https://hooks.slack.com/{kind}/{CONSOLE_TEAM}/{int(time.time())}/{secrets.token_hex(12)}"
 
 
 def _user_id(name: str) -> str:
@@ -180,20 +174,21 @@ def render(message: Mapping[str, Any]) -> list[str]:
             continue
         kind = block.get("type")
         if kind in ("section", "header") and _text(block.get("text")):
-            lines.append(_text(block.get("text")))
-        lines.extend(_text(field) for field in block.get("fields") or [] if _text(field))
+            lines.extend(_text(block.get("text")).splitlines())
+        lines.extend(line for field in block.get("fields") or [] for line in _text(field).splitlines())
         elements = block.get("elements") or []
         if kind == "context":
             lines.append(" ".join(_text(e) for e in elements if _text(e)))
         elif kind == "actions":
-            lines.extend(_button(e) for e in elements if isinstance(e, Mapping))
+            lines.extend("  " + slack_button(e).describe() for e in elements
+                         if isinstance(e, Mapping) and e.get("type") == "button")
         accessory = block.get("accessory")
         if isinstance(accessory, Mapping) and accessory.get("type") == "button":
-            lines.append(_button(accessory))
+            lines.append("  " + slack_button(accessory).describe())
         if kind == "divider":
             lines.append("---")
     if not lines and message.get("text"):
-        lines.append(str(message["text"]))
+        lines.extend(str(message["text"]).splitlines())
     for attachment in message.get("attachments") or []:
         if isinstance(attachment, Mapping) and (attachment.get("text") or attachment.get("fallback")):
             lines.append(str(attachment.get("text") or attachment.get("fallback")))
@@ -204,14 +199,6 @@ def _text(obj: Any) -> str:
     if isinstance(obj, Mapping):
         return str(obj.get("text") or "")
     return str(obj) if isinstance(obj, str) else ""
-
-
-def _button(element: Mapping[str, Any]) -> str:
-    label = f"  [{_text(element.get('text')) or element.get('action_id') or 'button'}]"
-    details = [f"{k}={element[k]}" for k in ("action_id", "value") if element.get(k)]
-    if element.get("url"):
-        details.append(f"url={element['url']}")
-    return label + (f" ({', '.join(details)})" if details else "")
 
 
 @dataclass(frozen=True)
@@ -234,11 +221,24 @@ class Answer:
 # -- the conversation ------------------------------------------------------------------------------
 
 
+NOTE_AFTER = 3.0
+"""Seconds of silence, while the story still works, before the console says it is waiting."""
+SETTLE = 0.4
+"""Seconds to keep listening once the story has no work left: its last answers are in flight (the demo's
+outbox is read every 0.25 s)."""
+
+
 async def converse(
     url: str, content_type: str, body: bytes, signing_secret: str, sink: str, wait: float,
-    show: Callable[[str], None],
+    show: Callable[[str], None], *, working: Callable[[], Awaitable[bool]] | None = None,
+    note: Callable[[str], None] = lambda line: None,
 ) -> int:
-    """Send the signed request, show every answer until ``wait`` seconds pass without one; the count."""
+    """Send the signed request and show every answer; the count.
+
+    With ``working`` (is the story still running what this request started?) the console ends as
+    soon as the story is done and its answers are in; while it still works (a timer, a slow source)
+    it says so once through ``note`` and waits until ``wait`` seconds pass without an answer.
+    """
     answers: asyncio.Queue[Answer] = asyncio.Queue()
     host, _, port = sink.rpartition(":")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -280,12 +280,27 @@ async def converse(
             for line in shown.lines():
                 show(line)
         count = 0
+        quiet_since = time.monotonic()
+        noted = False
         while True:
             try:
-                answer = await asyncio.wait_for(answers.get(), timeout=wait)
+                answer = await asyncio.wait_for(answers.get(), timeout=SETTLE if working else wait)
             except TimeoutError:
-                return count
+                if working is None or time.monotonic() - quiet_since >= wait:
+                    return count
+                if not await working():
+                    await asyncio.sleep(SETTLE)  # the last answer may still be on its way
+                    while not answers.empty():
+                        count += 1
+                        for line in answers.get_nowait().lines():
+                            show(line)
+                    return count
+                if not noted and time.monotonic() - quiet_since >= NOTE_AFTER:
+                    note(f"(the story is still working; waiting up to {wait:g}s for more answers, Ctrl-C stops)")
+                    noted = True
+                continue
             count += 1
+            quiet_since = time.monotonic()
             for line in answer.lines():
                 show(line)
     finally:

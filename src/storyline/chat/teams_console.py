@@ -18,6 +18,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from storyline.chat.buttons import MAX_DEPTH, teams_button
 from storyline.standins import outbox
 from storyline.standins.botframework import BotFramework, ConnectorKey, channel_message
 
@@ -40,36 +41,30 @@ def console_activity(text: str, app_id: str, *, user: str = "Console User", valu
 
 
 def describe(activity: Mapping[str, Any]) -> list[str]:
-    """A bot's message as lines of text: its text, its cards' text, and their buttons."""
-    lines = [str(activity["text"])] if activity.get("text") else []
+    """A bot's message as lines of text: its text, its cards' text, and every button where the card shows it,
+    with what clicks it."""
+    lines = str(activity["text"]).splitlines() if activity.get("text") else []
     for attachment in activity.get("attachments") or []:
         content = attachment.get("content") if isinstance(attachment, Mapping) else None
-        if not isinstance(content, Mapping):
-            continue
-        lines.extend(_card_text(content.get("body") or []))
-        for action in content.get("actions") or []:
-            if not isinstance(action, Mapping):
-                continue
-            title = action.get("title", "")
-            if action.get("url"):
-                lines.append(f"  [{title}] -> {action['url']}")
-            else:
-                data = json.dumps(action.get("data", {}), separators=(",", ":"))
-                lines.append(f"  [{title}] ({action.get('type')}; --value '{data}' clicks it)")
+        if isinstance(content, Mapping):
+            lines.extend(_card_lines(content, 0))
     return lines
 
 
-def _card_text(elements: list[Any]) -> list[str]:
-    lines = []
-    for element in elements:
-        if not isinstance(element, Mapping):
-            continue
-        if element.get("text"):
-            lines.append(str(element["text"]))
-        for fact in element.get("facts") or []:
-            if isinstance(fact, Mapping):
-                lines.append(f"{fact.get('title')}: {fact.get('value')}")
-        lines.extend(_card_text(list(element.get("items") or []) + list(element.get("columns") or [])))
+def _card_lines(element: Mapping[str, Any], depth: int) -> list[str]:
+    """An Adaptive Card element's text, facts and buttons, its containers' in order."""
+    if depth > MAX_DEPTH:
+        return []
+    lines = str(element["text"]).splitlines() if element.get("text") and depth else []
+    for fact in element.get("facts") or []:
+        if isinstance(fact, Mapping):
+            lines.append(f"{fact.get('title')}: {fact.get('value')}")
+    for key in ("body", "items", "columns"):
+        for child in element.get(key) or []:
+            if isinstance(child, Mapping):
+                lines.extend(_card_lines(child, depth + 1))
+    lines.extend("  " + teams_button(action).describe() for action in element.get("actions") or []
+                 if isinstance(action, Mapping))
     return lines
 
 

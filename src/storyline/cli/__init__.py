@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from storyline.cli import (
@@ -25,6 +27,23 @@ from storyline.cli import (
 )
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run Tines-format stories, durably.")
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import version
+
+        typer.echo(f"storyline {version('storyline')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version_flag: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print storyline's version and exit")] = False,
+) -> None:
+    """Run Tines-format stories, durably."""
+
 app.command("serve")(serve.serve)
 app.command("worker")(serve.worker)
 app.command("run")(runs.run_story)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -49,7 +50,8 @@ def chat_teams(
         "--webhook", help="PATH/SECRET of the Teams webhook (default: the only one in the database)")] = None,
     app_id: Annotated[str | None, typer.Option(
         "--app-id", envvar="STORYLINE_TEAMS_APP_ID", help="The bot's app id (default: the webhook's)")] = None,
-    value: Annotated[str | None, typer.Option("--value", help="Click a card button: its Action.Submit data as JSON")] = None,
+    value: Annotated[str | None, typer.Option(
+        "--value", help="Click a card button: its Action.Submit data as JSON (the console prints it)")] = None,
     user: Annotated[str, typer.Option("--user", help="Your display name")] = "Console User",
     port: Annotated[int, typer.Option("--port", help="Port of the local Bot Connector the server reaches")] = 3979,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for the first reply")] = 15.0,
@@ -92,7 +94,7 @@ def chat_teams(
 
 @app.command("slack")
 def chat_slack(
-    text: Annotated[str, typer.Argument(help='What the user types: "/analyzedomain example.com", or a mention')],
+    text: Annotated[str, typer.Argument(help='What the user types: "/analyzedomain example.com", or a mention')] = "",
     url: Annotated[str, typer.Option("--url", help="The running storyline server")] = "http://127.0.0.1:8000",
     webhook: Annotated[str | None, typer.Option(
         "--webhook", help="Webhook path, action or story name (default: the only webhook verifying Slack)")] = None,
@@ -100,12 +102,16 @@ def chat_slack(
         "--signing-secret", help="Sign with this (default: the credential the webhook's verification names)")] = None,
     sink: Annotated[str, typer.Option(
         "--sink", help="host:port the console serves for slack.com and hooks.slack.com answers")] = "127.0.0.1:8765",
+    click: Annotated[str | None, typer.Option(
+        "--click", help="Click a button of the bot's message: its action_id (the console prints it)")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="The clicked button's value (with --click)")] = None,
     user: Annotated[str, typer.Option("--user", help="Who types it")] = "console-user",
     wait: Annotated[float, typer.Option("--wait", help="Stop after this many seconds without an answer")] = 10.0,
     db: DbOption = None,
 ) -> None:
     """Send TEXT signed as Slack would to the story's webhook and print the bot's answers as they arrive."""
     from storyline.chat import slack_console as chat
+    from storyline.chat.buttons import slack_flagged
     from storyline.credentials.cipher import Cipher
     from storyline.credentials.keys import SecretKeyError
     from storyline.credentials.stored import load_credentials
@@ -130,13 +136,35 @@ def chat_slack(
                     raise fail(f"webhook '{hook.name}' verifies with credential '{name}', which is not set: "
                                 f"`storyline credential set {name} --value ...` or pass --signing-secret")
                 signing_secret = str(stored.secret["value"])
-    content_type, body = chat.request(text, user)
-    err.print(f"[dim]{user} -> {hook.story} / {hook.name}: {text}[/dim]")
+    if click is not None:
+        content_type, body = chat.click(slack_flagged(click, value), user)
+        said = f"clicked {click}" + (f" ({value})" if value is not None else "")
+    elif text:
+        content_type, body = chat.request(text, user)
+        said = text
+    else:
+        raise fail("say something (TEXT) or click a button (--click ACTION_ID [--value VALUE])")
+    err.print(f"[dim]{user} -> {hook.story} / {hook.name}: {said}[/dim]")
+    engine, sent = open_engine(settings), time.time() - 1
+
+    async def working() -> bool:
+        from storyline.store.queries import story_working_since
+
+        def count() -> int:
+            with engine.connect() as conn:
+                return story_working_since(conn, hook.story, sent, time.time() + 5)
+
+        return await asyncio.to_thread(count) > 0
+
     try:
-        count = asyncio.run(chat.converse(hook.url(url), content_type, body, signing_secret, sink, wait,
-                                          lambda line: console.print(line, markup=False, highlight=False, emoji=False)))
+        count = asyncio.run(chat.converse(
+            hook.url(url), content_type, body, signing_secret, sink, wait,
+            lambda line: console.print(line, markup=False, highlight=False, emoji=False), working=working,
+            note=lambda line: err.print(f"[dim]{line}[/dim]")))
     except chat.ConsoleError as exc:
         raise fail(str(exc)) from None
+    engine.dispose()
     if count == 0:
-        err.print(f"[dim]no later answer within {wait:g}s. Replies reach this console when the server runs with "
-                  f"STORYLINE_EGRESS_OVERRIDES=slack.com=http://{sink},hooks.slack.com=http://{sink}[/dim]")
+        err.print(f"[dim]no later answer within {wait:g}s: `storyline logs --story \"{hook.story}\"` says what the "
+                  "story did. (Against a server other than `serve --demo`, replies reach this console when it runs "
+                  f"with STORYLINE_EGRESS_OVERRIDES=slack.com=http://{sink},hooks.slack.com=http://{sink})[/dim]")

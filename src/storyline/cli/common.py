@@ -14,7 +14,9 @@ from storyline import jsondata
 from storyline.config import Settings
 from storyline.urls import webhook_url
 
-console = Console(soft_wrap=True)
+PIPED_WIDTH = 1000
+"""Output read by a program or a file is not cut to 80 columns: keys and URLs are what it is for."""
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: $STORYLINE_DATABASE_URL)")]

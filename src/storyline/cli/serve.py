@@ -10,7 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
-from storyline.cli.common import DbOption, check_key, console, err, load_settings, open_engine, print_webhooks
+from storyline.cli.common import (
+    DbOption,
+    check_key,
+    console,
+    err,
+    fail,
+    load_settings,
+    open_engine,
+    print_webhooks,
+)
 from storyline.config import Settings
 
 
@@ -22,6 +31,8 @@ def serve(
         bool, typer.Option("--demo", help="Load the bundled demo stories; answer as VirusTotal, URLhaus, RDAP, Slack, Teams")
     ] = False,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve webhooks only; run workers apart")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", help="No line per request or finished run (failed runs and warnings still show)")] = False,
 ) -> None:
     """Serve webhooks, run the worker and the scheduler, in one process."""
     import uvicorn
@@ -30,6 +41,7 @@ def serve(
     from storyline.web.app import create_app
 
     local = f"http://{host if host not in ('0.0.0.0', '::') else '127.0.0.1'}:{port}"
+    _check_port(host, port, local)
     if demo:
         console.print(f"playground: [bold]{local}/playground[/bold]  (chat with the demo bots as Slack or Teams)")
     public = None if _env_public_url() else local
@@ -55,6 +67,9 @@ def serve(
     _print_sign_in(engine, settings, demo=demo)
     engine.dispose()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not quiet:
+        for name in ("storyline.access", "storyline.runs"):
+            logging.getLogger(name).setLevel(logging.INFO)
     if not _loopback(host):
         sandbox_note = (", the demo sandbox (/_sandbox/, --demo) and its chat playground (/playground)"
                         if settings.sandbox else "")
@@ -70,6 +85,22 @@ def serve(
         web.run()
     if not web.started:
         raise typer.Exit(3)  # uvicorn said why (the port in use, the database...)
+
+
+def _check_port(host: str, port: int, local: str) -> None:
+    """Say at once, before any banner, that the port is taken: a second `make run` is the usual cause."""
+    import errno
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            return  # uvicorn says what else is wrong with the address
+        raise fail(f"{host}:{port} is already in use: another storyline server is probably running there "
+                   f"({local}/healthz answers if so); stop it, or serve on another port with --port {port + 1}",
+                   code=3) from None
 
 
 def _loopback(host: str) -> bool:
@@ -91,7 +122,7 @@ def _with_sandbox(settings: Settings, local_url: str) -> Settings:
 
     played = sandbox.overrides(local_url)
     console.print(
-        f"sandbox:  {local_url}{sandbox.PREFIX}/ answers as {', '.join(sorted(h for h in played if h not in settings.egress_overrides))}"
+        f"sandbox:  this server answers as {', '.join(sorted(h for h in played if h not in settings.egress_overrides))}"
     )
     console.print(f"  bot messages: {local_url}{sandbox.PREFIX}/messages")
     return replace(settings, sandbox=True, egress_overrides={**played, **settings.egress_overrides})

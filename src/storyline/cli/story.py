@@ -11,7 +11,7 @@ import orjson
 import typer
 from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
+from rich.table import Column, Table
 
 from storyline.cli.common import (
     DbOption,
@@ -108,18 +108,29 @@ def story_show(name: str, db: DbOption = None, as_json: JsonOption = False) -> N
             story = load_story(conn, name)
     except StoryNotFoundError as exc:
         raise fail(str(exc)) from None
+    from storyline.credentials.vault import named
+
     actions = []
-    for action in story.actions:
+    credentials: set[str] = set()
+    resources: set[str] = set()
+    for index, action in enumerate(story.actions):
         item: dict[str, Any] = {"name": action.name, "key": action.key, "type": action.type, "guid": action.guid}
         if action.webhook_path is not None:
             item["webhook_url"] = webhook_url(settings.public_url, action.webhook_path, action.webhook_secret)
+        item["receivers"] = [story.actions[r].name for r in story.receivers(index)]
+        item["options"] = {k: v for k, v in action.options.items() if k != "secret"}
+        used_credentials, used_resources = named(action.options)
+        credentials |= used_credentials
+        resources |= used_resources
         actions.append(item)
-    shown = {"name": story.name, "guid": story.guid, "actions": actions}
+    shown = {"name": story.name, "guid": story.guid, "actions": actions,
+             "links": [{"source": story.actions[a].name, "receiver": story.actions[b].name} for a, b in story.links],
+             "credentials": sorted(credentials), "resources": sorted(resources)}
     if as_json:
         print_json(shown)
         return
     console.print(f"[bold]{story.name}[/bold]  guid {story.guid}")
-    table = Table("action", "key", "type")
+    table = Table("action", Column("key", no_wrap=True), "type")
     for item in actions:
         table.add_row(item["name"], item["key"], item["type"].removeprefix("Agents::"))
     console.print(table)
@@ -127,6 +138,9 @@ def story_show(name: str, db: DbOption = None, as_json: JsonOption = False) -> N
     for item in actions:
         if "webhook_url" in item:
             console.print(f"webhook:  {item['webhook_url']}   [dim]({escape(item['name'])})[/dim]", highlight=False)
+    for kind, names in (("credentials", credentials), ("resources", resources)):
+        if names:
+            console.print(f"needs {kind}: {', '.join(sorted(names))}", highlight=False, markup=False)
 
 
 @app.command("export")

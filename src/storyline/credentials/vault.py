@@ -41,6 +41,18 @@ Reader = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
 _REFERENCE = re.compile(
     r"""\{%-?\s*credential\s+([A-Za-z0-9_-]+)|CREDENTIAL\s*(?:\.\s*|\[\s*\\?["']\s*)([A-Za-z0-9_-]+)"""
 )
+_RESOURCE_REFERENCE = re.compile(
+    r"""\{%-?\s*resource\s+([A-Za-z0-9_-]+)|RESOURCE\s*(?:\.\s*|\[\s*\\?["']\s*)([A-Za-z0-9_-]+)"""
+)
+
+
+def named(options: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The credentials and the resources an action's options name, in any template form."""
+    text = orjson.dumps(options, default=str).decode()
+    return (frozenset(a or b for a, b in _REFERENCE.findall(text)),
+            frozenset(a or b for a, b in _RESOURCE_REFERENCE.findall(text)))
+
+
 RETIRED_VALUES = 256
 """Old token values still redacted after renewal (an upstream may echo a stale one)."""
 
@@ -145,8 +157,7 @@ class Vault:
         cached = self._references.get(action.id)
         if cached is not None and cached[0] is action.options:
             return cached[1]
-        text = orjson.dumps(action.options, default=str).decode()
-        names = frozenset(a or b for a, b in _REFERENCE.findall(text))
+        names = named(action.options)[0]
         self._references[action.id] = (action.options, names)
         return names
 

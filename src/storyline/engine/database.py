@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
+from storyline.actions.base import ActionError
 from storyline.store.db import LOCKS_HELD, is_sqlite, is_transient
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,9 @@ class Database:
                     attempt += 1
                     time.sleep(random.uniform(0, 0.02 * attempt))
                     continue
-                if not getattr(exc, "caller_error", False):  # a 4xx of storyline.operations is no failure
+                # Neither is a failure of the writer: a 4xx of storyline.operations, nor an action failing
+                # in it (a pure action's template error), which the worker records as the job's error.
+                if not getattr(exc, "caller_error", False) and not isinstance(exc, ActionError):
                     log.exception("write transaction failed")
                 outcomes.extend((item, None, exc) for item in pending)
                 pending = []

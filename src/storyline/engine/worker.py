@@ -8,6 +8,7 @@ so a crash between them leaves a leased job that the reaper hands back.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -26,8 +27,11 @@ from storyline.engine import queue
 from storyline.engine.catalog import Catalog, CatalogCache
 from storyline.engine.database import Database
 from storyline.engine.runtime import Runtime
+from storyline.store.queries import run_outcome
 
 log = logging.getLogger(__name__)
+runs_log = logging.getLogger("storyline.runs")
+"""One line per finished or failed story run on ``serve``'s console (INFO; ``serve --quiet`` hides it)."""
 
 
 # Pure jobs whose regexes outran the writer's budget run here, on at most half the CPUs, so
@@ -51,6 +55,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self.completed = 0
+        self._reported: collections.deque[str] = collections.deque(maxlen=1000)
+        self._reporting = asyncio.Lock()
 
     def wake(self) -> None:
         self._wake.set()
@@ -116,6 +122,28 @@ class Worker:
             log.warning("the credentials and resources could not be read", exc_info=True)
 
     async def _process(self, job: queue.Job) -> None:
+        await self._run_job(job)
+        if runs_log.isEnabledFor(logging.INFO):
+            await self._report_run(job.story_run)
+
+    async def _report_run(self, story_run: str) -> None:
+        """Say once that a run has ended, when this job was its last (one at a time: two last jobs say it once)."""
+        async with self._reporting:
+            if story_run in self._reported:
+                return
+            outcome = await self.db.read(run_outcome, story_run)
+            if outcome is None:
+                return
+            self._reported.append(story_run)
+        if outcome["failed"]:
+            action, error = outcome["failed"][0]
+            more = f" (and {len(outcome['failed']) - 1} more)" if len(outcome["failed"]) > 1 else ""
+            runs_log.warning("run %s of %r failed: action %r: %s%s", story_run[:8], outcome["story"], action,
+                             error[:300], more)
+        else:
+            runs_log.info("run %s of %r finished: %d events", story_run[:8], outcome["story"], outcome["events"])
+
+    async def _run_job(self, job: queue.Job) -> None:
         catalog = self.catalogs.current
         action = catalog.actions.get(job.action_id)
         try:

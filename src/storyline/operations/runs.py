@@ -101,7 +101,7 @@ def _run(row: dict[str, Any]) -> dict[str, Any]:
             "start_time": iso(row["created_at"]), "end_time": iso(end),
             "duration": None if end is None else round(max(0.0, end - row["created_at"]), 3),
             "action_count": row["actions"], "event_count": row["events"], "status": row["status"],
-            "pending_jobs": row["pending"], "failed_jobs_count": row["failed"]}
+            "waiting_on": row["waiting_on"], "pending_jobs": row["pending"], "failed_jobs_count": row["failed"]}
 
 
 def list_runs(conn: Connection, principal: Principal | None, page: PageRequest, story_id: int | None) -> Page:

@@ -8,6 +8,7 @@ page 1 does. The CLI prints them oldest first (``list_*``); the API pages them a
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -84,48 +85,83 @@ def event_rows(
 
 def list_events(
     conn: Connection, *, story: str | None = None, action: str | None = None, run: str | None = None,
-    limit: int = 100,
+    limit: int = 100, after: int = 0,
 ) -> list[dict[str, Any]]:
-    """The newest ``limit`` events, oldest first, as the CLI prints them (``output``: the action's own)."""
+    """The newest ``limit`` events (of those with an id above ``after``), oldest first, as the CLI
+    prints them (``output``: the action's own)."""
     return [
         {"id": row["id"], "story": row["story"], "action": row["action"], "story_run": row["story_run"],
          "created_at": iso(row["created_at"]), "payload": row["payload"], "output": row["output"]}
-        for row in reversed(event_rows(conn, story=story, action=action, run=run, limit=limit))
+        for row in reversed(event_rows(conn, story=story, action=action, run=run, since_id=after or None,
+                                       limit=limit))
     ]
 
 
 def run_rows(
     conn: Connection, *, story: str | None = None, story_id: int | None = None, guid: str | None = None,
     before_id: int | None = None, after_id: int | None = None, ids: list[int] | None = None, limit: int = 50,
+    now: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Story runs newest first, each with its counts and status (``running``, ``failed`` or ``done``)."""
+    """Story runs newest first, each with its counts and status.
+
+    ``running`` while a job runs or is due; ``waiting`` when the only work left is due later (a
+    prompt's timeout, a delay, an implode's deadline), on ``waiting_on``: that action and when it
+    is due; ``held`` when the only work left is held by a disabled story; then ``failed`` if a
+    job failed for good, else ``done``.
+    """
     r, s, e, j = t.story_runs.c, t.stories.c, t.events.c, t.jobs.c
+    at = time.time() if now is None else now
     events = sa.select(sa.func.count()).where(e.story_run == r.guid).scalar_subquery()
     actions = sa.select(sa.func.count(sa.distinct(e.action_id))).where(e.story_run == r.guid).scalar_subquery()
     pending = (
         sa.select(sa.func.count()).where(j.story_run == r.guid, j.status.in_(t.PENDING_JOBS)).scalar_subquery()
     )
+    due = sa.select(sa.func.count()).where(
+        j.story_run == r.guid, sa.or_(j.status == "running", sa.and_(j.status == "queued", j.run_after <= at)),
+    ).scalar_subquery()
     failed = sa.select(sa.func.count()).where(j.story_run == r.guid, j.status == "failed").scalar_subquery()
     last = sa.select(sa.func.max(e.created_at)).where(e.story_run == r.guid).scalar_subquery()
     query = sa.select(
         r.id, r.guid, r.story_id, s.name.label("story"), r.created_at, events.label("events"),
-        actions.label("actions"), pending.label("pending"), failed.label("failed"), last.label("last_event_at"),
+        actions.label("actions"), pending.label("pending"), due.label("due"), failed.label("failed"),
+        last.label("last_event_at"),
     ).join(t.stories, s.id == r.story_id)
     query = _where(_story_filter(query, story), _is(r.story_id, story_id), _is(r.guid, guid),
                    None if before_id is None else r.id < before_id, None if after_id is None else r.id > after_id,
                    None if ids is None else r.id.in_(ids))
     rows = conn.execute(query.order_by(r.id.desc()).limit(limit)).mappings().all()
-    return [{**row, "status": "running" if row["pending"] else ("failed" if row["failed"] else "done")}
-            for row in rows]
+    result = []
+    for row in rows:
+        waiting_on = _next_wake(conn, row["guid"]) if row["pending"] and not row["due"] else None
+        if row["due"]:
+            status = "running"
+        elif row["pending"]:
+            status = "waiting" if waiting_on else "held"
+        else:
+            status = "failed" if row["failed"] else "done"
+        result.append({**row, "status": status, "waiting_on": waiting_on})
+    return result
 
 
-def list_runs(conn: Connection, *, story: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def _next_wake(conn: Connection, story_run: str) -> dict[str, Any] | None:
+    """The action a waiting run waits on, and when it is due; None when only held jobs are left."""
+    j, a = t.jobs.c, t.actions.c
+    row = conn.execute(
+        sa.select(a.name, j.run_after).join(t.actions, a.id == j.action_id)
+        .where(j.story_run == story_run, j.status == "queued").order_by(j.run_after).limit(1)
+    ).first()
+    return {"action": row.name, "due_at": iso(row.run_after)} if row else None
+
+
+def list_runs(
+    conn: Connection, *, story: str | None = None, limit: int = 50, now: float | None = None,
+) -> list[dict[str, Any]]:
     """The newest ``limit`` runs, oldest first, as the CLI prints them."""
     return [
         {"guid": row["guid"], "story": row["story"], "started_at": iso(row["created_at"]),
          "last_event_at": iso(row["last_event_at"]), "events": row["events"], "pending": row["pending"],
-         "failed": row["failed"], "status": row["status"]}
-        for row in reversed(run_rows(conn, story=story, limit=limit))
+         "failed": row["failed"], "status": row["status"], "waiting_on": row["waiting_on"]}
+        for row in reversed(run_rows(conn, story=story, limit=limit, now=now))
     ]
 
 
@@ -168,8 +204,8 @@ def failed_jobs(conn: Connection, story_run: str) -> list[dict[str, Any]]:
 
 def log_rows(
     conn: Connection, *, story: str | None = None, story_id: int | None = None, level: str | None = None,
-    run: str | None = None, story_run: str | None = None, before_id: int | None = None, limit: int = 100,
-    action_id: int | None = None,
+    run: str | None = None, story_run: str | None = None, since_id: int | None = None, before_id: int | None = None,
+    limit: int = 100, action_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Action logs newest first (retries, failures with their errors, what actions logged)."""
     lg, a, s = t.logs.c, t.actions.c, t.stories.c
@@ -183,20 +219,20 @@ def log_rows(
         _story_filter(query, story), _is(a.story_id, story_id), _is(lg.action_id, action_id),
         _is(lg.level, level or None),
         _is(lg.story_run, story_run), None if not run else lg.story_run.startswith(run),
-        None if before_id is None else lg.id < before_id,
+        None if since_id is None else lg.id > since_id, None if before_id is None else lg.id < before_id,
     )
     return [dict(row) for row in conn.execute(query.order_by(lg.id.desc()).limit(limit)).mappings()]
 
 
 def list_logs(
     conn: Connection, *, story: str | None = None, level: str | None = None, run: str | None = None,
-    limit: int = 100,
+    limit: int = 100, after: int = 0,
 ) -> list[dict[str, Any]]:
-    """The newest ``limit`` log lines, oldest first, as the CLI prints them."""
+    """The newest ``limit`` log lines (of those with an id above ``after``), oldest first, as the CLI prints them."""
     return [
         {"id": row["id"], "level": row["level"], "message": row["message"], "created_at": iso(row["created_at"]),
          "story_run": row["story_run"], "action": row["action"], "story": row["story"]}
-        for row in reversed(log_rows(conn, story=story, level=level, run=run, limit=limit))
+        for row in reversed(log_rows(conn, story=story, level=level, run=run, since_id=after or None, limit=limit))
     ]
 
 
@@ -205,3 +241,36 @@ def pending_jobs(conn: Connection, story_run: str) -> int:
     return conn.execute(
         sa.select(sa.func.count()).where(j.story_run == story_run, j.status.in_(t.PENDING_JOBS))
     ).scalar_one()
+
+
+def action_names(conn: Connection) -> set[str]:
+    """Every stored action's name and key: what ``--action`` may name."""
+    a = t.actions.c
+    return {value for row in conn.execute(sa.select(a.name, a.key)) for value in row if value}
+
+
+def story_working_since(conn: Connection, story: str, since: float, due_by: float) -> int:
+    """Jobs of the story's runs started since ``since`` that run now or are due by ``due_by``.
+
+    A chat console's "is the bot done?": a job waiting on a timer further off (an implode's
+    deadline, an escalation after 15 minutes) is the story waiting, not working on an answer."""
+    j, r, s = t.jobs.c, t.story_runs.c, t.stories.c
+    return conn.execute(
+        sa.select(sa.func.count()).select_from(t.jobs.join(t.story_runs, r.guid == j.story_run)
+                                               .join(t.stories, s.id == r.story_id))
+        .where(s.name == story, r.created_at >= since,
+               sa.or_(j.status == "running", sa.and_(j.status == "queued", j.run_after <= due_by)))
+    ).scalar_one()
+
+
+def run_outcome(conn: Connection, story_run: str) -> dict[str, Any] | None:
+    """A story run with no job left to do: its story, event count and failed jobs' errors; None while it works."""
+    j, r, s, e, a = t.jobs.c, t.story_runs.c, t.stories.c, t.events.c, t.actions.c
+    if pending_jobs(conn, story_run):
+        return None
+    story = conn.execute(sa.select(s.name).join(t.story_runs, r.story_id == s.id).where(r.guid == story_run)
+                         ).scalar_one_or_none()
+    events = conn.execute(sa.select(sa.func.count()).where(e.story_run == story_run)).scalar_one()
+    failed = conn.execute(sa.select(a.name, j.error).join(t.actions, a.id == j.action_id)
+                          .where(j.story_run == story_run, j.status == "failed").order_by(j.id)).all()
+    return {"story": story, "events": events, "failed": [(row.name, row.error or "") for row in failed]}

@@ -29,6 +29,7 @@ from storyline.web.access import (
 )
 from storyline.web.health import Readiness
 from storyline.web.pages import SecurityHeaders
+from storyline.web.requestlog import RequestLog
 from storyline.web.templates import render_page
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def create_app(settings: Settings, *, worker: bool = True, clock: Callable[[], f
             guarded("/api/{rest:path}", no_such_api, rule=public("answers 404 for unknown API paths"),
                     methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
         exception_handlers={404: unrouted},
         lifespan=lifespan,
     )

@@ -1,11 +1,13 @@
-"""VirusTotal as stories call it: API v3 with ``x-apikey`` and the legacy v2 domain report with ``apikey=``.
+"""VirusTotal as stories call it: API v3 with ``x-apikey`` and the legacy v2 reports with ``apikey=``.
 
 * v3 ``GET /api/v3/{domains|ip_addresses|urls|files}/{id}``: without a key 401
   ``AuthenticationRequiredError``, with another key than ``api_key`` 401 ``WrongCredentialsError``,
   an unknown object 404 ``NotFoundError``; errors are ``{"error": {"code", "message"}}``.
 * v2 ``GET /vtapi/v2/domain/report?domain=&apikey=`` (the 2019 chatbot stories read
   ``body['Forcepoint ThreatSeeker category']``): a missing or wrong key is 403 with an empty
-  body, an unknown domain ``response_code: 0``, as the real v2 API answers.
+  body, an unknown domain ``response_code: 0``, as the real v2 API answers; likewise
+  ``ip-address/report?ip=``, ``file/report`` and ``url/report`` (``resource=``, GET or POST:
+  ``positives`` of ``total`` and ``scans``) and ``POST file/scan`` (queued, with the file's SHA-256).
 
 Both report the same data: the canned profile (:mod:`.profiles`) unless :meth:`VirusTotal.set_domain`
 or :meth:`VirusTotal.unknown` said otherwise. A quota overrun is 429 with :data:`QUOTA_EXCEEDED`.
@@ -16,8 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -100,6 +104,33 @@ def v2_domain_report(domain: str, attributes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def v2_report(kind: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A v2 ``file``/``url``/``ip-address`` report carrying what a v3 object says."""
+    attributes = data.get("attributes", {})
+    stats = attributes.get("last_analysis_stats", {})
+    results = attributes.get("last_analysis_results") or {}
+    answer: dict[str, Any] = {
+        "response_code": 1, "verbose_msg": "Scan finished, information embedded", "resource": subject,
+        "scan_date": "2024-01-01 00:00:00", "positives": stats.get("malicious", 0), "total": sum(stats.values()),
+        "permalink": f"https://www.virustotal.com/gui/{kind.replace('_', '-')}/{data.get('id', subject)}",
+        "scans": {engine: {"detected": r.get("category") == "malicious", "result": r.get("result")}
+                  for engine, r in results.items() if isinstance(r, dict)},
+    }
+    if kind == "file":
+        answer.update({h: attributes.get(h, "") for h in ("md5", "sha1", "sha256")})
+    elif kind == "url":
+        answer["url"] = subject
+    else:
+        answer = {"response_code": 1, "verbose_msg": "IP address in dataset", "country": attributes.get("country", ""),
+                  "as_owner": attributes.get("as_owner", ""), "detected_urls": [], "resolutions": [],
+                  "positives": answer["positives"], "total": answer["total"]}
+    return answer
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _decode_url_id(ident: str) -> str:
     try:
         return base64.urlsafe_b64decode(ident + "=" * (-len(ident) % 4)).decode()
@@ -143,7 +174,43 @@ class VirusTotal:
         return [
             Route("/api/v3/{collection}/{ident:path}", self._v3, methods=["GET"]),
             Route("/vtapi/v2/domain/report", self._v2_domain_report, methods=["GET"]),
+            Route("/vtapi/v2/ip-address/report", self._v2_report("ip_address", "ip"), methods=["GET"]),
+            Route("/vtapi/v2/file/report", self._v2_report("file", "resource"), methods=["GET", "POST"]),
+            Route("/vtapi/v2/url/report", self._v2_report("url", "resource"), methods=["GET", "POST"]),
+            Route("/vtapi/v2/file/scan", self._v2_file_scan, methods=["POST"]),
         ]
+
+    def _v2_key_refused(self, key: str | None) -> bool:
+        return not key or (self.api_key is not None and key != self.api_key)
+
+    def _v2_report(self, kind: str, field: str) -> Callable[[Request], Awaitable[Response]]:
+        """v2's ``{ip-address,file,url}/report``: the v3 data as v2 shaped it (positives of total, scans)."""
+
+        async def endpoint(request: Request) -> Response:
+            params = {**request.query_params, **(await request.form() if request.method == "POST" else {})}
+            if self._v2_key_refused(_text(params.get("apikey"))):
+                return Response(status_code=403)
+            subject = _text(params.get(field))
+            ident = base64.urlsafe_b64encode(subject.encode()).decode().rstrip("=") if kind == "url" else subject
+            answer = self.report(kind, ident) if subject else None
+            if answer is None:
+                return JSONResponse({"response_code": 0, "resource": subject,
+                                     "verbose_msg": "The requested resource is not among the finished, queued or "
+                                                    "pending scans"})
+            return JSONResponse(v2_report(kind, subject, answer["data"]))
+
+        return endpoint
+
+    async def _v2_file_scan(self, request: Request) -> Response:
+        form = await request.form()
+        if self._v2_key_refused(_text(form.get("apikey") or request.query_params.get("apikey"))):
+            return Response(status_code=403)
+        upload = form.get("file")
+        content = await upload.read() if isinstance(upload, UploadFile) else str(upload or "").encode()
+        sha256 = hashlib.sha256(content).hexdigest()
+        return JSONResponse({"response_code": 1, "scan_id": f"{sha256}-1700000000", "sha256": sha256,
+                             "resource": sha256, "permalink": f"https://www.virustotal.com/gui/file/{sha256}",
+                             "verbose_msg": "Scan request successfully queued, come back later for the report"})
 
     def report(self, kind: str, ident: str) -> dict[str, Any] | None:
         """The v3 answer for an object, or None when VirusTotal does not know it."""
@@ -177,8 +244,7 @@ class VirusTotal:
         return JSONResponse(answer)
 
     async def _v2_domain_report(self, request: Request) -> Response:
-        key = request.query_params.get("apikey")
-        if not key or (self.api_key is not None and key != self.api_key):
+        if self._v2_key_refused(request.query_params.get("apikey")):
             return Response(status_code=403)
         domain = request.query_params.get("domain", "")
         answer = self.report("domain", domain) if domain else None

@@ -169,13 +169,13 @@ class Playground:
         if button.sends:
             self._note(turn.platform, "you", f"clicked \u201c{button.label}\u201d", via=user)
             hook = await self.hook(turn.platform, path)
-            if turn.platform == "slack" and button.slack is not None:
+            if turn.platform == "slack":
                 content_type, body = slack_console.click(
-                    button.slack, user, message=turn.message, message_ts=str(turn.message.get("ts") or ""),
+                    button.press, user, message=turn.message,
                     channel=str(turn.message.get("channel") or slack_console.CONSOLE_CHANNEL))
                 await self._send_slack(hook, content_type, body)
-            elif turn.platform == "teams":
-                await self._send_teams(hook, "", user, value=button.submit)
+            else:
+                await self._send_teams(hook, "", user, value=button.press.sends)
         return button.url
 
     async def _send_slack(self, hook: Hook, content_type: str, body: bytes) -> None:
