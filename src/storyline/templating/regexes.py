@@ -226,7 +226,7 @@ class Pattern:
         """
         limit, binding = _limit()
         for attempt in (1, 2):
-            started = time.thread_time()
+            started = time.thread_time() if binding is not None else 0.0
             try:
                 return match(limit)
             except TimeoutError:
