@@ -207,7 +207,9 @@ async def test_a_story_may_send_to_itself_from_an_action_outside_its_sub_story_p
 async def run_file(tmp_path: Any, database_url: str, data: dict[str, Any]) -> list[dict[str, Any]]:
     path = tmp_path / "story.json"
     path.write_text(json.dumps(data))
-    return await run_once(str(path), {"id": 7, "email": "ceo@example.com"}, Settings(database_url=database_url))
+    outcome = await run_once(str(path), {"id": 7, "email": "ceo@example.com"}, Settings(database_url=database_url))
+    assert outcome.failures == []
+    return outcome.events
 
 
 def stored_events(database_url: str) -> int:

@@ -78,6 +78,7 @@ def serve(
             "behind its secret unless its story sets none), prompt links (/prompt, each signed for one "
             "answer)%s, /healthz, the sign-in page (/login) and the REST API (/api/v1, each call behind a "
             "token or a sign-in, throttled against password guessing); /static/ holds the console's CSS and JS. "
+            "Not reachable without a sign-in: stories, webhook URLs, credentials, events, the console's pages. "
             "Put a TLS proxy in front: README, \"Serving on a network\".",
             host, port, sandbox_note)
     web = uvicorn.Server(server.config(create_app(settings, worker=not no_worker), settings, host=host, port=port))
