@@ -212,7 +212,7 @@ bench_storyline() {  # $1 = storyline | storyline-pg
   if [ "${PROFILE:-0}" = 1 ]; then
     ensure_pyspy
     out="$RESULTS/$DATE-$name-profiled.json"
-    "$VENV/bin/py-spy" record --pid "$pid" --rate 100 --format raw -o "$RESULTS/$DATE-$name.pyspy.txt" \
+    "$VENV/bin/py-spy" record --pid "$pid" --rate 100 ${PYSPY_FLAGS:-} --format raw -o "$RESULTS/$DATE-$name.pyspy.txt" \
       >"$RUN/$name/py-spy.log" 2>&1 &
     profile_pid=$!; PIDS+=("$profile_pid")
     sleep 1

@@ -263,10 +263,31 @@ def story_working_since(conn: Connection, story: str, since: float, due_by: floa
     ).scalar_one()
 
 
-def run_outcome(conn: Connection, story_run: str) -> dict[str, Any] | None:
+def run_outcomes(conn: Connection, story_runs: list[str]) -> dict[str, dict[str, Any]]:
+    """Of ``story_runs``, those with no job left to do, each with :func:`run_outcome`'s answer.
+
+    One grouped count finds the runs still working, so the worker asks once for every run a job
+    finished in, not once per job.
+    """
+    j = t.jobs.c
+    working: set[str] = set()
+    for start in range(0, len(story_runs), 500):
+        chunk = story_runs[start:start + 500]
+        working.update(conn.execute(sa.select(j.story_run).where(
+            j.story_run.in_(chunk), j.status.in_(t.PENDING_JOBS)).group_by(j.story_run)).scalars())
+    outcomes = {}
+    for story_run in story_runs:
+        if story_run not in working:
+            outcome = run_outcome(conn, story_run, checked=True)
+            if outcome is not None:
+                outcomes[story_run] = outcome
+    return outcomes
+
+
+def run_outcome(conn: Connection, story_run: str, *, checked: bool = False) -> dict[str, Any] | None:
     """A story run with no job left to do: its story, event count and failed jobs' errors; None while it works."""
     j, r, s, e, a = t.jobs.c, t.story_runs.c, t.stories.c, t.events.c, t.actions.c
-    if pending_jobs(conn, story_run):
+    if not checked and pending_jobs(conn, story_run):
         return None
     story = conn.execute(sa.select(s.name).join(t.story_runs, r.story_id == s.id).where(r.guid == story_run)
                          ).scalar_one_or_none()
