@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -196,3 +197,22 @@ def test_no_answer_about_a_run_that_used_a_credential_holds_its_value(credential
     for answer in answers:
         assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
         assert SECRET not in answer.text and SECRET not in orjson.dumps(answer.json()).decode()
+
+
+@pytest.mark.parametrize("guid", ["x" * 37, "not-a-guid!", "g0"])
+def test_a_story_run_guid_that_cannot_be_one_is_a_404_on_the_api_and_the_console(api: Api, guid: str) -> None:
+    answer = api.get(f"/api/v1/story_runs/{guid}", "viewer")
+    assert answer.status_code == 404 and "hexadecimal" in answer.json()["error"]
+    assert api.get(f"/runs/{guid}", "viewer").status_code == 404
+    assert api.get("/runs/a%00b", "viewer").status_code == 404
+
+
+def test_a_nul_byte_in_any_name_in_an_api_path_is_never_a_server_error(api: Api) -> None:
+    from storyline.web.api import ENDPOINTS
+
+    for endpoint in ENDPOINTS:
+        path = re.sub(r"\{(\w+)(?::(\w+))?\}", lambda m: "1" if m.group(2) == "int" else "a%00b", endpoint.full_path)
+        if "%00" in path:
+            answer = api.send(endpoint.method, path, "admin", json={})
+            assert answer.status_code == 422 and "NUL" in answer.json()["error"], (endpoint.method, path)
+    assert api.get("/api/v1/audit_logs?actor=a%00b", "admin").status_code == 422

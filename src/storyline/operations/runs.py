@@ -8,6 +8,7 @@ they were written (``Runtime.redact``), so nothing here needs to hide anything.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,9 +111,21 @@ def list_runs(conn: Connection, principal: Principal | None, page: PageRequest, 
     return paginate([{**_run(row), "id": row["id"]} for row in rows], page)
 
 
+_GUID = re.compile(r"[0-9A-Fa-f-]{1,36}")
+
+
+def _run_guid(guid: str) -> str:
+    """A story run's guid from a path, or 404: anything else (a NUL byte, a megabyte) never reaches the SQL."""
+    if not _GUID.fullmatch(guid):
+        raise NotFound("no such story run: a story run's guid is hexadecimal digits and dashes; "
+                       "GET /api/v1/story_runs lists them")
+    return guid
+
+
 def get_run(conn: Connection, principal: Principal | None, guid: str) -> dict[str, Any]:
     """The run, its events in the order they were written (without payloads), and its failed jobs."""
     require(principal, Permission.RUNS_READ)
+    guid = _run_guid(guid)
     rows = queries.run_rows(conn, guid=guid, limit=1)
     if not rows:
         raise NotFound(f"no story run {guid} (or it has expired); GET /api/v1/story_runs lists them")
@@ -145,6 +158,7 @@ def list_logs(conn: Connection, principal: Principal | None, page: PageRequest, 
 def run_timeline(conn: Connection, principal: Principal | None, guid: str, page: PageRequest) -> Page:
     """A run's events in the order they were written, each with its own payload (``{action key: output}``)."""
     require(principal, Permission.RUNS_READ)
+    guid = _run_guid(guid)
     rows = queries.run_events(conn, guid, page.per_page + 1, after_id=page.after, payloads=True)
     return paginate([{"id": row["id"], "action_id": row["action_id"], "action_name": row["action"],
                       "action_key": row["action_key"], "previous_event_ids": _previous(row["parent_id"]),

@@ -125,6 +125,11 @@ def page_response(request: Request, collection: str, page: Page) -> Response:
 
 def route(endpoint: Endpoint) -> Any:
     async def handle(request: Request) -> Response:
+        # A NUL byte is in no id, name or filter storyline stores, and PostgreSQL refuses it in any text:
+        # answered here, once for every endpoint, not as a database error in each.
+        for where, values in (("path", request.path_params.values()), ("query", request.query_params.values())):
+            if any(isinstance(value, str) and "\x00" in value for value in values):
+                raise Invalid(f"the {where} holds a NUL character, which no name, id or filter has")
         query = parse(endpoint.query, dict(request.query_params), "query") if endpoint.query else None
         body = (parse(endpoint.body, await read_json(request, optional=endpoint.optional_body), "body")
                 if endpoint.body else None)
