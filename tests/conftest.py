@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 
@@ -22,6 +23,12 @@ TEST_SECRET_KEY = "c3RvcnlsaW5lLXRlc3Qta2V5LW5vdC1hLXNlY3JldCE"
 os.environ.setdefault("STORYLINE_SECRET_KEY", TEST_SECRET_KEY)
 
 _postgres: postgres.Choice | None = None
+
+# The fuzz tests draw the same examples on every run, so a red CI is one anyone can run again;
+# STORYLINE_FUZZ=explore draws fresh ones (what a fuzzing session should do, then keep what it finds).
+hypothesis.settings.register_profile("storyline", derandomize=True, database=None)
+hypothesis.settings.register_profile("explore", derandomize=False)
+hypothesis.settings.load_profile("explore" if os.environ.get("STORYLINE_FUZZ") == "explore" else "storyline")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
