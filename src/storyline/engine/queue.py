@@ -619,13 +619,23 @@ def reap(conn: Connection, now: float, max_attempts: int) -> int:
     return failed + requeued
 
 
-def hold(conn: Connection, job: Job, worker: str) -> None:
+def hold(conn: Connection, job: Job, worker: str) -> bool:
     """Set aside a claimed job of a disabled story, unrun and uncounted, until the story is enabled again.
 
     Held jobs are not claimed (the claim takes ``queued`` ones only) and do not wake the
     worker; enabling the story queues them again (``store.stories.set_story_disabled``).
+    The worker decides to hold from its catalog, which can be a second old: the story's row is
+    read (and on PostgreSQL locked) here, so a story enabled meanwhile gets its job back in the
+    queue (False) instead of held with nobody left to release it.
     """
-    _release(conn, job, worker, status="held", attempts=job.attempts - 1, worker=None)
+    s, a = t.stories.c, t.actions.c
+    disabled = conn.execute(
+        sa.select(s.disabled).join(t.actions, a.story_id == s.id).where(a.id == job.action_id)
+        .with_for_update(of=t.stories)
+    ).scalar()
+    held = bool(disabled)
+    _release(conn, job, worker, status="held" if held else "queued", attempts=job.attempts - 1, worker=None)
+    return held
 
 
 def next_due(conn: Connection) -> float | None:

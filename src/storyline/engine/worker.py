@@ -169,7 +169,8 @@ class Worker:
             if action is None:
                 raise ActionError(f"action {job.action_id} no longer exists")
             if catalog.story(action.story_id).disabled:
-                await self.db.write(queue.hold, job, self.name)
+                if not await self.db.write(queue.hold, job, self.name):
+                    await self.catalogs.get(force=True)  # enabled since the catalog was read: run it next
                 return
             module = runnable(action.type)
             if module is None:
