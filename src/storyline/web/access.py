@@ -162,8 +162,28 @@ def csrf_token_of(request: Request) -> str:
     return "" if session_id is None else sessions.csrf_token(service_of(request).browser_key, session_id)
 
 
-class FormTooLarge(OperationError):
+class TooLarge(OperationError):
     status = 413
+
+
+async def read_bounded(request: Request, limit: int, too_large: str, what: str) -> bytes:
+    """The request's body, refused (413, ``too_large``) past ``limit`` bytes whatever Content-Length says.
+
+    Keeps the bytes as Starlette's cache, so ``request.body()``, ``.stream()`` and ``.form()`` answer them again.
+    """
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise TooLarge(too_large)
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(too_large)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Invalid(f"the client went away before the {what} arrived") from None
+    request._body = b"".join(chunks)
+    return request._body
 
 
 FORM_BYTES = 64 * 1024
@@ -188,19 +208,7 @@ async def read_form(request: Request) -> dict[str, str]:
     if content_type == "multipart/form-data":
         fields = await _read_multipart(request)
     elif content_type == "application/x-www-form-urlencoded":
-        if int(request.headers.get("content-length") or 0) > FORM_BYTES:
-            raise FormTooLarge(f"the form is over {FORM_BYTES // 1024} KiB")
-        chunks, size = [], 0
-        try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > FORM_BYTES:
-                    raise FormTooLarge(f"the form is over {FORM_BYTES // 1024} KiB")
-                chunks.append(chunk)
-        except ClientDisconnect:
-            raise Invalid("the client went away before the form arrived") from None
-        raw = b"".join(chunks)
-        request._body = raw  # Starlette's cache: request.body() and .stream() answer these bytes again
+        raw = await read_bounded(request, FORM_BYTES, f"the form is over {FORM_BYTES // 1024} KiB", "form")
         try:
             pairs = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True,
                               max_num_fields=FORM_FIELDS)
@@ -217,18 +225,7 @@ async def _read_multipart(request: Request) -> dict[str, str]:
 
     Bounded (413 past :data:`UPLOAD_BYTES`, one file); the parsed form stays on the request
     (``await request.form()`` answers it again)."""
-    if int(request.headers.get("content-length") or 0) > UPLOAD_BYTES:
-        raise FormTooLarge(f"the upload is over {UPLOAD_BYTES // 1024 // 1024} MiB")
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > UPLOAD_BYTES:
-                raise FormTooLarge(f"the upload is over {UPLOAD_BYTES // 1024 // 1024} MiB")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise Invalid("the client went away before the form arrived") from None
-    request._body = b"".join(chunks)
+    await read_bounded(request, UPLOAD_BYTES, f"the upload is over {UPLOAD_BYTES // 1024 // 1024} MiB", "form")
     try:
         form = await request.form(max_files=1, max_fields=FORM_FIELDS, max_part_size=UPLOAD_BYTES)
     except HTTPException as exc:

@@ -13,23 +13,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, ValidationError
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from storyline import jsondata
 from storyline.accounts.roles import Permission, Principal
 from storyline.engine.service import Service
-from storyline.operations.errors import Invalid, OperationError
+from storyline.operations.errors import Invalid
 from storyline.operations.paging import Page
-from storyline.web.access import Rule, guarded, needs, public, service_of
+from storyline.web.access import Rule, guarded, needs, public, read_bounded, service_of
 
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 """The largest API body: a story export with embedded files fits; more is refused with 413."""
-
-
-class PayloadTooLarge(OperationError):
-    status = 413
 
 
 @dataclass
@@ -88,18 +84,8 @@ def parse(model: type[BaseModel], data: Any, where: str) -> Any:
 
 
 async def read_json(request: Request, *, optional: bool = False) -> Any:
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB")
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise Invalid("the client went away before the body arrived") from None
-    raw = b"".join(chunks)
+    raw = await read_bounded(request, MAX_BODY_BYTES, f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+                             "body")
     if not raw.strip():
         if optional:
             return {}
