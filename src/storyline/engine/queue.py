@@ -15,6 +15,7 @@ Each function takes the caller's connection; the caller owns the transaction.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import traceback
@@ -378,20 +379,23 @@ class Step:
             self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
         self._inline += 1
+        # Only a stateful action is given its state, and runs in a savepoint: state it wrote before
+        # failing must not outlive the failure. One that keeps none has nothing to undo (a savepoint
+        # is two statements).
+        stateful = module.needs_state(action.options)
         ctx = self.runtime.context(
             action, payload, self.story_run, self.now,
-            state=SqlActionState(self.conn, action.id, self.now), event_id=event_id,
+            state=SqlActionState(self.conn, action.id, self.now) if stateful else None, event_id=event_id,
         )
         budget = regexes.Budget(INLINE_REGEX_SECONDS)
         try:
-            # In a savepoint: state the action wrote before failing must not outlive the failure.
-            with self.conn.begin_nested(), regexes.budget(budget):
+            with self.conn.begin_nested() if stateful else contextlib.nullcontext(), regexes.budget(budget):
                 result = module.run(ctx)
             encoded = self._encode(action, result)
         except Exception as exc:
             if is_transient(exc):
                 raise  # the whole transaction is run again (engine/database.py)
-            if budget.exceeded and not module.needs_state(action.options):
+            if budget.exceeded and not stateful:
                 self.runtime.outside_writer.add(action.id)
             # Let the queue retry it (outside the writer if a regex ran out of its budget here)
             # and record the failure the usual way.
