@@ -36,6 +36,7 @@ from storyline.engine.runtime import Runtime
 from storyline.store import events
 from storyline.store import tables as t
 from storyline.store.db import JsonText, is_transient, json_text, row_locked
+from storyline.store.hot import Hot
 from storyline.store.state import SqlActionState
 from storyline.templating import regexes
 
@@ -92,7 +93,7 @@ def _notify(conn: Connection) -> None:
 
 def _enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(t.jobs.insert(), rows)
+        _INSERT_JOBS.many(conn, rows)
         _notify(conn)
 
 
@@ -111,16 +112,26 @@ def _job_row(action_id: int, event_id: int | None, story_run: str, now: float, *
     return row
 
 
-# Statements on the hot path are built once: building and cache-keying a statement
-# per call costs more than executing it on SQLite.
-_INSERT_EVENT = t.events.insert().returning(t.events.c.id)
-_INSERT_RUN = t.story_runs.insert()
-_INSERT_LOG = t.logs.insert()
-_COUNT_BYTES = (
+# Statements on the hot path are built once and run on the driver's cursor (store/hot.py):
+# building, cache-keying and wrapping a statement per call costs about as much CPU as
+# executing it on SQLite.
+_INSERT_EVENT = Hot(
+    t.events.insert().returning(t.events.c.id),
+    ("story_id", "action_id", "story_run", "job_id", "idx", "payload", "parent_id", "created_at", "expires_at"),
+)
+_INSERT_RUN = Hot(
+    t.story_runs.insert(), ("guid", "story_id", "created_at", "expires_at", "parent_job_id", "event_bytes")
+)
+_INSERT_LOG = Hot(t.logs.insert(), ("action_id", "job_id", "story_run", "level", "message", "created_at"))
+_INSERT_JOBS = Hot(
+    t.jobs.insert(), ("action_id", "event_id", "story_run", "status", "run_after", "attempts", "state", "created_at")
+)
+_COUNT_BYTES = Hot(
     t.story_runs.update()
     .where(t.story_runs.c.guid == sa.bindparam("run"))
     .values(event_bytes=t.story_runs.c.event_bytes + sa.bindparam("size"))
-    .returning(t.story_runs.c.event_bytes)
+    .returning(t.story_runs.c.event_bytes),
+    ("run", "size"),
 )
 
 
@@ -137,8 +148,8 @@ def _insert_event(
     now: float, job_id: int | None, idx: int,
 ) -> int:
     keep = catalog.kept_for(action)
-    return conn.execute(
-        _INSERT_EVENT,
+    return _INSERT_EVENT.one(
+        conn,
         {
             "story_id": action.story_id,
             "action_id": action.id,
@@ -150,7 +161,7 @@ def _insert_event(
             "created_at": now,
             "expires_at": now + keep,
         },
-    ).scalar_one()
+    )
 
 
 def _new_run(
@@ -159,7 +170,7 @@ def _new_run(
 ) -> str:
     story_run = new_run_guid()
     keep = catalog.run_kept_for(action.story_id)
-    conn.execute(_INSERT_RUN, {"guid": story_run, "story_id": action.story_id, "created_at": now,
+    _INSERT_RUN.run(conn, {"guid": story_run, "story_id": action.story_id, "created_at": now,
                                "expires_at": now + keep, "parent_job_id": parent_job_id, "event_bytes": event_bytes})
     return story_run
 
@@ -275,25 +286,26 @@ def with_events(conn: Connection, rows: list[Any]) -> list[Job]:
 
 
 @functools.cache
-def _release_statement(columns: tuple[str, ...]) -> sa.Update:
+def _release_statement(columns: tuple[str, ...]) -> Hot:
     j = t.jobs.c
-    return (
+    return Hot(
         t.jobs.update()
         .where(j.id == sa.bindparam("job_id"), j.worker == sa.bindparam("owner"), j.status == "running")
-        .values(lease_until=None, **{column: sa.bindparam(f"new_{column}") for column in columns})
+        .values(lease_until=None, **{column: sa.bindparam(f"new_{column}") for column in columns}),
+        ("job_id", "owner", *(f"new_{column}" for column in columns)),
     )
 
 
 def _release(conn: Connection, job: Job, owner: str, **values: Any) -> None:
     params = {f"new_{column}": value for column, value in values.items()}
-    result = conn.execute(_release_statement(tuple(values)), {"job_id": job.id, "owner": owner, **params})
-    if result.rowcount != 1:
+    changed = _release_statement(tuple(values)).run(conn, {"job_id": job.id, "owner": owner, **params})
+    if changed != 1:
         raise LeaseLost(f"job {job.id} is no longer leased to {owner}")
 
 
 def _log(conn: Connection, action_id: int, job_id: int | None, story_run: str | None, level: str,
          message: str, now: float) -> None:
-    conn.execute(_INSERT_LOG, {"action_id": action_id, "job_id": job_id, "story_run": story_run, "level": level,
+    _INSERT_LOG.run(conn, {"action_id": action_id, "job_id": job_id, "story_run": story_run, "level": level,
                                "message": message, "created_at": now})
 
 
@@ -411,7 +423,7 @@ class Step:
     def flush(self) -> None:
         """Enqueue the jobs downstream and count the run's bytes, refusing the step if they are over budget."""
         if self._bytes:
-            total = self.conn.execute(_COUNT_BYTES, {"run": self.story_run, "size": self._bytes}).scalar()
+            total = _COUNT_BYTES.one(self.conn, {"run": self.story_run, "size": self._bytes})
             row_locked(self.conn)
             if total is not None and total > self._max_bytes:
                 raise _over_budget(self.story_run, self._max_bytes)
