@@ -24,6 +24,7 @@ transaction is safe) instead of failing requests that did nothing wrong.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import queue
@@ -31,13 +32,14 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 
 from storyline.actions.base import ActionError
+from storyline.store import run_bytes
 from storyline.store.db import LOCKS_HELD, is_sqlite, is_transient
 
 log = logging.getLogger(__name__)
@@ -186,7 +188,7 @@ class Database:
         failed: Exception | None = None
         outcomes: list[Outcome] = []
         try:
-            with conn.begin():
+            with self._begin(conn):
                 for n, item in enumerate(batch):
                     fn, args, _future, _loop = item
                     try:
@@ -206,12 +208,27 @@ class Database:
             return self._one_by_one(conn, batch)
         return outcomes, []
 
+    @contextlib.contextmanager
+    def _begin(self, conn: Connection) -> Iterator[None]:
+        """A write transaction; on PostgreSQL the story runs' byte counts are added at its end
+        (``store.run_bytes``), so that counting them locks no row until then."""
+        with conn.begin():
+            if not self.sqlite:
+                run_bytes.defer(conn)
+            try:
+                yield
+            except BaseException:
+                run_bytes.discard(conn)
+                raise
+            run_bytes.write(conn)
+
     def _one_by_one(self, conn: Connection, batch: list[Any]) -> tuple[list[Outcome], list[Any]]:
         """``_transaction`` with each operation in a savepoint, so a failure undoes that operation only."""
         outcomes: list[Outcome] = []
-        with conn.begin():
+        with self._begin(conn):
             for n, item in enumerate(batch):
                 fn, args, _future, _loop = item
+                counted = run_bytes.checkpoint(conn)
                 try:
                     with conn.begin_nested():
                         result = _call(fn, conn, args)
@@ -220,6 +237,7 @@ class Database:
                     if is_transient(exc):
                         conn.info.pop(LOCKS_HELD, None)
                         raise
+                    run_bytes.restore(conn, counted)
                     outcomes.append((item, None, exc))
                 if conn.info.pop(LOCKS_HELD, False):
                     return outcomes, batch[n + 1 :]

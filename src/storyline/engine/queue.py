@@ -33,9 +33,9 @@ from storyline.actions.base import ActionError, ActionSpec, Result, SendToStory
 from storyline.engine import substory
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
-from storyline.store import events
+from storyline.store import events, run_bytes
 from storyline.store import tables as t
-from storyline.store.db import JsonText, is_transient, json_text, row_locked
+from storyline.store.db import JsonText, is_transient, json_text
 from storyline.store.hot import Hot
 from storyline.store.state import SqlActionState
 from storyline.templating import regexes
@@ -126,13 +126,7 @@ _INSERT_LOG = Hot(t.logs.insert(), ("action_id", "job_id", "story_run", "level",
 _INSERT_JOBS = Hot(
     t.jobs.insert(), ("action_id", "event_id", "story_run", "status", "run_after", "attempts", "state", "created_at")
 )
-_COUNT_BYTES = Hot(
-    t.story_runs.update()
-    .where(t.story_runs.c.guid == sa.bindparam("run"))
-    .values(event_bytes=t.story_runs.c.event_bytes + sa.bindparam("size"))
-    .returning(t.story_runs.c.event_bytes),
-    ("run", "size"),
-)
+
 
 
 def _own_output(action: ActionSpec, output: Any) -> JsonText:
@@ -423,8 +417,7 @@ class Step:
     def flush(self) -> None:
         """Enqueue the jobs downstream and count the run's bytes, refusing the step if they are over budget."""
         if self._bytes:
-            total = _COUNT_BYTES.one(self.conn, {"run": self.story_run, "size": self._bytes})
-            row_locked(self.conn)
+            total = run_bytes.add(self.conn, self.story_run, self._bytes)
             if total is not None and total > self._max_bytes:
                 raise _over_budget(self.story_run, self._max_bytes)
         _enqueue(self.conn, self._jobs)
