@@ -25,7 +25,7 @@ class _Compiled:
 
     __slots__ = ("fixed", "keys", "named", "processors", "sql")
 
-    def __init__(self, statement: sa.Insert | sa.Update, keys: Sequence[str], dialect: sa.Dialect) -> None:
+    def __init__(self, statement: sa.Insert | sa.Update | sa.Delete, keys: Sequence[str], dialect: sa.Dialect) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         self.sql = compiled.string
         self.named = dialect.paramstyle in ("named", "pyformat")
@@ -52,7 +52,7 @@ class Hot:
 
     __slots__ = ("_by_dialect", "_keys", "_statement")
 
-    def __init__(self, statement: sa.Insert | sa.Update, keys: Sequence[str]) -> None:
+    def __init__(self, statement: sa.Insert | sa.Update | sa.Delete, keys: Sequence[str]) -> None:
         self._statement = statement
         self._keys = tuple(keys)
         self._by_dialect: dict[str, _Compiled] = {}
