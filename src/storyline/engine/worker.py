@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 runs_log = logging.getLogger("storyline.runs")
 REPORT_EVERY_SECONDS = 0.5
+CLAIM_BATCH = 8
+"""While jobs run, the worker claims when at least this many can start (fewer when its bound is small)."""
 """How often the worker says which runs ended (``storyline.runs`` lines on serve's console)."""
 """One line per finished or failed story run on ``serve``'s console (INFO; ``serve --quiet`` hides it)."""
 
@@ -84,16 +86,16 @@ class Worker:
             helpers.append(asyncio.create_task(self._listen(stop)))
         try:
             while not stop.is_set():
+                self._wake.clear()  # before counting: whatever changes the count from here on wakes the wait below
                 free = self._free()
                 jobs: list[queue.Job] = []
-                if free > 0:
-                    self._wake.clear()
+                if free >= self._claim_at_least():
                     jobs = await self._claim(min(free, 64))
                     for job in jobs:
                         task = asyncio.create_task(self._process(job))
                         self._inflight[job.id] = task
                         task.add_done_callback(functools.partial(self._done, job.id))
-                if not jobs or free <= 0:
+                if not jobs or free < self._claim_at_least():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
         finally:
@@ -105,6 +107,11 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def _claim_at_least(self) -> int:
+        """Claim in batches while jobs are running: each claim is a write and a read, and claiming
+        every job as a slot came free cost more than the jobs' own reads (py-spy, bench/README.md)."""
+        return 1 if not self._inflight else max(1, min(CLAIM_BATCH, self.concurrency // 4))
+
     def _free(self) -> int:
         """How many jobs to lease now: as many as can start at once within both bounds."""
         busy = len(self._inflight) - self._waiting
@@ -115,7 +122,7 @@ class Worker:
         self._wake.set()
 
     async def _idle_wait(self) -> float:
-        if self._free() <= 0:
+        if self._free() < self._claim_at_least():
             return 1.0
         due = await self.db.read(queue.next_due)
         if due is None:
