@@ -8,11 +8,19 @@ a HEAD's length without a body).
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from storyline.egress.wire import Wire
 
@@ -175,3 +183,53 @@ async def test_headers_http_cannot_carry_are_refused_before_sending(
 async def test_only_http_and_https_are_spoken(client: httpx.AsyncClient) -> None:
     with pytest.raises(httpx.UnsupportedProtocol):
         await client.get("ftp://127.0.0.1/file")
+
+
+def _self_signed(host: str) -> tuple[bytes, bytes]:
+    """A certificate for ``host`` and its key, PEM: a TLS server of the test's own."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+async def test_https_checks_the_certificate_against_the_host_name(tmp_path: Path) -> None:
+    cert, key = _self_signed("localhost")
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server = RawServer(fixed(b"secure"))
+    server._server = await asyncio.start_server(server._serve, "127.0.0.1", 0, ssl=server_context)
+    port = server._server.sockets[0].getsockname()[1]
+    seen: list[str] = []
+
+    async def to_loopback(host: str, port: int) -> list[str]:  # as the guard hands over a checked address
+        seen.append(host)
+        return ["127.0.0.1"]
+
+    trusting = ssl.create_default_context(cadata=cert.decode())
+    try:
+        async with httpx.AsyncClient(transport=Wire(ssl_context=trusting, connect=to_loopback)) as client:
+            assert (await client.get(f"https://localhost:{port}/")).text == "secure"
+            assert seen == ["localhost"]  # connected to the address, verified as the name
+        async with httpx.AsyncClient(transport=Wire(ssl_context=ssl.create_default_context(),
+                                                    connect=to_loopback)) as client:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await client.get(f"https://localhost:{port}/")
+        async with httpx.AsyncClient(transport=Wire(ssl_context=trusting, connect=to_loopback)) as client:
+            with pytest.raises(httpx.ConnectError, match=r"match|mismatch"):
+                await client.get(f"https://elsewhere.test:{port}/")  # the right certificate for another name
+    finally:
+        await server.__aexit__()
