@@ -128,14 +128,16 @@ def open_target(url: str | None, *, keep: bool, reuse: bool) -> Target:
             home = Path(tempfile.mkdtemp(prefix="console-bench-"))
             url = f"sqlite:///{home}/console.db"
         path = Path(sa.make_url(url).database or "")
-        if not reuse and path.exists():
-            raise SystemExit(f"{path} exists: give a new file to seed, or --reuse to measure it as it is")
+        companions = [path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.key")]
+        if not reuse and any(companion.exists() for companion in companions):
+            raise SystemExit(f"{path} (or its -wal, -shm or .key) exists: give a new file to seed, or --reuse "
+                             "to measure it as it is")
 
         def drop_file() -> None:
             if keep or reuse:
                 log(f"kept {path}: measure it again with --reuse --database-url {url}")
                 return
-            for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.key")):
+            for companion in companions:  # none was there before this run
                 companion.unlink(missing_ok=True)
             if home is not None:
                 shutil.rmtree(home, ignore_errors=True)
@@ -205,7 +207,7 @@ class Payloads:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self.whois = [" ".join(rng.choice(WORDS) + str(rng.randrange(1000)) for _ in range(rng.randrange(20, 90)))
+        self.whois = [" ".join(rng.choice(WORDS) + str(rng.randrange(1000)) for _ in range(rng.randrange(40, 150)))
                       for _ in range(200)]
 
     def domain(self, run: int) -> str:
@@ -232,12 +234,14 @@ class Payloads:
                         "last_analysis_stats": {"harmless": rng.randrange(80), "malicious": rng.randrange(12),
                                                 "suspicious": rng.randrange(3), "undetected": rng.randrange(20)},
                         "reputation": rng.randrange(-50, 50), "categories": {"Forcepoint ThreatSeeker": "phishing"},
-                        "whois": rng.choice(self.whois)}}}}
+                        "last_dns_records": [{"type": "A", "ttl": 300, "value": f"203.0.113.{rng.randrange(256)}"}
+                                             for _ in range(rng.randrange(1, 6))],
+                        "whois": rng.choice(self.whois)[:rng.randrange(200, 1200)]}}}}
         if kind == "Agents::EventTransformationAgent":
             return {"domains": domains, "message": f"{len(domains)} domain(s) to look up: {', '.join(domains)}",
-                    "note": rng.choice(self.whois)[:rng.randrange(300, 900)]}
+                    "note": rng.choice(self.whois)[:rng.randrange(400, 1500)]}
         return {"matched": True, "domains": domains, "rule": {"type": "regex", "path": "body.text", "value": ".+"},
-                "context": rng.choice(self.whois)[:rng.randrange(300, 800)]}
+                "context": rng.choice(self.whois)[:rng.randrange(400, 1500)]}
 
 
 @dataclasses.dataclass
@@ -545,6 +549,7 @@ def pages(seeded: Seeded) -> list[tuple[str, str]]:
         ("/stories?q=", "/stories?q=slack"),
         ("/stories/{id} (largest)", f"/stories/{story}"),
         ("/stories/{id}?action= (panel)", f"/stories/{story}?action={action}"),
+        ("/stories/{id}/live (numbers, as JSON)", f"/stories/{story}/live"),
         ("/runs", "/runs"),
         ("/runs?story=", f"/runs?story={seeded.chatbot_story_id}"),
         ("/runs?cursor= (a later page)", f"/runs?cursor={encode_cursor(seeded.runs // 2)}"),
