@@ -12,8 +12,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Demo, Page
-from tests.browser.test_console_runs import demo_password, sign_in
+from tests.browser.conftest import Page
+from tests.browser.demo import Demo, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -33,20 +33,21 @@ UNNAMED_CONTROLS = """() => [...document.querySelectorAll('input, select, textar
 
 def test_every_control_on_every_console_page_has_a_name(page: Page, demo: Demo) -> None:
     tab = page.tab
-    sign_in(tab, demo, "demo@localhost", demo_password(demo))
+    sign_in(tab, demo)
     tab.goto(f"{demo.url}/stories")
     story = tab.locator("table.stories tbody th a").first.get_attribute("href")
     assert story is not None
     for path in (*PAGES, story):
         answer = tab.goto(f"{demo.url}{path}")
         assert answer is not None and answer.status == 200, path
+        page.shoot(path.strip("/").replace("/", "-"))
         assert tab.evaluate(UNNAMED_CONTROLS) == [], f"unnamed controls on {path}"
     assert page.violations == []
 
 
 def test_an_action_on_the_graph_opens_its_panel_from_the_keyboard(page: Page, demo: Demo) -> None:
     tab = page.tab
-    sign_in(tab, demo, "demo@localhost", demo_password(demo))
+    sign_in(tab, demo)
     tab.goto(f"{demo.url}/stories")
     tab.locator("table.stories tbody th a").first.focus()
     tab.keyboard.press("Enter")
