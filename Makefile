@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-chatbot clean
+.PHONY: run test lint bench bench-chatbot screenshots clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -28,13 +28,13 @@ test: $(STAMP)
 	  echo "installing chromium for the browser tests"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
 	  || echo "chromium could not be installed: the browser tests will be skipped"; fi
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench docs
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench docs
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
@@ -43,6 +43,10 @@ bench: $(STAMP)
 
 bench-chatbot: $(STAMP)
 	$(PY) bench/chatbot.py
+
+# The README's pictures of the console (docs/img/*.png), drawn in Chromium from a real `serve --demo`.
+screenshots: $(STAMP)
+	$(PY) docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) storyline.db storyline.db-* .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ TEST_SECRET_KEY = "c3RvcnlsaW5lLXRlc3Qta2V5LW5vdC1hLXNlY3JldCE"
 os.environ.setdefault("STORYLINE_SECRET_KEY", TEST_SECRET_KEY)
 
 _postgres: postgres.Choice | None = None
+_session_started = pytest.StashKey[float]()
 
 # The fuzz tests draw the same examples on every run, so a red CI is one anyone can run again;
 # STORYLINE_FUZZ=explore draws fresh ones (what a fuzzing session should do, then keep what it finds).
@@ -33,12 +35,19 @@ hypothesis.settings.load_profile("explore" if os.environ.get("STORYLINE_FUZZ") =
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--screenshots", metavar="DIR", default=None,
-                     help="browser tests save their screenshots here (default: each test's tmp_path)")
+                     help="browser tests save their screenshots here (default: test-output/screenshots)")
+
+
+def screenshots_dir(config: pytest.Config) -> Path:
+    """Where the browser tests save a screenshot of each page they visit: not committed (.gitignore)."""
+    chosen = config.getoption("--screenshots")
+    return Path(chosen).resolve() if chosen else config.rootpath / "test-output" / "screenshots"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Choose the PostgreSQL server once, before xdist starts its workers (which inherit the choice)."""
     global _postgres
+    config.stash[_session_started] = time.time()
     if hasattr(config, "workerinput"):  # an xdist worker: the controller chose
         return
     _postgres = postgres.Choice()
@@ -54,6 +63,24 @@ def pytest_report_header(config: pytest.Config) -> str:
     if _postgres is None:
         return ""
     return f"postgresql: {_postgres.url or _postgres.problem} ({_postgres.origin})"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Say where this run's screenshots are (even under -q, which hides the header)."""
+    if hasattr(config, "workerinput"):
+        return
+    directory = screenshots_dir(config)
+    started = config.stash[_session_started]
+    taken = [p for p in directory.glob("*.png") if p.stat().st_mtime >= started] if directory.is_dir() else []
+    if taken:
+        terminalreporter.write_line(f"{len(taken)} browser screenshots in {directory}")
+
+
+@pytest.fixture(scope="session")
+def screenshots(pytestconfig: pytest.Config) -> Path:
+    directory = screenshots_dir(pytestconfig)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

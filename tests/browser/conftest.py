@@ -2,13 +2,13 @@
 
 The browser is the machine's own (``apt-get install -y chromium``, which ``make test`` and
 ``.ci/run`` do when it is missing); Playwright never downloads one. Each test saves a
-screenshot of the pages it visits under ``--screenshots DIR`` or its ``tmp_path``.
+screenshot of every page it visits to ``test-output/screenshots/`` (git ignores it), or to
+``--screenshots DIR``, named after the test: the test output a person looks at after a run.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import glob
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,35 +17,16 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Dialog, sync_playwright
 from playwright.sync_api import Page as Tab
 
-from tests.e2e.processes import Process, environment, free_port, serve
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-def chromium() -> str | None:
-    if os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    return shutil.which("chromium")
-
-
-@dataclass
-class Demo:
-    """A ``storyline serve --demo`` process and its address."""
-
-    url: str
-    process: Process
+from tests.browser.demo import Demo, chromium, start_demo
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    home = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    env = environment(f"sqlite:///{home}/demo.db", XDG_CACHE_HOME=str(home / "cache"))
-    process = serve(port, env, home / "serve.log", "--demo")
+    started = start_demo(tmp_path_factory.mktemp("demo"))
     try:
-        yield Demo(f"http://127.0.0.1:{port}", process)
+        yield started
     finally:
-        process.stop()
+        started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -74,20 +55,21 @@ class Page:
     dialogs: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
 
-    def shoot(self, name: str) -> Path:
+    def shoot(self, name: str, tab: Tab | None = None) -> Path:
+        """Save the whole page (this tab's, or another a test opened) as ``TEST-NAME.png``."""
         path = self.screenshots / f"{self.prefix}-{name}.png"
-        self.tab.screenshot(path=str(path), full_page=True)
+        (tab or self.tab).screenshot(path=str(path), full_page=True)
         return path
 
 
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
-    chosen = request.config.getoption("--screenshots")
-    screenshots = Path(chosen) if chosen else tmp_path
-    screenshots.mkdir(parents=True, exist_ok=True)
+def page(browser: Browser, request: pytest.FixtureRequest, screenshots: Path) -> Iterator[Page]:
+    prefix = request.node.name
+    for earlier in screenshots.glob(f"{glob.escape(prefix)}-*.png"):  # a shot this test no longer takes
+        earlier.unlink()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
-    watched = Page(tab, screenshots, request.node.name)
+    watched = Page(tab, screenshots, prefix)
 
     def dialog(d: Dialog) -> None:
         watched.dialogs.append(d.message)

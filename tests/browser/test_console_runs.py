@@ -11,27 +11,14 @@ import pytest
 from playwright.sync_api import Browser, expect
 from playwright.sync_api import Page as Tab
 
-from tests.browser.conftest import Demo, Page
+from tests.browser.conftest import Page
+from tests.browser.demo import Demo, sign_in
 
 pytestmark = pytest.mark.slow
 
 WITHIN = 30_000
 HOSTILE = ('<script>window.pwned=1;alert(1)</script> "><img src=x onerror=alert(2)> <svg onload=alert(3)> '
            '<a href="javascript:alert(4)">javascript:alert(5)</a>')
-
-
-def demo_password(demo: Demo) -> str:
-    found = re.search(r"as demo@localhost, password (\S+)", demo.process.output())
-    assert found is not None, demo.process.output()
-    return found.group(1)
-
-
-def sign_in(tab: Tab, demo: Demo, email: str, password: str) -> None:
-    tab.goto(f"{demo.url}/login")
-    tab.get_by_label("E-mail address").fill(email)
-    tab.get_by_label("Password").fill(password)
-    tab.get_by_role("button", name="Sign in").click()
-    expect(tab.get_by_text(f"Signed in as {email}")).to_be_visible()
 
 
 def slash_command(demo: Demo, text: str) -> None:
@@ -54,7 +41,7 @@ def test_a_slash_command_shows_up_live_and_its_run_reads_the_virustotal_answer(p
                                                                                browser: Browser) -> None:
     tab = page.tab
     page.tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=demo.url)
-    sign_in(tab, demo, "demo@localhost", demo_password(demo))
+    sign_in(tab, demo)
     tab.goto(f"{demo.url}/runs")
     before = tab.locator("tbody#runs tr").count()
     page.shoot("runs-before")
@@ -92,7 +79,7 @@ def test_a_slash_command_shows_up_live_and_its_run_reads_the_virustotal_answer(p
 
 def test_a_viewer_made_on_the_users_page_cannot_open_credentials(page: Page, demo: Demo, browser: Browser) -> None:
     tab = page.tab
-    sign_in(tab, demo, "demo@localhost", demo_password(demo))
+    sign_in(tab, demo)
     tab.goto(f"{demo.url}/users")
     form = tab.locator("section", has=tab.get_by_role("heading", name="Add a user"))
     form.get_by_label("E-mail").fill("viewer@example.com")
@@ -105,10 +92,13 @@ def test_a_viewer_made_on_the_users_page_cannot_open_credentials(page: Page, dem
     context = browser.new_context()
     try:
         viewer = context.new_page()
+        viewer.goto(f"{demo.url}/login")
+        page.shoot("login", viewer)
         sign_in(viewer, demo, "viewer@example.com", "a viewer's long passphrase")
         answer = viewer.goto(f"{demo.url}/credentials")
         assert answer is not None and answer.status == 403
         expect(viewer.get_by_text("this needs the admin role")).to_be_visible()
+        page.shoot("viewer-credentials-refused", viewer)
         assert viewer.goto(f"{demo.url}/runs") is not None
         expect(viewer.get_by_role("heading", name="Runs")).to_be_visible()
     finally:
@@ -117,7 +107,7 @@ def test_a_viewer_made_on_the_users_page_cannot_open_credentials(page: Page, dem
 
 def test_hostile_event_payloads_stay_inert_on_the_run_and_events_pages(page: Page, demo: Demo) -> None:
     tab = page.tab
-    sign_in(tab, demo, "demo@localhost", demo_password(demo))
+    sign_in(tab, demo)
     slash_command(demo, f"/analyzedomain {HOSTILE}")
     tab.goto(f"{demo.url}/runs")
     expect(tab.locator("tbody#runs tr").first).to_be_visible()

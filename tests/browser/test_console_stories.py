@@ -16,7 +16,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Demo, Page
+from tests.browser.conftest import Page
+from tests.browser.demo import Demo, sign_in
 from tests.builders import TRANSFORM, WEBHOOK, agent, story
 
 pytestmark = pytest.mark.slow
@@ -38,17 +39,6 @@ def largest_corpus_story() -> Path:
     """The corpus export with the most actions."""
     corpus_file(SLACK_ARTICLE)
     return max(CORPUS.glob("*.json"), key=lambda path: len(json.loads(path.read_text()).get("agents", [])))
-
-
-def sign_in(page: Page, demo: Demo) -> None:
-    found = re.search(r"as demo@localhost, password (\S+)", demo.process.output())
-    assert found is not None, demo.process.output()
-    tab = page.tab
-    tab.goto(f"{demo.url}/login?next=/stories")
-    tab.get_by_label("E-mail address").fill("demo@localhost")
-    tab.get_by_label("Password").fill(found.group(1))
-    tab.get_by_label("Password").press("Enter")
-    expect(tab.get_by_role("heading", name="Stories", exact=True)).to_be_visible()
 
 
 def import_story(page: Page, *, file: Path | None = None, pasted: str = "") -> int:
@@ -80,7 +70,7 @@ def milliseconds_to_draw(page: Page, url: str) -> float:
 
 def test_the_slack_articles_story_is_imported_and_every_action_is_on_the_graph(page: Page, demo: Demo) -> None:
     export = json.loads(corpus_file(SLACK_ARTICLE).read_text())
-    sign_in(page, demo)
+    sign_in(page.tab, demo, then="/stories")
     page.shoot("stories")
     story_id = import_story(page, file=SLACK_ARTICLE)
     tab = page.tab
@@ -104,7 +94,7 @@ def test_the_slack_articles_story_is_imported_and_every_action_is_on_the_graph(p
 
 
 def test_an_option_edited_badly_shows_the_error_naming_it_and_the_fix_is_saved(page: Page, demo: Demo) -> None:
-    sign_in(page, demo)
+    sign_in(page.tab, demo, then="/stories")
     path = f"edit-{uuid.uuid4().hex[:8]}"
     export = story(f"Editable {uuid.uuid4().hex[:6]}", [
         agent(WEBHOOK, "Receive", path=path, secret="s3cret-edit", verbs="post"),
@@ -150,7 +140,7 @@ def hostile_story() -> dict[str, Any]:
 
 
 def test_hostile_action_names_and_notes_stay_inert_on_the_graph(page: Page, demo: Demo) -> None:
-    sign_in(page, demo)
+    sign_in(page.tab, demo, then="/stories")
     story_id = import_story(page, pasted=json.dumps(hostile_story()))
     tab = page.tab
     tab.goto(f"{demo.url}/stories/{story_id}")
@@ -176,7 +166,7 @@ def test_the_largest_corpus_story_draws_in_under_a_second(page: Page, demo: Demo
                                                           ) -> None:
     largest = largest_corpus_story()
     actions = len(json.loads(largest.read_text())["agents"])
-    sign_in(page, demo)
+    sign_in(page.tab, demo, then="/stories")
     story_id = import_story(page, file=largest)
     url = f"{page.tab.url.split('/stories')[0]}/stories/{story_id}"
     milliseconds_to_draw(page, url)  # a first visit warms the server's caches

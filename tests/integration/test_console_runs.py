@@ -204,6 +204,13 @@ def test_the_events_search_filters_and_refuses_bad_input_with_a_422(browser: Bro
         assert browser.client.get(f"/events?{bad}").status_code == 422, bad
 
 
+def test_a_text_search_matches_ascii_letters_in_any_case(browser: Browser) -> None:
+    deliver(browser, {"kind": "Evil-Example.COM"})
+    as_role(browser, "viewer")
+    assert browser.client.get("/events?text=evil-example.com").text.count('class="event"') == 1
+    assert browser.client.get("/events?text=EVIL-example").text.count('class="event"') == 1
+
+
 def test_a_text_search_reads_a_bounded_number_of_events_and_says_where_it_stopped(browser: Browser) -> None:
     for kind in ("needle", "hay", "hay", "hay", "hay"):
         deliver(browser, {"kind": kind})

@@ -152,6 +152,27 @@ async def test_retention_purges_expired_events_and_finished_jobs(database_url: s
         assert count(h.engine, t.events) == 0 and count(h.engine, t.jobs) == 0
 
 
+async def test_retention_keeps_an_expired_run_while_a_job_of_it_still_waits(database_url: str) -> None:
+    """A run whose story keeps a minute but whose job is due later (a delay, a retry) is kept, with its
+    jobs, until that job has finished; then the run and every job of it go together."""
+    data = slash_command_story()
+    data["keep_events_for"] = 60
+    async with Harness(database_url) as h:
+        await h.load(data)
+        await h.ingest("Receive commands", COMMAND)
+        await h.drain()
+        jobs = count(h.engine, t.jobs)
+        first = min(j["id"] for j in h.jobs())
+        await h.service.db.write(lambda conn: conn.execute(t.jobs.update().where(t.jobs.c.id == first)
+                                                           .values(status="queued", run_after=time.time() + 3600)))
+        await h.service.db.write(retention.purge, time.time() + 61)
+        assert count(h.engine, t.story_runs) == 1 and count(h.engine, t.jobs) == jobs
+        await h.service.db.write(lambda conn: conn.execute(t.jobs.update().where(t.jobs.c.id == first)
+                                                           .values(status="done")))
+        await h.service.db.write(retention.purge, time.time() + 61)
+        assert count(h.engine, t.story_runs) == 0 and count(h.engine, t.jobs) == 0
+
+
 async def test_retention_keeps_each_actions_events_for_its_own_keep_events_for(database_url: str) -> None:
     """Schema 1 exports carry ``keep_events_for`` on each agent; 0 is the story's (a week by default)."""
     hour, month = 3600, 30 * 86400
@@ -170,11 +191,12 @@ async def test_retention_keeps_each_actions_events_for_its_own_keep_events_for(d
             jobs = sorted(h.service.catalogs.current.actions[j["action_id"]].name for j in h.jobs())
             return sorted(e["action"] for e in h.events(run=ingested.story_run)), jobs, count(h.engine, t.story_runs)
 
+        # The hour's event goes; jobs are the run's bookkeeping and stay as long as the run.
         await h.service.db.write(retention.purge, now + 2 * hour)
-        assert kept() == (["For a month", "Hook"], ["For a month"], 1)
+        assert kept() == (["For a month", "Hook"], ["For a month", "For an hour"], 1)
         # The story's week is over: the webhook's event stays while the month's is built on it, and so does the run.
         await h.service.db.write(retention.purge, now + 8 * 86400)
-        assert kept() == (["For a month", "Hook"], ["For a month"], 1)
+        assert kept() == (["For a month", "Hook"], ["For a month", "For an hour"], 1)
         await h.service.db.write(retention.purge, now + month + 60)
         assert kept() == ([], [], 0)
 

@@ -48,6 +48,9 @@ class ActionSpec:
     story_name: str = ""
     disabled: bool = False
     schedule: Any = None
+    # False when the story's export predates Tines' formulas: a leading ``=`` and ``<<``
+    # are text, every option string is Liquid (``templating.values.formulas_in``).
+    formulas: bool = True
 
 
 def template_failure(action: ActionSpec, option: str, exc: TemplateError) -> ActionError:

@@ -36,7 +36,7 @@ def _teams_webhook(settings: Settings) -> tuple[str, str | None, str]:
     [(path, action)] = found
     try:
         app_id = render_text(str(action.options["verification"].get("app_id", "")), {},
-                             RunScope("", action, {}, resources, settings.public_url))
+                             RunScope("", action, {}, resources, settings.public_url), formulas=action.formulas)
     except TemplateError as exc:
         raise fail(f"webhook '{action.name}': verification.app_id: {exc}; give --app-id") from None
     return path, action.options.get("secret") or None, app_id

@@ -21,7 +21,7 @@ from storyline.cli.common import (
 )
 
 app = typer.Typer(no_args_is_help=True,
-                  help="API tokens for scripts (the REST API that takes them comes in a later release).")
+                  help="API tokens for scripts: the REST API (/api/v1, see docs/api.md) takes them as a Bearer token.")
 
 
 @app.command("create")

@@ -13,7 +13,7 @@ from storyline.accounts.roles import Role
 from storyline.cli.common import DbOption, JsonOption, console, fail, load_settings, open_engine, print_json
 
 app = typer.Typer(no_args_is_help=True,
-                  help="Users and their roles (viewer, editor, admin); the browser login comes in a later release.")
+                  help="Users and their roles (viewer, editor, admin): who can sign in to the console at /login and what they may do.")
 
 RoleArgument = Annotated[Role, typer.Argument(help="viewer, editor or admin", case_sensitive=False)]
 PasswordStdin = Annotated[bool, typer.Option(

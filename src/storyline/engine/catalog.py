@@ -19,6 +19,7 @@ from storyline.actions.base import ActionSpec
 from storyline.model import action_key
 from storyline.store import tables as t
 from storyline.store.stories import KEEP_EVENTS_FOR
+from storyline.templating.values import formulas_in
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def load_catalog(conn: Connection) -> Catalog:
             story_name=catalog.stories[row["story_id"]].name,
             disabled=bool(row["disabled"]),
             schedule=row["schedule"],
+            formulas=formulas_in(catalog.stories[row["story_id"]].schema_version),
         )
         catalog.actions[spec.id] = spec
         keep = (row["extra"] or {}).get(KEEP_EVENTS_FOR)

@@ -318,7 +318,7 @@ def _respond(
     # Resources, not credentials: a response goes back to whoever called the webhook.
     scope = RunScope(story_run, action, {}, resources, public_url)
     try:
-        text = render_text(str(template), {**fields, action.key: fields}, scope)
+        text = render_text(str(template), {**fields, action.key: fields}, scope, formulas=action.formulas)
     except TemplateError as exc:
         log.warning("webhook %s: option 'response' failed to render: %s", action.name, exc)
         return Reply(500, {"error": f"the request was recorded, but option 'response' failed to render: {exc}"})

@@ -116,8 +116,8 @@ class Runtime:
                 if not shared:
                     shared.append(True)
                     if self._defines_variables(action):
-                        share_assigns(action.options, event, scope, assigns)
-                return render_value(value, event, scope, assigns)
+                        share_assigns(action.options, event, scope, assigns, formulas=action.formulas)
+                return render_value(value, event, scope, assigns, formulas=action.formulas)
 
         return RunContext(
             action=action,
@@ -153,13 +153,14 @@ def _with_local(
             values: dict[str, Any] = {}
             for key, item in local.items():
                 try:
-                    values[key] = render_value(item, {**event, "LOCAL": values}, scope, assigns)
+                    values[key] = render_value(item, {**event, "LOCAL": values}, scope, assigns,
+                                               formulas=action.formulas)
                 except TemplateError as exc:
                     exc.path = (key, *exc.path)
                     raise template_failure(action, "local", exc) from exc
             rendered = values
             share_assigns({k: v for k, v in action.options.items() if k != "local"},
-                          {**event, "LOCAL": rendered}, scope, assigns)
-        return render_value(value, {**event, "LOCAL": rendered}, scope, assigns)
+                          {**event, "LOCAL": rendered}, scope, assigns, formulas=action.formulas)
+        return render_value(value, {**event, "LOCAL": rendered}, scope, assigns, formulas=action.formulas)
 
     return render_event

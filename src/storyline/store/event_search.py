@@ -10,7 +10,7 @@ therefore costs the same on a thousand events or on millions, and the caller is 
 search is not finished rather than made to wait for it.
 
 Text matches the JSON of what the event's action emitted (its own output, not the upstream view),
-case-insensitively, as a substring.
+as a substring, ASCII letters in any case (alike on SQLite and PostgreSQL).
 
 A time window is ordered by id like the rest: its ends are looked up on the ``created_at`` index and
 turned into an id range (:data:`ID_ORDER_SLACK` wider), so an old window is read from where it
@@ -94,10 +94,22 @@ def search_events(conn: Connection, search: Search, *, before_id: int | None, li
     if not search.text:
         rows = conn.execute(query.where(*conditions)).mappings().all()
         return Found([dict(row) for row in rows], 0, None)
+    # The window (the newest ``scan`` events the other filters allow) is found on their index alone,
+    # then read as the id range it spans: one range scan, rather than a lookup per id in it.
     window = sa.select(e.id).where(*conditions).order_by(e.id.desc()).limit(scan).subquery()
-    matching = sa.cast(e.payload, sa.Text).ilike(_like(search.text), escape=LIKE_ESCAPE)
-    rows = conn.execute(query.where(e.id.in_(sa.select(window.c.id)), matching)).mappings().all()
-    if len(rows) >= limit:
-        return Found([dict(row) for row in rows], 0, None)
     scanned, lowest = conn.execute(sa.select(sa.func.count(), sa.func.min(window.c.id))).one()
-    return Found([dict(row) for row in rows], int(scanned), lowest if scanned >= scan else None)
+    if not scanned:
+        return Found([], 0, None)
+    rows = conn.execute(query.where(*conditions, e.id >= lowest, _matches(conn, search.text))).mappings().all()
+    cut_short = scanned >= scan and len(rows) < limit
+    return Found([dict(row) for row in rows], int(scanned), lowest if cut_short else None)
+
+
+def _matches(conn: Connection, text: str) -> sa.ColumnElement[bool]:
+    """The event's own JSON holds ``text``, ASCII letters in any case: SQLite's LIKE as it is (``ilike``
+    would lower-case every payload first, twice the time), PostgreSQL's ILIKE under the "C" collation
+    (under the database's UTF-8 one it lower-cases every character first: three times the time)."""
+    payload: sa.ColumnElement[str] = sa.cast(t.events.c.payload, sa.Text)
+    if conn.dialect.name == "postgresql":
+        return payload.collate("C").ilike(_like(text), escape=LIKE_ESCAPE)
+    return payload.like(_like(text), escape=LIKE_ESCAPE)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from storyline.templating import formula
 from storyline.templating.base import TemplateError
 from storyline.templating.render import ENV, compile_liquid
+from storyline.templating.values import whole_formula
 
 # Registered by python-liquid for its own machinery, not tags a template author writes.
 _INTERNAL_TAGS = frozenset({"illegal", "content", "output"})
@@ -59,8 +60,9 @@ class Finding:
 
 def _formulas(text: str) -> Iterator[tuple[str, int]]:
     """Each formula in a string with its 1-based start column: a whole ``=expr`` or ``<<pills>>``."""
-    if text[:1] == "=" and text[1:2] != "=":
-        yield text[1:], 2
+    expression = whole_formula(text)
+    if expression is not None:
+        yield expression, 2
         return
     if "<<" in text and ">>" in text:
         for part in formula.split_pills(text):
@@ -68,16 +70,17 @@ def _formulas(text: str) -> Iterator[tuple[str, int]]:
                 yield part[0], part[1] + 1
 
 
-def _liquid_source(text: str) -> str | None:
-    if text[:1] == "=" and text[1:2] != "=":
-        return None
-    if "<<" in text and ">>" in text:
-        text = "".join(p for p in formula.split_pills(text) if isinstance(p, str))
+def _liquid_source(text: str, formulas: bool) -> str | None:
+    if formulas:
+        if whole_formula(text) is not None:
+            return None
+        if "<<" in text and ">>" in text:
+            text = "".join(p for p in formula.split_pills(text) if isinstance(p, str))
     return text if "{{" in text or "{%" in text else None
 
 
-def _string_findings(text: str, option: str) -> Iterator[Finding]:
-    for expression, column in _formulas(text):
+def _string_findings(text: str, option: str, formulas: bool) -> Iterator[Finding]:
+    for expression, column in _formulas(text) if formulas else ():
         try:
             formula.parse(expression)
         except formula.FormulaError as err:
@@ -87,7 +90,7 @@ def _string_findings(text: str, option: str) -> Iterator[Finding]:
                 yield Finding(option, f"function {name}", f"storyline has no formula function {name} (character {at})")
             else:
                 yield Finding(option, "formula", f"formula error at character {at}: {err.detail}")
-    source = _liquid_source(text)
+    source = _liquid_source(text, formulas)
     if source is None:
         return
     try:
@@ -120,16 +123,17 @@ def _walk(value: Any, where: str) -> Iterator[tuple[str, str]]:
             yield from _walk(item, f"{where}[{i}]")
 
 
-def template_findings(options: Any, where: str = "") -> list[Finding]:
+def template_findings(options: Any, where: str = "", *, formulas: bool = True) -> list[Finding]:
     """Every construct in ``options`` (an action's options, keys included) that storyline
-    would not run as Tines does, plus warnings; each names its option path."""
-    return [f for path, text in _walk(options, where) for f in _string_findings(text, path)]
+    would not run as Tines does, plus warnings; each names its option path. ``formulas``
+    is False for a story from before Tines had formulas (``values.formulas_in``)."""
+    return [f for path, text in _walk(options, where) for f in _string_findings(text, path, formulas)]
 
 
-def template_problems(value: Any, where: str) -> list[str]:
+def template_problems(value: Any, where: str, *, formulas: bool = True) -> list[str]:
     """One sentence per template that does not parse, naming the option path (``payload.text``)."""
     return [
         f"option '{f.option}': {f.reason}"
-        for f in template_findings(value, where)
+        for f in template_findings(value, where, formulas=formulas)
         if f.severity == "unsupported"
     ]

@@ -31,7 +31,7 @@ from . import formula as formula_module
 from .base import DATA_ERRORS, Scope, TemplateError
 from .preprocess import MARKUP, SPREAD_KEY, rewrite
 from .roots import Names, make_roots
-from .values import to_json_value, to_text
+from .values import to_json_value, to_text, whole_formula
 
 
 class TinesEnvironment(Environment):
@@ -213,15 +213,20 @@ class _Render:
 
     ``assigns`` holds what ``{% assign %}`` and ``{% capture %}`` set; each template sees
     what the templates rendered before it set, as in Huginn's ``liquid_interpolatable``
-    (one Liquid context for all of an action's options, in document order).
+    (one Liquid context for all of an action's options, in document order). ``formulas``
+    is False for a story exported before Tines had formulas (``values.formulas_in``): its
+    strings are Liquid and nothing else, a leading ``=`` and ``<<`` included.
     """
 
-    __slots__ = ("_names", "assigns", "event", "scope")
+    __slots__ = ("_names", "assigns", "event", "formulas", "scope")
 
-    def __init__(self, event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any] | None = None, formulas: bool = True
+    ) -> None:
         self.event = event
         self.scope = scope
         self.assigns = assigns if assigns is not None else {}
+        self.formulas = formulas
         self._names: Names | None = None
 
     @property
@@ -299,15 +304,16 @@ class _Render:
     def _string(self, value: str, *, native: bool) -> Any:
         if "{{" not in value and "{%" not in value and "<<" not in value and value[:1] != "=":
             return value
-        if value[:1] == "=" and value[1:2] != "=":
+        expression = whole_formula(value) if self.formulas else None
+        if expression is not None:
             try:
-                result = formula_module.evaluate(value[1:], self.names, self.scope)
+                result = formula_module.evaluate(expression, self.names, self.scope)
             except formula_module.FormulaError as err:
                 raise TemplateError(
                     f"formula error at character {err.position + 2}: {err.detail} in {value!r}"
                 ) from None
             return to_json_value(result) if native else to_text(result)
-        if "<<" in value and ">>" in value:
+        if self.formulas and "<<" in value and ">>" in value:
             return self.pills(value)
         if "{{" not in value and "{%" not in value:
             return value
@@ -338,7 +344,8 @@ class _Render:
 
 
 def render_value(
-    value: Any, event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any] | None = None
+    value: Any, event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any] | None = None,
+    *, formulas: bool = True,
 ) -> Any:
     """Render an action option: every string inside dicts (keys too) and lists, in order.
 
@@ -347,9 +354,10 @@ def render_value(
     types pass through. Raises :class:`TemplateError` for a template that does not parse
     or fails to render; errors raised by ``scope`` propagate unchanged. ``assigns`` (the
     variables Liquid assigned so far) is read and added to, so the options of one action
-    run share one Liquid state.
+    run share one Liquid state. ``formulas=False`` (a story exported before Tines had
+    formulas) renders every string as Liquid only.
     """
-    return _Render(event, scope, assigns).value(value)
+    return _Render(event, scope, assigns, formulas).value(value)
 
 
 _DEFINES = re.compile(r"\{%-?\s*(?:assign|capture)\b")
@@ -366,7 +374,10 @@ def defines_variables(value: Any) -> bool:
     return False
 
 
-def share_assigns(options: Mapping[str, Any], event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any]) -> None:
+def share_assigns(
+    options: Mapping[str, Any], event: Mapping[str, Any], scope: Scope, assigns: dict[str, Any],
+    *, formulas: bool = True,
+) -> None:
     """Run, in document order, the options that set Liquid variables, keeping what they set.
 
     An action reads its options in its own order (an HTTP request reads ``url`` before
@@ -377,11 +388,11 @@ def share_assigns(options: Mapping[str, Any], event: Mapping[str, Any], scope: S
     for value in options.values():
         if defines_variables(value):
             try:
-                render_value(value, event, scope, assigns)
+                render_value(value, event, scope, assigns, formulas=formulas)
             except TemplateError:
                 continue
 
 
-def render_text(source: str, event: Mapping[str, Any], scope: Scope) -> str:
+def render_text(source: str, event: Mapping[str, Any], scope: Scope, *, formulas: bool = True) -> str:
     """Render a template to text (webhook responses): objects print as JSON, never natively."""
-    return to_text(_Render(event, scope).string(source, native=False))
+    return to_text(_Render(event, scope, formulas=formulas).string(source, native=False))

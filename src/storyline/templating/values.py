@@ -169,7 +169,51 @@ def is_templated(value: Any) -> bool:
     """True when an option string is rendered at run time, so it cannot be checked up front.
 
     Liquid (``{{``/``{%``), formula pills (``<<``) and whole-field formulas (leading ``=``).
+    Lenient on purpose: in a story from before formulas a leading ``=`` is text (see
+    :func:`formulas_in`), and treating it as templated only skips a check done up front.
     """
     if not isinstance(value, str):
         return False
     return any(marker in value for marker in _TEMPLATE_MARKERS) or value.lstrip().startswith("=")
+
+
+# Formulas (whole fields written ``=expr``, ``<<pills>>`` in text) are younger than Tines'
+# exports. Before them, every option string was a Liquid template and nothing else, as in
+# Huginn, which Tines grew from: Huginn's ``interpolate_options`` hands every string to
+# ``Liquid::Template.parse(string).render!``
+# (https://github.com/huginn/huginn/blob/master/app/concerns/liquid_interpolatable.rb), and
+# Tines' Liquid page says "Tines supports the use of the Liquid templating engine in Action
+# options blocks" (https://hub.tines.com/docs/actions/liquid). The leading ``=`` records a
+# field in the formula editor's "single value mode" ("Formulas have no direct equivalent to
+# as_object. Instead a field is either in "text mode" or "single value mode"",
+# https://www.tines.com/docs/formulas/from-liquid/; "Using a formula field will return the
+# value directly, rather than converting it to text", https://www.tines.com/docs/formulas),
+# a mode older stories could not have. So ``="{{ .RESOURCE.email }}"`` in a 2021 export
+# renders as Tines rendered it then: ``="alice@example.com"``, the ``=`` and the quotes kept.
+#
+# No Tines page dates formulas against export schemas. The 40 schema 1, 3 and 4 exports in
+# ../shared/tines-stories (71 stories with their embedded sub-stories, 2018-09 to 2022-03)
+# hold no formula and no ``<<pill>>``: their only values that begin with ``=`` are two Jira
+# comments headed ``===GreyNoise IP Lookup===``. The first export seen with formulas is
+# schema 6 (2023-02, ../shared/reference/tines-format.md), which also brings
+# ``standard_lib_version``. Schemas 1 and 3 (exports of 2018 to 2021) are taken as older
+# than formulas. Schema 4 was current in 2022 and may span their arrival, so it counts as a
+# formula schema: reading a formula as text would break every formula field of such a
+# story, reading text as a formula only text that begins with ``=`` or holds ``<<...>>``
+# (none of the three schema-4 stories seen has either).
+FIRST_SCHEMA_WITH_FORMULAS = 4
+
+
+def formulas_in(schema_version: int | None) -> bool:
+    """Whether a story of this Tines export schema may hold formulas (None: written for storyline)."""
+    return schema_version is None or schema_version >= FIRST_SCHEMA_WITH_FORMULAS
+
+
+def whole_formula(text: str) -> str | None:
+    """The expression of a whole-field formula (``=expr``), or None when ``text`` is not one.
+
+    The one test of "is this a formula field" for rendering and checking, asked only of
+    stories :func:`formulas_in` says may hold formulas. ``==`` starts text, not a formula
+    (a heading such as ``===IP Lookup===``).
+    """
+    return text[1:] if text[:1] == "=" and text[1:2] != "=" else None

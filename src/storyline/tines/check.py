@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from storyline.model import ActionDef, StoryDef
 from storyline.templating.check import template_findings
+from storyline.templating.values import formulas_in
 from storyline.tines.importer import StoryFormatError, load_file, parse_story
 from storyline.tines.schedules import problems as schedule_problems
 
@@ -98,12 +99,13 @@ def check_story(story: StoryDef, file: str) -> StoryReport:
     """What in ``story`` storyline would not run as Tines does, action by action."""
     report = StoryReport(file, story.name, story.schema_version, len(story.actions))
     for action in story.actions:
-        report.unsupported.extend(check_action(action))
+        report.unsupported.extend(check_action(action, formulas=formulas_in(story.schema_version)))
     return report
 
 
-def check_action(action: ActionDef) -> list[Unsupported]:
-    """The action's type, option problems, schedule and every template in its options."""
+def check_action(action: ActionDef, *, formulas: bool = True) -> list[Unsupported]:
+    """The action's type, option problems, schedule and every template in its options
+    (read as Liquid only when ``formulas`` is False: a story from before formulas)."""
     from storyline.actions import TYPES
 
     found: list[Unsupported] = []
@@ -127,7 +129,7 @@ def check_action(action: ActionDef) -> list[Unsupported]:
                 add("options", message)
     for message in schedule_problems(action.type, action.schedule):
         add("schedule", message)
-    for finding in template_findings(action.options):
+    for finding in template_findings(action.options, formulas=formulas):
         if finding.severity == "unsupported":  # warnings (an unknown filter) run as in Tines
             add(finding.what, f"in option '{finding.option}': {finding.reason}")
     return found

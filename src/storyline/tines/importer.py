@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from storyline.model import DEFAULT_KEEP_EVENTS_FOR, ActionDef, StoryDef
 from storyline.templating.check import template_problems
+from storyline.templating.values import formulas_in
 from storyline.tines.schedules import problems as schedule_problems
 
 if TYPE_CHECKING:
@@ -209,8 +210,12 @@ def _check_types(
     warnings: list[str],
     validate_options: bool,
     located: dict[str, Problem],
+    formulas: bool,
 ) -> None:
-    """Warn once per type storyline cannot run; collect each action module's option problems."""
+    """Warn once per type storyline cannot run; collect each action module's option problems.
+
+    ``formulas`` is False for an export from before Tines had formulas: its templates are
+    checked as the Liquid they are (``templating.values.formulas_in``)."""
     cannot_run: dict[str, list[str]] = defaultdict(list)
 
     def add(action: ActionDef, label: str, message: str, option: str | None) -> None:
@@ -242,7 +247,7 @@ def _check_types(
         # it runs, with the parse error naming the option; `tines check` lists it beforehand.
         warnings.extend(
             f"{label}: {message}; the story is imported and this action fails when it runs"
-            for message in template_problems(action.options, "")
+            for message in template_problems(action.options, "", formulas=formulas)
         )
     for type_name, names in cannot_run.items():
         what = (
@@ -349,7 +354,7 @@ def parse_story(
     located: dict[str, Problem] = {}
     _check_text({"name": name, "guid": guid, "description": description, "entry_agent_guid": entry},
                 actions, story_label, problems, located)
-    _check_types(actions, story_label, problems, warnings, validate_options, located)
+    _check_types(actions, story_label, problems, warnings, validate_options, located, formulas_in(schema_version))
 
     if problems:
         raise _error(source, name, problems, located)
