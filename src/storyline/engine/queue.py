@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 # bounds the transaction and breaks loops in stories whose links form a cycle.
 MAX_INLINE = 64
 NOTIFY_CHANNEL = "storyline_jobs"
+_NOTIFIED = "storyline.notified"
 # Pure actions run inside the database writer, where every webhook's ack waits on them; a
 # story's regex there gets this much per match instead of the stories' whole limit, and a
 # job that runs out of it is run again outside the writer (OutsideWriter).
@@ -87,8 +88,18 @@ def new_run_guid() -> str:
 
 
 def _notify(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    """Wake the workers listening on PostgreSQL once the transaction commits.
+
+    Once per transaction (or savepoint, which may be rolled back with its NOTIFY): PostgreSQL
+    delivers one notification per channel per transaction anyway, and each NOTIFY is a round trip.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    scope = conn.get_nested_transaction() or conn.get_transaction()
+    if scope is not None and conn.info.get(_NOTIFIED) is scope:
+        return
+    conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    conn.info[_NOTIFIED] = scope
 
 
 def _enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
