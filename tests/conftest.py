@@ -21,6 +21,10 @@ from tests.fakes.virustotal import FakeVirusTotal
 # PostgreSQL has no key file beside it: every process of a test shares this key.
 TEST_SECRET_KEY = "c3RvcnlsaW5lLXRlc3Qta2V5LW5vdC1hLXNlY3JldCE"
 os.environ.setdefault("STORYLINE_SECRET_KEY", TEST_SECRET_KEY)
+# Still argon2id, hashed and verified, at the least cost: hundreds of hashes at the recommended one took
+# a minute of the suite's CPU. tests/unit/test_accounts.py holds the production default to RFC 9106's.
+TEST_PASSWORD_HASH = "t=1,m=64,p=1"
+os.environ.setdefault("STORYLINE_PASSWORD_HASH", TEST_PASSWORD_HASH)
 
 _postgres: postgres.Choice | None = None
 

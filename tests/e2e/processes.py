@@ -16,6 +16,8 @@ import httpx
 from tests.support import eventually
 
 STORYLINE = [sys.executable, "-m", "storyline.cli"]
+INHERITED = ("STORYLINE_SECRET_KEY", "STORYLINE_PASSWORD_HASH")
+"""The test session's settings a storyline process keeps (tests/conftest.py sets them); no other."""
 
 
 def free_port() -> int:
@@ -85,6 +87,6 @@ def serve(port: int, env: dict[str, str], log: Path, *extra: str) -> Process:
 
 
 def environment(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_") or k == "STORYLINE_SECRET_KEY"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_") or k in INHERITED}
     env.update({"STORYLINE_DATABASE_URL": database_url, "STORYLINE_SQLITE_SYNCHRONOUS": "NORMAL", **extra})
     return env
