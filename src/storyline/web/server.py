@@ -45,7 +45,7 @@ from storyline.web.pages import SECURITY_HEADERS
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 5
-STOP_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = 5
 """At a stop (Ctrl-C, SIGTERM), requests still being answered after this long are cancelled: a live
 feed open for minutes must not hold the stop, and a webhook cut off was never acknowledged."""
 LINGER_SECONDS = 2.0
