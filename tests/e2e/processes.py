@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from tests.e2e import warm
 from tests.support import eventually
 
 STORYLINE = [sys.executable, "-m", "storyline.cli"]
@@ -26,9 +27,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+COLD = os.environ.get("STORYLINE_TEST_COLD_START") == "1"
+"""Start every command from scratch instead of forking it warm (``tests/e2e/warm.py``): to compare the two."""
+
+
 def cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
         stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*STORYLINE, *args], capture_output=True, text=True, env=env, timeout=120, input=stdin)
+    """``storyline ARGS`` in a process of its own, its output captured; forked warm unless ``COLD``."""
+    if COLD:
+        result = subprocess.run([*STORYLINE, *args], capture_output=True, text=True, env=env, timeout=120,
+                                input=stdin)
+    else:
+        result = warm.run(args, env=env, stdin=stdin, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f"storyline {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result
