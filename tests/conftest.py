@@ -11,6 +11,8 @@ import hypothesis
 import pytest
 import sqlalchemy as sa
 
+from storyline.store.db import HEAD
+from storyline.store.tables import metadata
 from tests import postgres
 from tests.fakes.botframework import FakeBotFramework
 from tests.fakes.enrichment import FakeEnrichment
@@ -60,30 +62,95 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"postgresql: {_postgres.url or _postgres.problem} ({_postgres.origin})"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/storyline.db"
-        return
+class Schemas:
+    """This test process's PostgreSQL schemas: each test has one to itself, emptied afterwards for the next.
+
+    Creating a schema and migrating it took a quarter of a second per test (most of it PostgreSQL's
+    catalog work); deleting a test's rows and restarting the sequences takes a few milliseconds. A
+    schema a test left other than it found it (another migration, a table more or less) is dropped.
+    """
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.admin = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg://", 1))
+        self._free: list[str] = []
+
+    def take(self) -> str:
+        if self._free:
+            return self._free.pop()
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        try:
+            with self.admin.begin() as conn:
+                conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        except sa.exc.OperationalError as exc:
+            pytest.fail(f"PostgreSQL at {self.server} is not reachable ({exc.orig}); start it (see DEVELOPERS.md)")
+        return schema
+
+    def give_back(self, schema: str) -> None:
+        try:
+            emptied = self._empty(schema)
+        except sa.exc.DBAPIError:
+            emptied = False
+        if emptied:
+            self._free.append(schema)
+        else:
+            self._drop(schema)
+
+    def _empty(self, schema: str) -> bool:
+        """Delete every row a test wrote, if the schema is still as a migration leaves it (or untouched)."""
+        with self.admin.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")  # a process still holding a table: drop it
+            found = set(conn.exec_driver_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %(s)s", {"s": schema},
+            ).scalars())
+            if not found:
+                return True
+            tables = [table.name for table in reversed(metadata.sorted_tables)]  # children before parents
+            if found != {*tables, "alembic_version"}:
+                return False
+            if conn.exec_driver_sql(f"SELECT version_num FROM {schema}.alembic_version").scalars().all() != [HEAD]:
+                return False
+            sequences = conn.exec_driver_sql(
+                "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = %(s)s", {"s": schema},
+            ).scalars().all()
+            conn.exec_driver_sql("; ".join([*(f"DELETE FROM {schema}.{name}" for name in tables),
+                                            *(f"ALTER SEQUENCE {schema}.{name} RESTART" for name in sequences)]))
+        return True
+
+    def _drop(self, schema: str) -> None:
+        with self.admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+
+    def close(self) -> None:
+        for schema in self._free:
+            self._drop(schema)
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schemas() -> Iterator[Schemas]:
     try:
         server = postgres.url()
     except LookupError as exc:
         pytest.fail(f"{exc} (see DEVELOPERS.md)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg://", 1))
+    schemas = Schemas(server)
+    yield schemas
+    schemas.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of the test's own with no rows: a fresh SQLite file, or a PostgreSQL schema (`Schemas`)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/storyline.db"
+        return
+    schemas: Schemas = request.getfixturevalue("pg_schemas")
+    schema = schemas.take()
+    sep = "&" if "?" in schemas.server else "?"
     try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at {server} is not reachable ({exc.orig}); start it (see DEVELOPERS.md)")
-    sep = "&" if "?" in server else "?"
-    try:
-        yield f"{server}{sep}options=-csearch_path%3D{schema}"
+        yield f"{schemas.server}{sep}options=-csearch_path%3D{schema}"
     finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+        schemas.give_back(schema)
 
 
 # Fake upstreams: one server each per test session, forgotten between tests.
