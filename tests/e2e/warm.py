@@ -85,8 +85,9 @@ def serve(path):
             os.close(fd)
         try:
             conn.send(json.dumps({"pid": command}).encode())
-            _, status = os.waitpid(command, 0)
-            conn.send(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}).encode())
+            _, status, usage = os.wait4(command, 0)
+            conn.send(json.dumps({"returncode": os.waitstatus_to_exitcode(status),
+                                  "cpu": usage.ru_utime + usage.ru_stime}).encode())
         finally:
             os._exit(0)  # the caller may have given up (a timeout): nothing to say to it
     sys.exit(0)
@@ -130,6 +131,8 @@ class Zygote:
 
 
 _zygote: Zygote | None = None
+commands: list[float] = []
+"""The CPU seconds of each command run warm by this test process (its own CPU does not count them)."""
 _lock = threading.Lock()
 
 
@@ -161,7 +164,9 @@ def run(args: Sequence[str], *, env: Mapping[str, str] | None, stdin: str | None
             threading.Thread(target=_feed, args=(in_w, stdin.encode()), daemon=True).start()
         pid = json.loads(conn.recv(4096))["pid"]
         stdout, stderr = _drain(out_r, err_r, time.monotonic() + timeout)
-        returncode = json.loads(conn.recv(4096))["returncode"]
+        ended = json.loads(conn.recv(4096))
+        returncode = ended["returncode"]
+        commands.append(ended["cpu"])
     except TimeoutError:
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
