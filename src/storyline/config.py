@@ -124,7 +124,11 @@ class Settings:
     lease_seconds: float = 30.0
     max_attempts: int = 5
     retry_base_seconds: float = 2.0
+    # Jobs one worker runs at once, by what they wait on: ``worker_concurrency`` bounds the jobs using
+    # the CPU or the database writer; ``worker_in_flight`` bounds them all, those waiting on an
+    # upstream (an HTTP request, a mail server) included, which cost a coroutine, not a slot.
     worker_concurrency: int = 32
+    worker_in_flight: int = 512
     sqlite_synchronous: str = "FULL"
     # Send Email: the SMTP server every Agents::EmailAgent sends through.
     smtp_host: str = ""
@@ -169,6 +173,7 @@ class Settings:
             max_attempts=int(_env_float("STORYLINE_MAX_ATTEMPTS", cls.max_attempts)),
             retry_base_seconds=_env_float("STORYLINE_RETRY_BASE_SECONDS", cls.retry_base_seconds),
             worker_concurrency=int(_env_float("STORYLINE_WORKER_CONCURRENCY", cls.worker_concurrency)),
+            worker_in_flight=int(_env_float("STORYLINE_WORKER_IN_FLIGHT", cls.worker_in_flight)),
             sqlite_synchronous=(os.environ.get("STORYLINE_SQLITE_SYNCHRONOUS") or "FULL").upper(),
             smtp_host=os.environ.get("STORYLINE_SMTP_HOST", "").strip(),
             smtp_port=int(_env_float("STORYLINE_SMTP_PORT", cls.smtp_port)),

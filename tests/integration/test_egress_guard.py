@@ -15,7 +15,8 @@ import pytest
 
 from storyline.egress.client import Egress
 from storyline.egress.errors import EgressRefused, ResponseTooLarge
-from storyline.egress.guard import AllowList, Guard, GuardedTransport, Refused
+from storyline.egress.guard import AllowList, Guard, Refused
+from storyline.egress.wire import Wire
 from storyline.store.queries import list_logs
 from tests.builders import HTTP, WEBHOOK, agent, story
 from tests.fakes.httpbin import FakeHttpbin
@@ -108,7 +109,7 @@ async def test_the_checked_address_is_the_one_connected_to(httpbin: FakeHttpbin)
         return answers[min(len(asked), len(answers)) - 1]
 
     guard = Guard(AllowList(["127.0.0.1/32"]), resolver=rebinding)
-    transport = GuardedTransport(guard, ssl_context=httpx.create_ssl_context(), limits=httpx.Limits())
+    transport = Wire(ssl_context=httpx.create_ssl_context(), connect=guard.addresses)
     async with httpx.AsyncClient(transport=transport) as client:
         # rebind.test does not exist in DNS: reaching the fake proves the resolver's answer was used.
         url = f"http://rebind.test:{port(httpbin)}/anything"

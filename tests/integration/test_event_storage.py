@@ -8,8 +8,10 @@ JSON keeps integers of any width and nests at most ``jsondata.MAX_DEPTH`` levels
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from storyline import jsondata
 from storyline.config import Settings
 from storyline.engine import queue, retention
 from storyline.engine.database import Database
+from storyline.store import run_bytes
 from storyline.store import tables as t
 from storyline.store.db import HEAD, alembic_config, current_revision, make_engine, upgrade
 from storyline.web.app import create_app
@@ -100,13 +103,13 @@ async def test_a_story_run_counts_the_bytes_of_its_events(database_url: str) -> 
         assert counted == stored_bytes(h.engine)
 
 
-async def test_counting_a_runs_bytes_ends_the_writers_transaction(database_url: str) -> None:
-    """On PostgreSQL the count's row stays locked until commit: no batch may hold it while waiting for another."""
+async def test_a_batch_counts_its_runs_bytes_at_its_end_and_commits_once(database_url: str) -> None:
+    """On PostgreSQL counting locks the run's row: the writer adds the counts as its transaction ends."""
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite takes no row locks: its single writer serialises")
     async with Harness(database_url, worker=False) as h:
         await h.load(explode_story())
-        await h.ingest("Hook", {"tag": "big", "items": [{"n": 1}]})
+        ingested = await h.ingest("Hook", {"tag": "big", "items": [{"n": 1}]})
         [job] = await h.service.db.write(queue.claim, "w1", 10, 30.0, time.time())
 
         def transaction(conn: sa.Connection) -> int:
@@ -124,7 +127,37 @@ async def test_counting_a_runs_bytes_ends_the_writers_transaction(database_url: 
             first, counted, after = await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
         finally:
             db.stop()
-        assert first == counted != after
+        assert first == counted == after
+        with h.engine.connect() as conn:
+            total = conn.execute(
+                sa.select(t.story_runs.c.event_bytes).where(t.story_runs.c.guid == ingested.story_run)
+            ).scalar_one()
+        assert total == stored_bytes(h.engine)
+
+
+async def test_two_transactions_counting_the_same_runs_in_opposite_orders_do_not_deadlock(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite takes no row locks: its single writer serialises")
+    async with Harness(database_url, worker=False) as h:
+        await h.load(explode_story())
+        runs = [(await h.ingest("Hook", {"tag": "big", "items": []})).story_run for _ in range(2)]
+        both_counted = threading.Barrier(2, timeout=10)
+
+        def count(order: list[str]) -> None:
+            with h.engine.begin() as conn:
+                run_bytes.defer(conn)
+                for run in order:
+                    run_bytes.add(conn, run, 10)
+                both_counted.wait()  # each holds its counts for both runs before either writes them
+                run_bytes.write(conn)
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            for done in [pool.submit(count, runs), pool.submit(count, runs[::-1])]:
+                done.result(timeout=30)  # a deadlock would fail one of them (40P01)
+        with h.engine.connect() as conn:
+            counted = conn.execute(sa.select(t.story_runs.c.guid, t.story_runs.c.event_bytes)).all()
+        first = len(jsondata.dumps({"hook": {"tag": "big", "items": []}}))
+        assert sorted(bytes_ for _, bytes_ in counted) == [first + 20, first + 20]
 
 
 async def test_retention_keeps_an_event_while_a_later_one_is_built_on_it(database_url: str) -> None:

@@ -10,8 +10,8 @@ metadata destinations unless ``STORYLINE_EGRESS_ALLOW`` names them.
 
 This sits on the worker's hot path (thousands of requests per second against a
 loopback fake in the benchmark), so it shares one ``httpx.AsyncClient`` (keep-alive,
-HTTP/1.1), adds no per-request client and installs the override hooks only when
-there are overrides.
+HTTP/1.1) over its own transport (``wire.py``), adds no per-request client and
+installs the override hooks only when there are overrides.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from storyline.egress.errors import (
     EgressTimeout,
     ResponseTooLarge,
 )
-from storyline.egress.guard import AllowList, Guard, GuardedTransport, Refused
-from storyline.egress.pool import ShardedTransport
+from storyline.egress.guard import AllowList, Guard, Refused
 from storyline.egress.response import EgressResponse
+from storyline.egress.wire import Wire, unguarded
 from storyline.hosts import override_url
 
 MiB = 1024 * 1024
@@ -78,6 +78,29 @@ class _RefuseCookies(http.cookiejar.DefaultCookiePolicy):
 def _no_cookie_jar() -> http.cookiejar.CookieJar:
     """One client serves every story: a cookie one upstream sets must not ride on another story's request."""
     return http.cookiejar.CookieJar(policy=_RefuseCookies())
+
+
+class _NoCookies(httpx.Cookies):
+    """The client's cookies: none, ever. A response's Set-Cookie is not even parsed (the jar would
+    refuse it, but reading it through urllib's cookie machinery cost 5% of the worker's CPU)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _Client(httpx.AsyncClient):
+    """httpx's client with ``_NoCookies``: nothing to store, nothing to send."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies(_no_cookie_jar())
 
 
 def _parse_target(host: str, base: str) -> _Target:
@@ -162,8 +185,9 @@ class Egress:
 
     Create one per process (the worker owns it), hand it to actions through
     ``RunContext.egress`` and ``await aclose()`` on shutdown. ``max_connections``
-    and ``max_keepalive_connections`` are totals, split over ``pool_shards`` pools;
-    a pool takes ``pool_spill`` requests in flight before the next one is used.
+    bounds the requests in flight (more wait for one to finish, within the timeout):
+    at least the worker's jobs in flight (``worker_in_flight``), so that the pool is
+    not what holds them up; ``max_keepalive_connections`` the idle ones kept open.
     ``allow`` lists what the guard lets through (``STORYLINE_EGRESS_ALLOW`` entries;
     ``["*"]`` turns it off). Through a ``proxy`` only host names and IP literals are
     checked: the proxy resolves names, so it has to refuse internal ones itself.
@@ -176,10 +200,8 @@ class Egress:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         user_agent: str = DEFAULT_USER_AGENT,
         *,
-        max_connections: int = 256,
-        max_keepalive_connections: int = 128,
-        pool_shards: int = 16,
-        pool_spill: int = 4,
+        max_connections: int = 1024,
+        max_keepalive_connections: int = 256,
         proxy: str | None = None,
         allow: Iterable[str] = (),
     ) -> None:
@@ -196,13 +218,10 @@ class Egress:
         allowed = AllowList(allow)
         endpoints = [(t.host, t.port or (443 if t.scheme == "https" else 80)) for t in self._targets.values()]
         self._guard = None if allowed.everything else Guard(allowed, endpoints)
-        self._shards = max(1, pool_shards)
         self._limits = httpx.Limits(
-            max_connections=-(-max_connections // self._shards),
-            max_keepalive_connections=-(-max_keepalive_connections // self._shards),
+            max_connections=max_connections, max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=30.0,
         )
-        self._spill = max(1, pool_spill)
         self._proxy = proxy
         self._client = self._build_client(verify=True)
         self._insecure_client: httpx.AsyncClient | None = None
@@ -215,6 +234,7 @@ class Egress:
             timeout=settings.egress_timeout,
             max_response_bytes=settings.max_response_bytes,
             allow=settings.egress_allow,
+            max_connections=max(1024, 2 * int(getattr(settings, "worker_in_flight", 0))),
         )
 
     async def check_destination(self, host: str, port: int, what: str) -> None:
@@ -239,18 +259,23 @@ class Egress:
         if self._targets:
             hooks["response"] = [self._on_response]
         ssl_context = _ssl_context(verify)
-        transports = [
-            GuardedTransport(self._guard, ssl_context=ssl_context, limits=self._limits)
-            if self._guard is not None and self._proxy is None
-            else httpx.AsyncHTTPTransport(
-                verify=ssl_context, http1=True, http2=False, limits=self._limits, proxy=self._proxy
+        limits = self._limits
+        transport: httpx.AsyncBaseTransport
+        if self._proxy is None:
+            transport = Wire(
+                ssl_context=ssl_context, max_connections=limits.max_connections or 0,
+                max_idle=limits.max_keepalive_connections or 0, keepalive_expiry=limits.keepalive_expiry or 0.0,
+                connect=self._guard.addresses if self._guard is not None else unguarded,
             )
-            for _ in range(self._shards)
-        ]
+        else:
+            # Through a proxy, httpx's own transport (the proxy resolves names: see the class's docstring).
+            transport = httpx.AsyncHTTPTransport(
+                verify=ssl_context, http1=True, http2=False, limits=limits, proxy=self._proxy
+            )
         # With an explicit transport httpx ignores HTTP(S)_PROXY from the environment;
         # ``proxy`` is the way to send egress through a proxy.
-        return httpx.AsyncClient(
-            transport=ShardedTransport(transports, self._spill),
+        return _Client(
+            transport=transport,
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": self.user_agent},
             event_hooks=hooks,

@@ -15,23 +15,18 @@ The check runs twice, because either alone can be bypassed:
   ``0x7f.1``, ``[::ffff:127.0.0.1]``) and metadata host names, and it stops a story
   from reusing a pooled keep-alive connection to an override's fake by naming the
   fake's address itself.
-* ``GuardedBackend.connect_tcp`` whenever a new connection is opened: it resolves
-  the name once, checks every address, and connects to the checked address, so a
-  DNS answer that changes between check and connect (rebinding) changes nothing.
-  httpcore hands that method the host as the pool saw it, which is why the
-  connection pool is built here with the backend (``GuardedTransport``).
+* ``Guard.addresses`` whenever a new connection is opened (``wire.Wire`` asks it):
+  it resolves the name once and checks every address, and the connection is made
+  to a checked address, so a DNS answer that changes between check and connect
+  (rebinding) changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
-
-import anyio
-import httpcore
-import httpx
 
 from storyline.hosts import IPAddress, IPNetwork, parse_allow_entry, parse_ip
 
@@ -160,7 +155,7 @@ class AllowList:
 
 async def system_resolver(host: str, port: int) -> list[str]:
     """Every address the system resolver gives for ``host``, in its preferred order."""
-    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
@@ -218,65 +213,3 @@ class Guard:
             if why is not None:
                 raise Refused(host, f"{host} resolves to {resolved}, {why}")
         return found
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend with the guard in ``connect_tcp``: resolve, check, connect to what was checked."""
-
-    def __init__(self, guard: Guard, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self._guard = guard
-        self._inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            with anyio.fail_after(timeout):
-                addresses = await self._guard.addresses(host, port)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout}s") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
-        error: Exception = httpcore.ConnectError(f"{host} has no address")
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        raise error
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        return await self._inner.connect_unix_socket(path, timeout=timeout, socket_options=socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's HTTP/1.1 transport whose connections are all opened through ``GuardedBackend``.
-
-    httpx takes no network backend, but its transport is a thin adapter around an
-    httpcore connection pool (``_pool``), which does: the pool is built again here
-    the way httpx builds it, plus the backend.
-    """
-
-    def __init__(self, guard: Guard, *, ssl_context: Any, limits: httpx.Limits) -> None:
-        super().__init__(verify=ssl_context, http1=True, http2=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=GuardedBackend(guard),
-        )

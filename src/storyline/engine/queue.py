@@ -15,6 +15,7 @@ Each function takes the caller's connection; the caller owns the transaction.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import traceback
@@ -32,9 +33,10 @@ from storyline.actions.base import ActionError, ActionSpec, Result, SendToStory
 from storyline.engine import substory
 from storyline.engine.catalog import Catalog
 from storyline.engine.runtime import Runtime
-from storyline.store import events
+from storyline.store import events, run_bytes
 from storyline.store import tables as t
-from storyline.store.db import JsonText, is_transient, json_text, row_locked
+from storyline.store.db import JsonText, is_transient, json_text
+from storyline.store.hot import Hot
 from storyline.store.state import SqlActionState
 from storyline.templating import regexes
 
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 # bounds the transaction and breaks loops in stories whose links form a cycle.
 MAX_INLINE = 64
 NOTIFY_CHANNEL = "storyline_jobs"
+_NOTIFIED = "storyline.notified"
 # Pure actions run inside the database writer, where every webhook's ack waits on them; a
 # story's regex there gets this much per match instead of the stories' whole limit, and a
 # job that runs out of it is run again outside the writer (OutsideWriter).
@@ -85,13 +88,23 @@ def new_run_guid() -> str:
 
 
 def _notify(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    """Wake the workers listening on PostgreSQL once the transaction commits.
+
+    Once per transaction (or savepoint, which may be rolled back with its NOTIFY): PostgreSQL
+    delivers one notification per channel per transaction anyway, and each NOTIFY is a round trip.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    scope = conn.get_nested_transaction() or conn.get_transaction()
+    if scope is not None and conn.info.get(_NOTIFIED) is scope:
+        return
+    conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    conn.info[_NOTIFIED] = scope
 
 
 def _enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        conn.execute(t.jobs.insert(), rows)
+        _INSERT_JOBS.many(conn, rows)
         _notify(conn)
 
 
@@ -110,17 +123,21 @@ def _job_row(action_id: int, event_id: int | None, story_run: str, now: float, *
     return row
 
 
-# Statements on the hot path are built once: building and cache-keying a statement
-# per call costs more than executing it on SQLite.
-_INSERT_EVENT = t.events.insert().returning(t.events.c.id)
-_INSERT_RUN = t.story_runs.insert()
-_INSERT_LOG = t.logs.insert()
-_COUNT_BYTES = (
-    t.story_runs.update()
-    .where(t.story_runs.c.guid == sa.bindparam("run"))
-    .values(event_bytes=t.story_runs.c.event_bytes + sa.bindparam("size"))
-    .returning(t.story_runs.c.event_bytes)
+# Statements on the hot path are built once and run on the driver's cursor (store/hot.py):
+# building, cache-keying and wrapping a statement per call costs about as much CPU as
+# executing it on SQLite.
+_INSERT_EVENT = Hot(
+    t.events.insert().returning(t.events.c.id),
+    ("story_id", "action_id", "story_run", "job_id", "idx", "payload", "parent_id", "created_at", "expires_at"),
 )
+_INSERT_RUN = Hot(
+    t.story_runs.insert(), ("guid", "story_id", "created_at", "expires_at", "parent_job_id", "event_bytes")
+)
+_INSERT_LOG = Hot(t.logs.insert(), ("action_id", "job_id", "story_run", "level", "message", "created_at"))
+_INSERT_JOBS = Hot(
+    t.jobs.insert(), ("action_id", "event_id", "story_run", "status", "run_after", "attempts", "state", "created_at")
+)
+
 
 
 def _own_output(action: ActionSpec, output: Any) -> JsonText:
@@ -136,8 +153,8 @@ def _insert_event(
     now: float, job_id: int | None, idx: int,
 ) -> int:
     keep = catalog.kept_for(action)
-    return conn.execute(
-        _INSERT_EVENT,
+    return _INSERT_EVENT.one(
+        conn,
         {
             "story_id": action.story_id,
             "action_id": action.id,
@@ -149,7 +166,7 @@ def _insert_event(
             "created_at": now,
             "expires_at": now + keep,
         },
-    ).scalar_one()
+    )
 
 
 def _new_run(
@@ -158,7 +175,7 @@ def _new_run(
 ) -> str:
     story_run = new_run_guid()
     keep = catalog.run_kept_for(action.story_id)
-    conn.execute(_INSERT_RUN, {"guid": story_run, "story_id": action.story_id, "created_at": now,
+    _INSERT_RUN.run(conn, {"guid": story_run, "story_id": action.story_id, "created_at": now,
                                "expires_at": now + keep, "parent_job_id": parent_job_id, "event_bytes": event_bytes})
     return story_run
 
@@ -274,25 +291,26 @@ def with_events(conn: Connection, rows: list[Any]) -> list[Job]:
 
 
 @functools.cache
-def _release_statement(columns: tuple[str, ...]) -> sa.Update:
+def _release_statement(columns: tuple[str, ...]) -> Hot:
     j = t.jobs.c
-    return (
+    return Hot(
         t.jobs.update()
         .where(j.id == sa.bindparam("job_id"), j.worker == sa.bindparam("owner"), j.status == "running")
-        .values(lease_until=None, **{column: sa.bindparam(f"new_{column}") for column in columns})
+        .values(lease_until=None, **{column: sa.bindparam(f"new_{column}") for column in columns}),
+        ("job_id", "owner", *(f"new_{column}" for column in columns)),
     )
 
 
 def _release(conn: Connection, job: Job, owner: str, **values: Any) -> None:
     params = {f"new_{column}": value for column, value in values.items()}
-    result = conn.execute(_release_statement(tuple(values)), {"job_id": job.id, "owner": owner, **params})
-    if result.rowcount != 1:
+    changed = _release_statement(tuple(values)).run(conn, {"job_id": job.id, "owner": owner, **params})
+    if changed != 1:
         raise LeaseLost(f"job {job.id} is no longer leased to {owner}")
 
 
 def _log(conn: Connection, action_id: int, job_id: int | None, story_run: str | None, level: str,
          message: str, now: float) -> None:
-    conn.execute(_INSERT_LOG, {"action_id": action_id, "job_id": job_id, "story_run": story_run, "level": level,
+    _INSERT_LOG.run(conn, {"action_id": action_id, "job_id": job_id, "story_run": story_run, "level": level,
                                "message": message, "created_at": now})
 
 
@@ -378,20 +396,23 @@ class Step:
             self._jobs.append(_job_row(action.id, event_id, self.story_run, self.now, run_after=self.due))
             return
         self._inline += 1
+        # Only a stateful action is given its state, and runs in a savepoint: state it wrote before
+        # failing must not outlive the failure. One that keeps none has nothing to undo (a savepoint
+        # is two statements).
+        stateful = module.needs_state(action.options)
         ctx = self.runtime.context(
             action, payload, self.story_run, self.now,
-            state=SqlActionState(self.conn, action.id, self.now), event_id=event_id,
+            state=SqlActionState(self.conn, action.id, self.now) if stateful else None, event_id=event_id,
         )
         budget = regexes.Budget(INLINE_REGEX_SECONDS)
         try:
-            # In a savepoint: state the action wrote before failing must not outlive the failure.
-            with self.conn.begin_nested(), regexes.budget(budget):
+            with self.conn.begin_nested() if stateful else contextlib.nullcontext(), regexes.budget(budget):
                 result = module.run(ctx)
             encoded = self._encode(action, result)
         except Exception as exc:
             if is_transient(exc):
                 raise  # the whole transaction is run again (engine/database.py)
-            if budget.exceeded and not module.needs_state(action.options):
+            if budget.exceeded and not stateful:
                 self.runtime.outside_writer.add(action.id)
             # Let the queue retry it (outside the writer if a regex ran out of its budget here)
             # and record the failure the usual way.
@@ -407,8 +428,7 @@ class Step:
     def flush(self) -> None:
         """Enqueue the jobs downstream and count the run's bytes, refusing the step if they are over budget."""
         if self._bytes:
-            total = self.conn.execute(_COUNT_BYTES, {"run": self.story_run, "size": self._bytes}).scalar()
-            row_locked(self.conn)
+            total = run_bytes.add(self.conn, self.story_run, self._bytes)
             if total is not None and total > self._max_bytes:
                 raise _over_budget(self.story_run, self._max_bytes)
         _enqueue(self.conn, self._jobs)

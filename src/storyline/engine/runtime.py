@@ -65,6 +65,14 @@ class Runtime:
     # their jobs run outside the writer from then on, so an attacker's flood of events meeting
     # a runaway pattern costs the writer one budget per action, not one per event.
     outside_writer: set[int] = field(default_factory=set)
+    _defines: dict[int, tuple[Mapping[str, Any], bool]] = field(default_factory=dict, repr=False)
+
+    def _defines_variables(self, action: ActionSpec) -> bool:
+        """Whether the action's options assign Liquid variables: looked up once per version of its options."""
+        cached = self._defines.get(action.id)
+        if cached is None or cached[0] is not action.options:
+            cached = self._defines[action.id] = (action.options, defines_variables(action.options))
+        return cached[1]
 
     def redact(self, value: Any) -> Any:
         """Hide secret values in what is about to be stored (events, logs, errors)."""
@@ -107,7 +115,7 @@ class Runtime:
             def render_event(value: Any, event: Mapping[str, Any]) -> Any:
                 if not shared:
                     shared.append(True)
-                    if defines_variables(action.options):
+                    if self._defines_variables(action):
                         share_assigns(action.options, event, scope, assigns, formulas=action.formulas)
                 return render_value(value, event, scope, assigns, formulas=action.formulas)
 

@@ -3,6 +3,12 @@
 Pure actions (trigger, transform) run inside the writer's transaction; actions
 with I/O run on the event loop between two transactions (claim, then complete),
 so a crash between them leaves a leased job that the reaper hands back.
+
+Two bounds, by what a job waits on. ``concurrency`` (``worker_concurrency``) counts the
+jobs that use the CPU or the writer; a job inside an I/O action (an HTTP request, a mail
+server) waits on the network and counts only against ``in_flight``
+(``worker_in_flight``), since it costs a coroutine, not CPU. A job is leased only when
+it can start at once, so a burst never leases jobs that then sit unstarted.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from storyline.actions import runnable
 from storyline.actions.base import ActionError, ActionSpec, PureAction, RunContext
@@ -30,8 +37,11 @@ from storyline.engine.runtime import Runtime
 from storyline.store.queries import run_outcomes
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 runs_log = logging.getLogger("storyline.runs")
 REPORT_EVERY_SECONDS = 0.5
+CLAIM_BATCH = 8
+"""While jobs run, the worker claims when at least this many can start (fewer when its bound is small)."""
 """How often the worker says which runs ended (``storyline.runs`` lines on serve's console)."""
 """One line per finished or failed story run on ``serve``'s console (INFO; ``serve --quiet`` hides it)."""
 
@@ -44,13 +54,15 @@ events meeting a runaway pattern leaves the rest to answer webhooks."""
 class Worker:
     def __init__(
         self, db: Database, runtime: Runtime, catalogs: CatalogCache, settings: Settings,
-        *, concurrency: int | None = None, name: str | None = None,
+        *, concurrency: int | None = None, in_flight: int | None = None, name: str | None = None,
     ) -> None:
         self.db = db
         self.runtime = runtime
         self.catalogs = catalogs
         self.settings = settings
         self.concurrency = concurrency or settings.worker_concurrency
+        self.in_flight = max(self.concurrency, in_flight or settings.worker_in_flight)
+        self._waiting = 0  # jobs in flight inside an I/O action: waiting on an upstream, not on the CPU
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
@@ -75,16 +87,16 @@ class Worker:
             helpers.append(asyncio.create_task(self._listen(stop)))
         try:
             while not stop.is_set():
-                free = self.concurrency - len(self._inflight)
+                self._wake.clear()  # before counting: whatever changes the count from here on wakes the wait below
+                free = self._free()
                 jobs: list[queue.Job] = []
-                if free > 0:
-                    self._wake.clear()
+                if free >= self._claim_at_least():
                     jobs = await self._claim(min(free, 64))
                     for job in jobs:
                         task = asyncio.create_task(self._process(job))
                         self._inflight[job.id] = task
                         task.add_done_callback(functools.partial(self._done, job.id))
-                if not jobs or free <= 0:
+                if not jobs or free < self._claim_at_least():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
         finally:
@@ -99,12 +111,22 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def _claim_at_least(self) -> int:
+        """Claim in batches while jobs are running: each claim is a write and a read, and claiming
+        every job as a slot came free cost more than the jobs' own reads (py-spy, bench/README.md)."""
+        return 1 if not self._inflight else max(1, min(CLAIM_BATCH, self.concurrency // 4))
+
+    def _free(self) -> int:
+        """How many jobs to lease now: as many as can start at once within both bounds."""
+        busy = len(self._inflight) - self._waiting
+        return min(self.in_flight - len(self._inflight), self.concurrency - busy)
+
     def _done(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(job_id, None)
         self._wake.set()
 
     async def _idle_wait(self) -> float:
-        if len(self._inflight) >= self.concurrency:
+        if self._free() < self._claim_at_least():
             return 1.0
         due = await self.db.read(queue.next_due)
         if due is None:
@@ -192,7 +214,7 @@ class Worker:
                     await self._run_outside_writer(catalog, module, action, job)
             else:
                 ctx = self._context(action, job, recall=lambda bucket: self.db.read(queue.recall, action.id, bucket))
-                result = await module.run(ctx)
+                result = await self._waiting_on_upstream(module.run(ctx))
                 await self.db.write(queue.complete, catalog, self.runtime, job, self.name, result, time.time())
             self.completed += 1
         except queue.LeaseLost:
@@ -206,6 +228,15 @@ class Worker:
                     max_attempts=self.settings.max_attempts, base_seconds=self.settings.retry_base_seconds,
                     redact=self.runtime.redact,
                 )
+
+    async def _waiting_on_upstream(self, run: Awaitable[T]) -> T:
+        """Await an I/O action: its job leaves the CPU-bound count, so the worker may start another."""
+        self._waiting += 1
+        self._wake.set()
+        try:
+            return await run
+        finally:
+            self._waiting -= 1
 
     def _context(self, action: ActionSpec, job: queue.Job, **extra: Any) -> RunContext:
         """What a job's action runs with outside the writer (pure jobs in the writer get theirs in queue)."""

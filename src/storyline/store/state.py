@@ -1,7 +1,13 @@
-"""ActionState kept in the ``action_state`` table, inside the caller's transaction."""
+"""ActionState kept in the ``action_state`` table, inside the caller's transaction.
+
+Its statements are built once (implode, deduplicate and throttle run them for every event
+they see, in the writer's transaction: building each statement anew took more CPU than
+running it, measured on the security chatbot's burst in bench/README.md).
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,6 +15,25 @@ from sqlalchemy.engine import Connection
 
 from storyline.store import tables as t
 from storyline.store.db import lock_key
+from storyline.store.hot import Hot
+
+_c = t.action_state.c
+_APPEND = Hot(t.action_state.insert(), ("action_id", "bucket", "value", "created_at"))
+_CLEAR = Hot(
+    t.action_state.delete().where(_c.action_id == sa.bindparam("action_id"), _c.bucket == sa.bindparam("bucket")),
+    ("action_id", "bucket"),
+)
+
+
+@functools.cache
+def _items(limited: bool, since: bool) -> sa.Select[Any]:
+    query = sa.select(_c.value).where(_c.action_id == sa.bindparam("action_id"), _c.bucket == sa.bindparam("bucket"))
+    if since:
+        query = query.where(_c.created_at >= sa.bindparam("since"))
+    query = query.order_by(_c.id.desc())
+    if limited:
+        query = query.limit(sa.bindparam("limit"))
+    return query
 
 
 class SqlActionState:
@@ -27,24 +52,16 @@ class SqlActionState:
 
     def append(self, bucket: str, value: Any) -> None:
         self._lock(bucket)
-        self.conn.execute(
-            t.action_state.insert().values(
-                action_id=self.action_id, bucket=bucket, value=value, created_at=self.now
-            )
-        )
+        _APPEND.run(self.conn, {"action_id": self.action_id, "bucket": bucket, "value": value, "created_at": self.now})
 
     def items(self, bucket: str, *, limit: int | None = None, since: float | None = None) -> list[Any]:
         self._lock(bucket)
-        c = t.action_state.c
-        query = sa.select(c.value).where(c.action_id == self.action_id, c.bucket == bucket)
-        if since is not None:
-            query = query.where(c.created_at >= since)
-        query = query.order_by(c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        return [row.value for row in self.conn.execute(query)][::-1]
+        query = _items(limit is not None, since is not None)
+        rows = self.conn.execute(
+            query, {"action_id": self.action_id, "bucket": bucket, "limit": limit, "since": since}
+        )
+        return [row.value for row in rows][::-1]
 
     def clear(self, bucket: str) -> None:
         self._lock(bucket)
-        c = t.action_state.c
-        self.conn.execute(t.action_state.delete().where(c.action_id == self.action_id, c.bucket == bucket))
+        _CLEAR.run(self.conn, {"action_id": self.action_id, "bucket": bucket})
