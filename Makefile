@@ -20,6 +20,9 @@ run: $(STAMP)
 # processes, the database), so twice the cores wins on 2 cores; measured in DEVELOPERS.md.
 TEST_WORKERS ?= 4
 
+# The suite starts hundreds of Python processes: with PYTHONDONTWRITEBYTECODE set (as some machines have
+# it) each compiled storyline's sources again, a third of a `serve`'s start. Empty, it lets them cache.
+
 # Browser tests (tests/browser/) drive Debian's Chromium; install it when missing and apt-get can.
 CHROMIUM := /usr/bin/chromium
 
@@ -31,7 +34,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench docs
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench docs

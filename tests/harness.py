@@ -33,7 +33,7 @@ def load_stories(database_url: str, *stories: dict[str, Any]) -> None:
 
 class Harness:
     def __init__(self, database_url: str, *, worker: bool = True, **settings: Any) -> None:
-        defaults = {"lease_seconds": 5.0, "retry_base_seconds": 0.05, "sqlite_synchronous": "NORMAL"}
+        defaults = {"lease_seconds": 5.0, "retry_base_seconds": 0.01, "sqlite_synchronous": "NORMAL"}
         self.settings = replace(Settings(database_url=database_url), **{**defaults, **settings})
         self.service = Service(self.settings, worker=worker)
 

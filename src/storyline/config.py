@@ -79,6 +79,34 @@ def _env_hosts(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
         raise SystemExit(f"{name}: {exc}") from exc
 
 
+PASSWORD_HASH_ENV = "STORYLINE_PASSWORD_HASH"
+
+
+def password_hash_cost() -> tuple[int, int, int] | None:
+    """argon2id's ``(time_cost, memory_kib, parallelism)`` from ``STORYLINE_PASSWORD_HASH`` (``t=3,m=65536,p=4``),
+    or None for the recommended ones (accounts/passwords.py). Read at each use, like the regex limit.
+
+    A test suite hashes hundreds of passwords: at the recommended cost each takes most of a second of
+    CPU on a busy machine. Production leaves it unset.
+    """
+    raw = os.environ.get(PASSWORD_HASH_ENV, "").strip()
+    return _parse_password_hash_cost(raw) if raw else None
+
+
+def _parse_password_hash_cost(raw: str) -> tuple[int, int, int]:
+    example = f"{PASSWORD_HASH_ENV}=t=3,m=65536,p=4 (argon2id's time cost, memory in KiB, parallelism)"
+    try:
+        given = {name.strip(): int(value) for name, _, value in (part.partition("=") for part in raw.split(","))}
+    except ValueError:
+        raise SystemExit(f"{PASSWORD_HASH_ENV}={raw!r} is not of the form {example}") from None
+    if sorted(given) != ["m", "p", "t"]:
+        raise SystemExit(f"{PASSWORD_HASH_ENV}={raw!r}: give t, m and p, as {example}")
+    t, m, p = given["t"], given["m"], given["p"]
+    if t < 1 or not 1 <= p <= 255 or m < 8 * p:
+        raise SystemExit(f"{PASSWORD_HASH_ENV}={raw!r}: argon2id needs t >= 1, 1 <= p <= 255 and m >= 8 * p")
+    return t, m, p
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -130,6 +158,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
+        password_hash_cost()  # a bad value stops serve and the CLI at start, not at the first sign-in
         settings = cls(
             database_url=os.environ.get("STORYLINE_DATABASE_URL") or DEFAULT_DATABASE_URL,
             public_url=(os.environ.get("STORYLINE_PUBLIC_URL") or cls.public_url).rstrip("/"),

@@ -11,8 +11,10 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -76,6 +78,8 @@ def parse_host_names(raw: str, what: str) -> tuple[str, ...]:
 
 def override_url(host: str, base: str) -> httpx.URL:
     """The base URL an override sends ``host`` to; ``ValueError`` unless it is a plain http(s) URL."""
+    import httpx  # here: every command reads the settings, few need an HTTP client (httpx costs ~60 ms to import)
+
     try:
         url = httpx.URL(base)
     except httpx.InvalidURL as exc:

@@ -13,9 +13,12 @@ from typing import Any
 
 import httpx
 
+from tests.e2e import warm
 from tests.support import eventually
 
 STORYLINE = [sys.executable, "-m", "storyline.cli"]
+INHERITED = ("STORYLINE_SECRET_KEY", "STORYLINE_PASSWORD_HASH")
+"""The test session's settings a storyline process keeps (tests/conftest.py sets them); no other."""
 
 
 def free_port() -> int:
@@ -24,9 +27,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+COLD = os.environ.get("STORYLINE_TEST_COLD_START") == "1"
+"""Start every command from scratch instead of forking it warm (``tests/e2e/warm.py``): to compare the two."""
+
+
 def cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
         stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*STORYLINE, *args], capture_output=True, text=True, env=env, timeout=120, input=stdin)
+    """``storyline ARGS`` in a process of its own, its output captured; forked warm unless ``COLD``."""
+    if COLD:
+        result = subprocess.run([*STORYLINE, *args], capture_output=True, text=True, env=env, timeout=120,
+                                input=stdin)
+    else:
+        result = warm.run(args, env=env, stdin=stdin, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f"storyline {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
     return result
@@ -85,6 +97,6 @@ def serve(port: int, env: dict[str, str], log: Path, *extra: str) -> Process:
 
 
 def environment(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_") or k == "STORYLINE_SECRET_KEY"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_") or k in INHERITED}
     env.update({"STORYLINE_DATABASE_URL": database_url, "STORYLINE_SQLITE_SYNCHRONOUS": "NORMAL", **extra})
     return env

@@ -9,6 +9,8 @@ webhooks and ``/healthz`` are timed.
 from __future__ import annotations
 
 import concurrent.futures
+import signal
+import socket
 import statistics
 import threading
 import time
@@ -22,8 +24,9 @@ import sqlalchemy as sa
 
 from storyline.store import tables as t
 from storyline.store.db import make_engine
+from storyline.web.server import STOP_GRACE_SECONDS
 from tests.builders import TRIGGER, WEBHOOK, agent, story
-from tests.e2e.processes import environment, free_port, serve
+from tests.e2e.processes import Process, environment, free_port, serve
 from tests.harness import load_stories
 from tests.support import BUSY, eventually
 
@@ -49,14 +52,19 @@ def _stories() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[str]:
+def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Process]]:
     load_stories(database_url, *_stories())
     port = free_port()
     process = serve(port, environment(database_url, STORYLINE_REGEX_TIMEOUT=str(LIMIT)), tmp_path / "serve.log")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def server(served: tuple[str, Process]) -> str:
+    return served[0]
 
 
 def _trigger_jobs(database_url: str) -> list[Any]:
@@ -128,3 +136,26 @@ def test_other_webhooks_and_healthz_stay_fast_while_runaway_rules_run(server: st
     typical = {name: round(statistics.median(values), 3) for name, values in timings.items()}
     slowest = {name: round(max(values), 3) for name, values in timings.items()}
     assert typical["ack"] < FAST and typical["healthz"] < FAST, (typical, slowest)
+
+
+def test_serve_stops_within_seconds_of_sigterm_whatever_is_queued_or_still_arriving(
+    served: tuple[str, Process], database_url: str
+) -> None:
+    server, process = served
+    with httpx.Client(timeout=30) as client:
+        for _ in range(40):  # forty seconds of runaway matches, queued for one thread
+            assert client.post(f"{server}/webhook/incoming/s", json=HOSTILE).status_code == 201
+    eventually(lambda: any(job.status == "failed" for job in _trigger_jobs(database_url)), 30,
+               "the first runaway trigger job failed")
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sending:
+        # A body still arriving would be waited for until the body timeout (30 s).
+        sending.sendall(b"POST /webhook/other/s HTTP/1.1\r\nHost: storyline\r\nContent-Length: 100\r\n\r\n{")
+        started = time.monotonic()
+        process.stop()
+        took = time.monotonic() - started
+    assert process.proc.returncode in (0, -signal.SIGTERM), process.output()  # stopped, not killed
+    # What runs finishes (one match: at most the limit), what is queued is left to run after a restart, and a
+    # request not answered within the grace is dropped (it was never acknowledged).
+    assert took < STOP_GRACE_SECONDS + LIMIT + BUSY, took
+    assert any(job.status in ("queued", "running") for job in _trigger_jobs(database_url))

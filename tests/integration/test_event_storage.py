@@ -28,7 +28,7 @@ from storyline.engine import queue, retention
 from storyline.engine.database import Database
 from storyline.store import run_bytes
 from storyline.store import tables as t
-from storyline.store.db import alembic_config, make_engine, upgrade
+from storyline.store.db import HEAD, alembic_config, current_revision, make_engine, upgrade
 from storyline.web.app import create_app
 from tests.builders import TRANSFORM, TRIGGER, WEBHOOK, agent, story
 from tests.harness import Harness, load_stories
@@ -215,6 +215,7 @@ async def test_downgrading_below_0003_writes_each_event_whole_again(database_url
             stored = conn.execute(sa.select(t.events.c.payload).order_by(t.events.c.id)).scalars().all()
         assert stored == views
         upgrade(engine)
+        assert current_revision(engine) == HEAD
     finally:
         engine.dispose()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
+import argon2
 import pytest
 
 from storyline.accounts.passwords import (
@@ -15,7 +17,7 @@ from storyline.accounts.passwords import (
 )
 from storyline.accounts.tokens import hash_token
 from storyline.accounts.users import AccountError, normalise_email
-from storyline.config import Settings
+from storyline.config import PASSWORD_HASH_ENV, Settings
 
 
 def test_a_password_shorter_than_the_minimum_is_refused_saying_how_long_one_must_be() -> None:
@@ -34,6 +36,39 @@ def test_a_password_is_hashed_with_argon2id_salted_and_verifies_only_itself() ->
     assert not verify_password(first, "correct horse battery!")
     assert not verify_password("not a hash", "correct horse battery")
     assert not needs_rehash(first)
+
+
+def test_unless_told_otherwise_passwords_are_hashed_with_rfc_9106s_low_memory_argon2id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(PASSWORD_HASH_ENV, raising=False)
+    hashed = hash_password("correct horse battery")
+    assert argon2.extract_parameters(hashed) == argon2.profiles.RFC_9106_LOW_MEMORY
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # 64 MiB, 3 passes, 4 lanes
+    assert verify_password(hashed, "correct horse battery") and not needs_rehash(hashed)
+
+
+def test_the_hash_cost_setting_makes_cheaper_hashes_that_the_recommended_cost_would_redo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(PASSWORD_HASH_ENV, "t=1,m=64,p=1")
+    cheap = hash_password("correct horse battery")
+    assert cheap.startswith("$argon2id$v=19$m=64,t=1,p=1$") and verify_password(cheap, "correct horse battery")
+    assert not needs_rehash(cheap)
+    monkeypatch.delenv(PASSWORD_HASH_ENV)
+    assert needs_rehash(cheap) and verify_password(cheap, "correct horse battery")
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("3", "is not of the form"), ("t=3,m=65536", "give t, m and p"), ("t=0,m=65536,p=4", "t >= 1"),
+    ("t=1,m=8,p=4", "m >= 8 * p"), ("t=x,m=64,p=1", "is not of the form"),
+])
+def test_a_hash_cost_argon2id_cannot_take_stops_the_process_at_start_saying_what_it_needs(
+    monkeypatch: pytest.MonkeyPatch, given: str, said: str,
+) -> None:
+    monkeypatch.setenv(PASSWORD_HASH_ENV, given)
+    with pytest.raises(SystemExit, match=re.escape(said)):
+        Settings.from_env()
 
 
 @pytest.mark.parametrize(("given", "stored"), [

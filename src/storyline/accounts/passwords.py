@@ -1,7 +1,8 @@
-"""Passwords: a minimum length, and argon2id hashes (argon2-cffi's RFC 9106 defaults).
+"""Passwords: a minimum length, and argon2id hashes (RFC 9106's low-memory profile, argon2-cffi's default).
 
 argon2id is memory-hard, so guessing a leaked hash costs an attacker memory as well as
 time on every try; people choose guessable passwords, which is what the cost is for.
+``STORYLINE_PASSWORD_HASH`` lowers it for test suites only (``config.password_hash_cost``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
+
+from storyline.config import password_hash_cost
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
@@ -21,9 +25,21 @@ class PasswordError(ValueError):
     """A password storyline will not take; the message says what one needs (never the password)."""
 
 
-@functools.cache
+RECOMMENDED = RFC_9106_LOW_MEMORY
+"""argon2id, 3 passes over 64 MiB in 4 lanes: RFC 9106's choice where 2 GiB per hash is too much."""
+
+
 def _hasher() -> PasswordHasher:
-    return PasswordHasher()
+    return _hasher_costing(password_hash_cost())
+
+
+@functools.lru_cache(maxsize=4)
+def _hasher_costing(cost: tuple[int, int, int] | None) -> PasswordHasher:
+    if cost is None:
+        return PasswordHasher.from_parameters(RECOMMENDED)
+    time_cost, memory_kib, parallelism = cost
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism,
+                          hash_len=RECOMMENDED.hash_len, salt_len=RECOMMENDED.salt_len)
 
 
 def check_password(password: str) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import Connection, Engine
 
 from storyline import jsondata
 from storyline.config import Settings
 from storyline.urls import webhook_url
+
+if TYPE_CHECKING:  # the database is imported by the commands that open one (`--help` opens none)
+    from sqlalchemy.engine import Connection, Engine
 
 PIPED_WIDTH = 1000
 """Output read by a program or a file is not cut to 80 columns: keys and URLs are what it is for."""

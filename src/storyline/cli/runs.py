@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.engine import Connection
 
 from storyline import jsondata
 from storyline.cli.common import (
@@ -22,6 +21,9 @@ from storyline.cli.common import (
     open_engine,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 def run_story(

@@ -24,8 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storyline.actions import http_request as action
-
 KINDS = ("text", "oauth2", "http_request")
 DEFAULT_TTL = 3600.0
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
@@ -108,6 +106,10 @@ def http_request(
 ) -> Credential:
     if not isinstance(options, Mapping):
         raise ValueError(f"credential '{name}': the request must be a JSON object of HTTP Request options")
+    # Here, not at the top: the actions bring the templating engine, which listing or reading
+    # credentials (every CLI credential command, the vault) does not need.
+    from storyline.actions import http_request as action
+
     problems = action.validate(options)
     if problems:
         # Without the "(got ...)" quote: these options are the secret part.

@@ -16,8 +16,10 @@ installs the override hooks only when there are overrides.
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import re
+import ssl
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -171,6 +173,13 @@ def _flaw(value: str) -> tuple[str, str]:
     return "a space or tab at its start or end", "strip it or fix what renders it"
 
 
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One SSL context per process for every pool of every ``Egress``: building one loads the CA bundle
+    (~30 ms of CPU, paid by each service a process starts: a test suite starts hundreds)."""
+    return httpx.create_ssl_context(verify=verify)
+
+
 class Egress:
     """A shared HTTP client with host overrides, the SSRF guard, timeouts and a response-size cap.
 
@@ -249,8 +258,7 @@ class Egress:
         hooks: dict[str, list[Any]] = {"request": [self._on_request]}
         if self._targets:
             hooks["response"] = [self._on_response]
-        # One SSL context for all pools: building one loads the CA bundle (~30 ms).
-        ssl_context = httpx.create_ssl_context(verify=verify)
+        ssl_context = _ssl_context(verify)
         limits = self._limits
         transport: httpx.AsyncBaseTransport
         if self._proxy is None:

@@ -81,6 +81,7 @@ class Service:
 
     async def stop(self) -> None:
         self._stop.set()
+        self.wake()  # an idle worker waits for a job up to a second: it is told at once
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

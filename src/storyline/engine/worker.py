@@ -46,11 +46,9 @@ CLAIM_BATCH = 8
 """One line per finished or failed story run on ``serve``'s console (INFO; ``serve --quiet`` hides it)."""
 
 
-# Pure jobs whose regexes outran the writer's budget run here, on at most half the CPUs, so
-# that a flood of events meeting a runaway pattern leaves the rest to answer webhooks.
-_OUTSIDE_WRITER = concurrent.futures.ThreadPoolExecutor(
-    max_workers=max(1, (os.cpu_count() or 2) // 2), thread_name_prefix="storyline-outside-writer"
-)
+OUTSIDE_WRITER_THREADS = max(1, (os.cpu_count() or 2) // 2)
+"""Pure jobs whose regexes outran the writer's budget run on at most half the CPUs, so that a flood of
+events meeting a runaway pattern leaves the rest to answer webhooks."""
 
 
 class Worker:
@@ -73,6 +71,9 @@ class Worker:
         # (a membership test on the deque walked it for every run a job finished in).
         self._reported: collections.deque[str] = collections.deque(maxlen=1000)
         self._reported_set: set[str] = set()
+        # The worker's own, so that stopping drops the jobs queued on it (see ``run``).
+        self._outside_writer = concurrent.futures.ThreadPoolExecutor(
+            max_workers=OUTSIDE_WRITER_THREADS, thread_name_prefix="storyline-outside-writer")
         self._ending: set[str] = set()
 
     def wake(self) -> None:
@@ -104,6 +105,9 @@ class Worker:
         finally:
             for task in helpers:
                 task.cancel()
+            # Jobs queued behind runaway regexes (a second each, one thread) would hold a stop for minutes:
+            # they are cancelled, their leases lapse, and the next worker runs them. Those running finish.
+            self._outside_writer.shutdown(wait=False, cancel_futures=True)
             if self._inflight:
                 await asyncio.wait(list(self._inflight.values()), timeout=self.settings.lease_seconds)
             for task in helpers:
@@ -260,7 +264,11 @@ class Worker:
             await self.db.write(queue.run_pure, catalog, self.runtime, job, self.name, time.time(), budgeted=False)
             return
         ctx = self._context(action, job)
-        result = await asyncio.get_running_loop().run_in_executor(_OUTSIDE_WRITER, module.run, ctx)
+        try:
+            running = asyncio.get_running_loop().run_in_executor(self._outside_writer, module.run, ctx)
+        except RuntimeError:  # the worker is stopping: as for a job cancelled in the queue, the lease lapses
+            raise asyncio.CancelledError from None
+        result = await running
         await self.db.write(queue.complete, catalog, self.runtime, job, self.name, result, time.time())
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:

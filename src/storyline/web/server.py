@@ -45,6 +45,9 @@ from storyline.web.pages import SECURITY_HEADERS
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 5
+STOP_GRACE_SECONDS = 5
+"""At a stop (Ctrl-C, SIGTERM), requests still being answered after this long are cancelled: a live
+feed open for minutes must not hold the stop, and a webhook cut off was never acknowledged."""
 LINGER_SECONDS = 2.0
 HEADER_LINE_OVERHEAD = 4
 """": " and CRLF around each header, counted with its name and value."""
@@ -221,5 +224,5 @@ def config(app: Any, settings: Settings, *, host: str, port: int) -> uvicorn.Con
     """How `storyline serve` runs ``app``; tests start the same server on a free port."""
     return uvicorn.Config(
         app, host=host, port=port, http=protocol(settings), loop="uvloop", log_level="warning", access_log=False,
-        server_header=False, timeout_keep_alive=IDLE_SECONDS,
+        server_header=False, timeout_keep_alive=IDLE_SECONDS, timeout_graceful_shutdown=STOP_GRACE_SECONDS,
     )
