@@ -67,7 +67,10 @@ class Worker:
         self._wake = asyncio.Event()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self.completed = 0
+        # The last 1,000 runs said to have ended: the deque keeps their order, the set answers "said?"
+        # (a membership test on the deque walked it for every run a job finished in).
         self._reported: collections.deque[str] = collections.deque(maxlen=1000)
+        self._reported_set: set[str] = set()
         # The worker's own, so that stopping drops the jobs queued on it (see ``run``).
         self._outside_writer = concurrent.futures.ThreadPoolExecutor(
             max_workers=OUTSIDE_WRITER_THREADS, thread_name_prefix="storyline-outside-writer")
@@ -165,7 +168,7 @@ class Worker:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=REPORT_EVERY_SECONDS)
-            runs = [run for run in self._ending if run not in self._reported]
+            runs = [run for run in self._ending if run not in self._reported_set]
             self._ending.clear()
             if not runs:
                 continue
@@ -175,8 +178,11 @@ class Worker:
                 log.warning("could not read which runs ended", exc_info=True)
                 continue
             for story_run, outcome in outcomes.items():
-                if story_run not in self._reported:
+                if story_run not in self._reported_set:
+                    if len(self._reported) == self._reported.maxlen:
+                        self._reported_set.discard(self._reported[0])
                     self._reported.append(story_run)
+                    self._reported_set.add(story_run)
                     self._report(story_run, outcome)
 
     def _report(self, story_run: str, outcome: dict[str, Any]) -> None:
