@@ -7,17 +7,24 @@
 #                 STORYLINE_SQLITE_SYNCHRONOUS says otherwise)
 #   storyline-pg  storyline serve on a fresh PostgreSQL database ($BENCH_PG_URL's server)
 #   nodered, n8n  the peers, by their own ../shared/bench-peers/run.sh (results land in bench/results)
-#   all           storyline, storyline-pg, then nodered
+#   chatbot       bench/chatbot.py: the security chatbot burst on SQLite and PostgreSQL
+#   scaleout      PostgreSQL: serve --no-worker plus 1, then 2 `storyline worker` processes
+#   all           storyline, storyline-pg, nodered, then chatbot
 #
 # Drives every system with the peers' bench.js + fake-upstream.js + wrk, adds the bytes storyline
 # writes to its database per story run (bench/dbstats.py), and prints the comparison table and the
-# ratios storyline / peer. Every wait is bounded; only processes started here are stopped.
+# ratios storyline / peer. CPU and peak memory are those of serve and all its processes (its
+# worker processes, and workers started beside it: bench/proctree.py). Every wait is bounded; only
+# processes started here are stopped.
 #
-# Knobs: DURATION_S (15), WARMUP_S (5) and the other bench.js variables; PORT (8100);
+# Knobs: DURATION_S (15), WARMUP_S (5) and the other bench.js variables; PORT (8100) for storyline,
+# FAKE_PORT (9900) for the fake upstream (the peers' run.sh always uses 9900);
 # BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test: the server and a database to connect to
 # while creating the fresh one); PEERS_DIR (~/.cache/bench-peers, shared with the peers' run.sh);
 # BENCH_PEERS (the peers' directory; default <repo>/../shared/bench-peers); KEEP_DB=1 keeps the
-# database; PROFILE=1 also records a py-spy profile of serve during bench.js (into bench/results,
+# database; SERVE_ARGS adds arguments to `storyline serve` (e.g. "--workers 0", the one-process
+# layout), SUFFIX to the system's name in the results (e.g. "-w0"); APART=N runs serve --no-worker
+# and N `storyline worker` processes beside it; PROFILE=1 also records a py-spy profile of serve during bench.js (into bench/results,
 # and the result file gets a "-profiled" suffix because sampling slows the process down).
 set -euo pipefail
 
@@ -31,6 +38,8 @@ NODE_VERSION_SPEC="${NODE_VERSION_SPEC:-22}"
 VENV="${VENV:-$REPO/.venv}"
 PY="$VENV/bin/python"
 PORT="${PORT:-8100}"
+FAKE_PORT="${FAKE_PORT:-9900}"
+export FAKE_URL="http://127.0.0.1:$FAKE_PORT"   # bench.js asks the fake for its counts there
 BENCH_PG_URL="${BENCH_PG_URL:-postgresql://postgres@127.0.0.1:5432/test}"
 RESULTS="${RESULTS_DIR:-$HERE/results}"
 DATE="$(date -u +%Y-%m-%d)"
@@ -40,7 +49,8 @@ export PEERS_DIR
 log() { printf '[bench/run.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-case "$WHAT" in storyline|storyline-pg|nodered|n8n|all) ;; *) die "usage: $0 [storyline|storyline-pg|nodered|n8n|all]";; esac
+case "$WHAT" in storyline|storyline-pg|nodered|n8n|chatbot|scaleout|all) ;;
+  *) die "usage: $0 [storyline|storyline-pg|nodered|n8n|chatbot|scaleout|all]";; esac
 mkdir -p "$RESULTS" "$PEERS_DIR"
 RUN="$(mktemp -d "${TMPDIR:-/tmp}/storyline-bench.XXXXXX")"
 PIDS=()
@@ -141,12 +151,12 @@ wait_quiet_machine() {  # others share this machine (tests...): wait, bounded, f
 
 FAKE_PID=""
 start_fake() {
-  if curl -s -m 2 http://127.0.0.1:9900/stats >/dev/null 2>&1; then
-    die "something already listens on 127.0.0.1:9900; stop it first"
+  if curl -s -m 2 "$FAKE_URL/stats" >/dev/null 2>&1; then
+    die "something already listens on $FAKE_URL; stop it first (or set FAKE_PORT)"
   fi
-  "$NODE" "$PEERS/fake-upstream.js" >"$RUN/fake-upstream.log" 2>&1 &
+  FAKE_PORT="$FAKE_PORT" "$NODE" "$PEERS/fake-upstream.js" >"$RUN/fake-upstream.log" 2>&1 &
   FAKE_PID=$!; PIDS+=("$FAKE_PID")
-  local i; for i in $(seq 1 20); do curl -s -m 1 http://127.0.0.1:9900/stats >/dev/null 2>&1 && return 0; sleep 0.5; done
+  local i; for i in $(seq 1 20); do curl -s -m 1 "$FAKE_URL/stats" >/dev/null 2>&1 && return 0; sleep 0.5; done
   die "fake upstream did not start"
 }
 
@@ -155,7 +165,7 @@ stop_fake() {
   FAKE_PID=""
 }
 
-write_meta() {  # $1 out file, $2 system, $3 database URL
+write_meta() {  # $1 out file, $2 system, $3 database URL, $4 how storyline runs
   local commit dirty
   commit="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   # GIT_OPTIONAL_LOCKS=0: git status must not refresh (write) the index while others work here.
@@ -163,7 +173,7 @@ write_meta() {  # $1 out file, $2 system, $3 database URL
   "$PY" - "$@" "$commit" "$dirty" "${MACHINE_BUSY:-}" <<'PY'
 import json, os, platform, sys
 from importlib.metadata import version
-out, system, db, commit, dirty, busy = sys.argv[1:7]
+out, system, db, layout, commit, dirty, busy = sys.argv[1:8]
 env = {k: ("(set)" if "SECRET" in k else v) for k, v in os.environ.items() if k.startswith("STORYLINE_")}
 meta = {
     "version": f"storyline {version('storyline')} ({commit}{'+dirty' if int(dirty) else ''})",
@@ -174,19 +184,23 @@ meta = {
     "story": "bench/reference-story.json",
     "machine_cpu_busy_pct_before": int(busy) if busy else None,
     "loadavg_before": open("/proc/loadavg").read().split()[:3],
-    "notes": "storyline serve: web + worker + housekeeping in one process; "
-             "every ack is sent after its entry event and jobs are committed",
+    "cpus": len(os.sched_getaffinity(0)),
+    "layout": layout,
+    "notes": "every ack is sent after its entry event and jobs are committed; CPU and peak RSS "
+             "are those of serve and all its processes (measure.proc_tree)",
 }
 json.dump(meta, open(out, "w"), indent=2)
 PY
 }
 
 # ---------------------------------------------------------------- storyline
-bench_storyline() {  # $1 = storyline | storyline-pg
-  local name="$1" db dbname="" url pid out profile_pid="" i
+bench_storyline() {  # $1 = storyline | storyline-pg, $2 = workers started apart (0: serve runs its own)
+  local name="$1$SUFFIX" apart="${2:-0}" db dbname="" pid out profile_pid="" sampler_pid i layout
+  local roots=() serve_args=(${SERVE_ARGS:-})
   local hook="http://127.0.0.1:$PORT/webhook/analyzedomain/bench"
+  [ "$apart" -gt 0 ] && name="$1-apart$apart$SUFFIX"
   if curl -s -m 2 -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null; then die "something already listens on 127.0.0.1:$PORT"; fi
-  if [ "$name" = storyline ]; then
+  if [ "$1" = storyline ]; then
     db="sqlite:///$RUN/$name/storyline.db"
     mkdir -p "$RUN/$name"
     log "$name: fresh SQLite database $RUN/$name/storyline.db"
@@ -200,26 +214,36 @@ bench_storyline() {  # $1 = storyline | storyline-pg
     [ -n "${STORYLINE_SECRET_KEY:-}" ] || export STORYLINE_SECRET_KEY="$("$PY" -c \
       'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
   fi
-  export STORYLINE_EGRESS_OVERRIDES="www.virustotal.com=http://127.0.0.1:9900,slack.com=http://127.0.0.1:9900"
+  export STORYLINE_EGRESS_OVERRIDES="www.virustotal.com=$FAKE_URL,slack.com=$FAKE_URL"
   "$VENV/bin/storyline" story import --db "$db" "$HERE/reference-story.json" >&2
   wait_quiet_machine
-  log "$name: starting storyline serve on 127.0.0.1:$PORT (log: $RUN/$name/serve.log)"
-  "$VENV/bin/storyline" serve --port "$PORT" --db "$db" >"$RUN/$name/serve.log" 2>&1 &
-  pid=$!; PIDS+=("$pid")
+  [ "$apart" -gt 0 ] && serve_args+=(--no-worker)
+  layout="storyline serve ${serve_args[*]}"
+  [ "$apart" -gt 0 ] && layout="$layout + $apart storyline worker"
+  log "$name: starting $layout on 127.0.0.1:$PORT (log: $RUN/$name/serve.log)"
+  "$VENV/bin/storyline" serve --port "$PORT" --db "$db" "${serve_args[@]}" >"$RUN/$name/serve.log" 2>&1 &
+  pid=$!; PIDS+=("$pid"); roots=("$pid")
+  for i in $(seq 1 "$apart"); do
+    "$VENV/bin/storyline" worker --db "$db" >"$RUN/$name/worker-$i.log" 2>&1 &
+    PIDS+=("$!"); roots+=("$!")
+  done
   wait_ready "$hook" 60 "$pid" || { tail -n 40 "$RUN/$name/serve.log" >&2; die "storyline not ready"; }
-  write_meta "$RUN/$name/meta.json" "$name" "$db"
+  write_meta "$RUN/$name/meta.json" "$name" "$db" "$layout"
   out="$RESULTS/$DATE-$name.json"
   if [ "${PROFILE:-0}" = 1 ]; then
     ensure_pyspy
     out="$RESULTS/$DATE-$name-profiled.json"
-    "$VENV/bin/py-spy" record --pid "$pid" --rate 100 ${PYSPY_FLAGS:-} --format raw -o "$RESULTS/$DATE-$name.pyspy.txt" \
-      >"$RUN/$name/py-spy.log" 2>&1 &
+    "$VENV/bin/py-spy" record --pid "$pid" --subprocesses --rate 100 ${PYSPY_FLAGS:-} --format raw \
+      -o "$RESULTS/$DATE-$name.pyspy.txt" >"$RUN/$name/py-spy.log" 2>&1 &
     profile_pid=$!; PIDS+=("$profile_pid")
     sleep 1
   fi
+  "$PY" "$HERE/proctree.py" sample $(printf -- '--pid %s ' "${roots[@]}") --out "$RUN/$name/proctree.jsonl" &
+  sampler_pid=$!; PIDS+=("$sampler_pid")
   "$PY" "$HERE/dbstats.py" snapshot --db "$db" --pid "$pid" --out "$RUN/$name/before.json"
   "$NODE" "$PEERS/bench.js" --system "$name" --url "$hook" --pid "$pid" --fake-pid "$FAKE_PID" \
     --meta "$RUN/$name/meta.json" --out "$out"
+  stop_pid "$sampler_pid"
   "$PY" "$HERE/dbstats.py" snapshot --db "$db" --pid "$pid" --out "$RUN/$name/after.json"
   if [ -n "$profile_pid" ]; then
     kill -INT "$profile_pid" 2>/dev/null || true
@@ -227,16 +251,24 @@ bench_storyline() {  # $1 = storyline | storyline-pg
     stop_pid "$profile_pid"
     "$PY" "$HERE/profile_top.py" "$RESULTS/$DATE-$name.pyspy.txt" | tee "$RESULTS/$DATE-$name.pyspy-top.txt" >&2 || true
   fi
-  stop_pid "$pid"
-  cp "$RUN/$name/serve.log" "${out%.json}.serve.log"
+  for i in "${roots[@]}"; do stop_pid "$i"; done
+  cat "$RUN/$name/serve.log" "$RUN/$name"/worker-*.log 2>/dev/null > "${out%.json}.serve.log"
   local final=()
-  if [ "$name" = storyline ]; then
+  if [ "$1" = storyline ]; then
     "$PY" "$HERE/dbstats.py" snapshot --db "$db" --checkpoint --out "$RUN/$name/final.json"
     final=(--final "$RUN/$name/final.json")
   fi
+  "$PY" "$HERE/proctree.py" report --samples "$RUN/$name/proctree.jsonl" --result "$out"
   "$PY" "$HERE/dbstats.py" report --result "$out" --before "$RUN/$name/before.json" \
-    --after "$RUN/$name/after.json" "${final[@]}" --log "$RUN/$name/serve.log" >&2
+    --after "$RUN/$name/after.json" "${final[@]}" --log "${out%.json}.serve.log" >&2
   OUTS+=("$out")
+}
+
+bench_chatbot() {  # the security chatbot burst (bench/chatbot.py), SQLite then PostgreSQL
+  wait_quiet_machine
+  log "chatbot: bench/chatbot.py ${CHATBOT_ARGS:-} (serve ${SERVE_ARGS:-})"
+  "$PY" "$HERE/chatbot.py" --pg-url "$BENCH_PG_URL" --port "$((PORT + 10))" ${CHATBOT_ARGS:-} ${SERVE_ARGS:+--serve-args "$SERVE_ARGS"} >&2 \
+    || log "WARNING: the chatbot burst reported missing or wrong replies (above)"
 }
 
 # ---------------------------------------------------------------- peers
@@ -256,27 +288,37 @@ latest_result() {  # newest result file of a system: ours first, then the peers'
 }
 
 # ---------------------------------------------------------------- main
+SUFFIX="${SUFFIX:-}"
 ensure_wrk
 ensure_node
 OUTS=()
 case "$WHAT" in
-  storyline|storyline-pg|all)
+  storyline|storyline-pg|scaleout|all)
     ensure_venv
     start_fake
-    [ "$WHAT" = storyline-pg ] || bench_storyline storyline
-    [ "$WHAT" = storyline ] || bench_storyline storyline-pg
+    case "$WHAT" in storyline|all) bench_storyline storyline "${APART:-0}";; esac
+    case "$WHAT" in storyline-pg|all) bench_storyline storyline-pg "${APART:-0}";; esac
+    if [ "$WHAT" = scaleout ]; then
+      bench_storyline storyline-pg 1
+      bench_storyline storyline-pg 2
+    fi
     stop_fake    # the peers' run.sh starts its own fake on 9900
     ;;
 esac
 case "$WHAT" in nodered|all) bench_peer nodered;; n8n) bench_peer n8n;; esac
 
-# The table: this run's files, plus the newest figures of the systems not run now.
-TABLE=("${OUTS[@]}")
-for sys in storyline storyline-pg nodered n8n; do
-  case " ${OUTS[*]} " in *"-$sys.json "*|*"-$sys-profiled.json "*) continue;; esac
-  f="$(latest_result "$sys")"; [ -n "$f" ] && TABLE+=("$f")
-done
-echo
-"$NODE" "$PEERS/bench.js" --table "${TABLE[@]}" | sed '/^\[$/,$d'
-"$PY" "$HERE/compare.py" "${TABLE[@]}"
-printf '\nresult files:\n'; printf '  %s\n' "${TABLE[@]}"
+if [ "$WHAT" != chatbot ]; then
+  # The table: this run's files, plus the newest figures of the systems not run now.
+  TABLE=("${OUTS[@]}")
+  if [ "$WHAT" != scaleout ]; then
+    for sys in storyline storyline-pg nodered n8n; do
+      case " ${OUTS[*]} " in *"-$sys$SUFFIX.json "*|*"-$sys$SUFFIX-profiled.json "*|*"-$sys.json "*) continue;; esac
+      f="$(latest_result "$sys")"; [ -n "$f" ] && TABLE+=("$f")
+    done
+  fi
+  echo
+  "$NODE" "$PEERS/bench.js" --table "${TABLE[@]}" | sed '/^\[$/,$d'
+  "$PY" "$HERE/compare.py" "${TABLE[@]}"
+  printf '\nresult files:\n'; printf '  %s\n' "${TABLE[@]}"
+fi
+case "$WHAT" in chatbot|all) ensure_venv; bench_chatbot;; esac

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -37,19 +38,28 @@ def cli_json(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 class Process:
-    """A storyline command running in the background, its output in a log file."""
+    """A storyline command running in the background (in a process group of its own), its output in a log file."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._out = log.open("ab")
-        self.proc = subprocess.Popen([*STORYLINE, *args], env=env, stdout=self._out, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([*STORYLINE, *args], env=env, stdout=self._out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
 
     def kill(self) -> None:
-        """SIGKILL: no clean-up, no flush; what a power cut or OOM killer does to a process."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        """SIGKILL to the process and every process it started: what a power cut does, no clean-up, no flush."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
         self._out.close()
+
+    def children(self) -> list[int]:
+        """The PIDs of the processes this one started (serve's worker processes), oldest first."""
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        try:
+            return sorted(int(pid) for pid in path.read_text().split())
+        except OSError:
+            return []
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -59,6 +69,8 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError):  # nothing it started outlives the test
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self._out.close()
 
     def output(self) -> str:

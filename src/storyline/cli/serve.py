@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -31,12 +30,13 @@ def serve(
         bool, typer.Option("--demo", help="Load the bundled demo stories; answer as VirusTotal, URLhaus, RDAP, Slack, Teams")
     ] = False,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Serve webhooks only; run workers apart")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=0, envvar="STORYLINE_WORKERS", show_default="the number of CPU cores",
+        help="Worker processes to run beside the web server; 0 runs the worker in the web server's process")] = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", help="No line per request or finished run (failed runs and warnings still show)")] = False,
 ) -> None:
-    """Serve webhooks, run the worker and the scheduler, in one process."""
-    import uvicorn
-
+    """Serve webhooks, and run their stories in worker processes (with the scheduler) beside it."""
     from storyline.web import server
     from storyline.web.app import create_app
 
@@ -81,11 +81,23 @@ def serve(
             "Not reachable without a sign-in: stories, webhook URLs, credentials, events, the console's pages. "
             "Put a TLS proxy in front: README, \"Serving on a network\".",
             host, port, sandbox_note)
-    web = uvicorn.Server(server.config(create_app(settings, worker=not no_worker), settings, host=host, port=port))
+    count = 0 if no_worker else (cores() if workers is None else workers)
+    console.print("  workers:  " + ("none here (--no-worker): run `storyline worker` beside it" if no_worker else
+                                    f"{count} worker process{'es' if count != 1 else ''} (--workers)" if count else
+                                    "in this process (--workers 0)"))
+    app = create_app(settings, worker=not no_worker, workers=count)
+    web = server.Server(server.config(app, settings, host=host, port=port), stopping=app.state.service.draining)
     with contextlib.suppress(KeyboardInterrupt):
         web.run()
     if not web.started:
         raise typer.Exit(3)  # uvicorn said why (the port in use, the database...)
+
+
+def cores() -> int:
+    """The CPU cores this process may run on (its affinity, which containers and taskset narrow)."""
+    import os
+
+    return len(os.sched_getaffinity(0))
 
 
 def _check_port(host: str, port: int, local: str) -> None:
@@ -170,21 +182,14 @@ def worker(
     db: DbOption = None,
     concurrency: Annotated[int | None, typer.Option(help="Jobs run at once")] = None,
 ) -> None:
-    """Run a worker only (scale out on PostgreSQL: start as many as you like)."""
-    from storyline.engine.service import Service
+    """Run a worker only (scale out on PostgreSQL: start as many as you like).
+
+    SIGTERM or Ctrl-C: it stops claiming jobs and finishes the ones it holds; a second one stops it at once.
+    """
+    from storyline.engine import worker_process
 
     settings = load_settings(db)
-
-    async def main() -> None:
-        service = Service(settings, worker=True, concurrency=concurrency)
-        await service.start()
-        err.print(f"worker {service.worker.name if service.worker else ''} running on {settings.database_url}")
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await service.stop()
-
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format=worker_process.LOG_FORMAT)
     check_key(open_engine(settings), settings)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    worker_process.run(settings, concurrency=concurrency, started=lambda service: err.print(
+        f"worker {service.worker.name if service.worker else ''} running on {settings.database_url}"))

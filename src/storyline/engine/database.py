@@ -13,23 +13,34 @@ commits right after an operation that took a lock; and when PostgreSQL still abo
 one for a deadlock or a serialization failure, what it ran is run again (every
 operation is a function of the connection, so running it again in a fresh
 transaction is safe) instead of failing requests that did nothing wrong.
+
+On SQLite several processes (serve's web process and its worker processes) share the
+one write lock. SQLite's own wait for it is a sleep-and-retry loop (sleeps of up to
+100 ms), in which a process that commits often takes the lock again before a waiter
+wakes up: acks waited behind the worker for seconds (bench/README.md). So a writer
+takes its turn at a lock file first (``WriteTurns``): waiters queue in the kernel,
+are woken the moment the lock is released, and take turns. And a transaction stops
+taking operations after ``TURN_SECONDS``, so no process holds the lock for long.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import functools
 import logging
+import os
 import queue
 import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from storyline.actions.base import ActionError
 from storyline.store.db import LOCKS_HELD, is_sqlite, is_transient
@@ -41,6 +52,53 @@ MAX_BATCH = 256
 SLOW_BATCH_SECONDS = 0.5
 SWITCH_INTERVAL = 0.0005
 BATCH_ATTEMPTS = 5
+TURN_SECONDS = 0.005
+"""On SQLite, a write transaction takes no further operation once it has run this long."""
+
+
+class WriteTurns:
+    """Turns at SQLite's write lock among processes: a queue in the kernel, not a sleep-and-retry loop.
+
+    Two ``flock`` files beside the database. A writer holds the *write* lock for its whole
+    transaction. It waits for it while holding the *queue* lock, which it lets go once it has the
+    write lock. So when the holder commits, the one waiter is woken at once, and the holder, if it
+    has more to write, queues behind the others instead of taking the lock again before they wake.
+    A process that dies lets go of both (the kernel closes its files).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._queue = _private_file(f"{path}-queue.lock")
+        self._write = _private_file(f"{path}-write.lock")
+
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        fcntl.flock(self._queue, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._write, fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(self._queue, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._write, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._queue)
+        os.close(self._write)
+
+    @classmethod
+    def of(cls, engine: Engine) -> WriteTurns | None:
+        """For a SQLite file; None for PostgreSQL and in-memory SQLite (one process: nobody to take turns with)."""
+        if not is_sqlite(engine):
+            return None
+        path = make_url(str(engine.url)).database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        return cls(path)
+
+
+def _private_file(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
 class Database:
@@ -51,6 +109,7 @@ class Database:
         self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="storyline-read")
+        self._turns: WriteTurns | None = None
 
     def start(self) -> None:
         # The writer threads share the GIL with the event loop, and the database driver
@@ -59,6 +118,7 @@ class Database:
         # so a batch of small statements took hundreds of milliseconds under load (measured:
         # bench/README.md). A shorter interval keeps batches, and so acknowledgements, short.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        self._turns = WriteTurns.of(self.engine)
         for n in range(self._writers):
             thread = threading.Thread(target=self._write_loop, name=f"storyline-write-{n}", daemon=True)
             thread.start()
@@ -71,6 +131,9 @@ class Database:
             thread.join(timeout=10)
         self._threads.clear()
         self._readers.shutdown(wait=True)
+        if self._turns is not None:
+            self._turns.close()
+            self._turns = None
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(conn, *args, **kwargs)`` in a write transaction; returns after the commit."""
@@ -140,11 +203,13 @@ class Database:
 
         The transaction commits early, right after an operation that took a lock
         (``store.db.lock_key``), so that no transaction holds one operation's lock while
-        waiting for another's: that is how two batches deadlock. Raises (rolling back
-        what it ran) on a transient error.
+        waiting for another's: that is how two batches deadlock; and on a SQLite file once
+        it has run ``TURN_SECONDS``, so that other processes wait for it no longer than that.
+        Raises (rolling back what it ran) on a transient error.
         """
         outcomes: list[Outcome] = []
-        with self.engine.begin() as conn:
+        with self._turn(), self.engine.begin() as conn:
+            began = time.monotonic()
             if len(batch) == 1:
                 fn, args, _future, _loop = batch[0]
                 try:
@@ -163,9 +228,13 @@ class Database:
                         conn.info.pop(LOCKS_HELD, None)
                         raise
                     outcomes.append((item, None, exc))
-                if conn.info.pop(LOCKS_HELD, False):
+                if conn.info.pop(LOCKS_HELD, False) or (
+                        self._turns is not None and time.monotonic() - began > TURN_SECONDS):
                     return outcomes, batch[n + 1 :]
         return outcomes, []
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        return self._turns.turn() if self._turns is not None else contextlib.nullcontext()
 
 
 def _call(fn: Callable[..., T], conn: Connection, args: tuple[Any, ...]) -> T:

@@ -1,7 +1,8 @@
 """One storyline process: database, catalog, egress, and optionally a worker and housekeeping.
 
-``serve`` runs all of it next to the web app; ``worker`` runs it without the web
-app; ``run`` drives it in-process until a story run finishes.
+``serve`` runs it next to the web app, with worker processes of its own (``workers``, see
+``engine/supervisor.py``) or with the worker in this process; ``worker`` runs it without the
+web app; ``run`` drives it in-process until a story run finishes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from storyline.engine.database import Database
 from storyline.engine.retention import housekeeping
 from storyline.engine.runtime import Runtime
 from storyline.engine.scheduler import Scheduler
+from storyline.engine.supervisor import Supervisor
 from storyline.engine.worker import Worker
 from storyline.store.db import make_engine, upgrade
 
@@ -30,7 +32,11 @@ log = logging.getLogger(__name__)
 
 
 class Service:
-    def __init__(self, settings: Settings, *, worker: bool = True, concurrency: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, worker: bool = True, concurrency: int | None = None, workers: int = 0,
+    ) -> None:
+        """``worker``: run a worker (with housekeeping and the scheduler) in this process; ``workers``:
+        run that many worker processes instead, supervised by this one."""
         self.settings = settings
         self.engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
         self.db = Database(self.engine)
@@ -38,7 +44,8 @@ class Service:
         self.egress: Egress | None = None
         self.runtime = Runtime(settings)
         self.worker: Worker | None = None
-        self._want_worker = worker
+        self.supervisor = Supervisor(settings, workers, concurrency=concurrency) if workers > 0 else None
+        self._want_worker = worker and workers == 0
         self._concurrency = concurrency
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[object]] = []
@@ -74,12 +81,24 @@ class Service:
             if self.settings.scheduler:
                 scheduler = Scheduler(self.db, self.catalogs, wake=self.wake)
                 self._tasks.append(asyncio.create_task(scheduler.run(self._stop)))
+        if self.supervisor is not None:
+            await self.supervisor.start()
 
     def wake(self) -> None:
+        """New jobs are committed: the worker that may run them should look now, not at its next poll."""
         if self.worker is not None:
             self.worker.wake()
+        if self.supervisor is not None:
+            self.supervisor.wake()
+
+    def draining(self) -> None:
+        """The process was told to stop (a signal handler may call this): start no worker process again."""
+        if self.supervisor is not None:
+            self.supervisor.draining()
 
     async def stop(self) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop()
         self._stop.set()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):

@@ -48,9 +48,12 @@ SIGNED_IN = (
 )
 
 
-def create_app(settings: Settings, *, worker: bool = True, clock: Callable[[], float] = time.time) -> Starlette:
-    """The app; ``clock`` tells sessions, sign-in throttling and setup links the time (tests move their own)."""
-    service = Service(settings, worker=worker)
+def create_app(
+    settings: Settings, *, worker: bool = True, workers: int = 0, clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The app; ``workers`` worker processes run the jobs (0: ``worker`` says whether this process does);
+    ``clock`` tells sessions, sign-in throttling and setup links the time (tests move their own)."""
+    service = Service(settings, worker=worker, workers=workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,11 +68,16 @@ def create_app(settings: Settings, *, worker: bool = True, clock: Callable[[], f
     outbox = Outbox() if settings.sandbox else None
 
     async def healthz(request: Request) -> Response:
-        problem = await readiness.database()
-        status = "ok" if problem is None else "unavailable"
-        return JSONResponse({"status": status, "worker": service.worker is not None,
-                             "checks": {"database": problem or "ok"}},
-                            status_code=200 if problem is None else 503)
+        checks = {"database": await readiness.database()}
+        body: dict[str, object] = {"worker": service.worker is not None or service.supervisor is not None}
+        if service.supervisor is not None:
+            # A worker process down means accepted runs wait: this node is not whole until it runs again.
+            checks["workers"] = service.supervisor.problem()
+            body["workers"] = service.supervisor.summary()
+        healthy = all(problem is None for problem in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "unavailable", **body,
+                             "checks": {name: problem or "ok" for name, problem in checks.items()}},
+                            status_code=200 if healthy else 503)
 
     async def index(request: Request) -> Response:
         # Nothing here may name a story, a webhook or a secret: anyone may read it.

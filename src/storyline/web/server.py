@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
+from types import FrameType
 from typing import Any, ClassVar
 
 import uvicorn
@@ -223,3 +225,20 @@ def config(app: Any, settings: Settings, *, host: str, port: int) -> uvicorn.Con
         app, host=host, port=port, http=protocol(settings), loop="uvloop", log_level="warning", access_log=False,
         server_header=False, timeout_keep_alive=IDLE_SECONDS,
     )
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, which also tells ``stopping`` at once when a signal asks it to stop.
+
+    uvicorn finishes the requests in flight before the app's shutdown begins; serve's worker
+    processes, which may get the same signal (Ctrl-C, a service manager stopping the group),
+    must not be started again meanwhile.
+    """
+
+    def __init__(self, config: uvicorn.Config, stopping: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._stopping = stopping
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._stopping()
