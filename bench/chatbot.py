@@ -7,7 +7,7 @@ commands) ask at once. For each database, in one run, side by side:
 
 1. a fresh database, `storyline pack install security-chatbot` and `storyline credential set` for
    the Slack signing secret and bot token, VirusTotal and URLhaus, as the README tells a user;
-2. `storyline serve` (web + worker in one process) with `STORYLINE_EGRESS_OVERRIDES` sending
+2. `storyline serve` (with ``--serve-args``, e.g. "--workers 0") with `STORYLINE_EGRESS_OVERRIDES` sending
    www.virustotal.com, urlhaus-api.abuse.ch, rdap.org and hooks.slack.com to the project's fakes,
    each answering after a realistic round trip (defaults: VirusTotal 300 ms, URLhaus 200 ms,
    RDAP 400 ms, Slack 100 ms);
@@ -20,8 +20,10 @@ commands) ask at once. For each database, in one run, side by side:
 
 Prints, per database: acks (p50 / p99 / max, and how many missed Slack's 3 s), completed
 commands/s (commands / time from the first command to the last reply), reply time from command to
-verdict (p50 / p99 / slowest), replies missing or wrong, and the server's peak RSS. The fakes run in
-this process; storyline runs in its own. Results are written to bench/results/chatbot-*.json.
+verdict (p50 / p99 / slowest), replies missing or wrong, the CPU that serve and its worker processes
+used per completed command (from the first command to the last reply) and their peak RSS (the sum of
+each process's own peak). The fakes run in this process; storyline runs in its own. Results are
+written to bench/results/chatbot-*.json.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.proctree import sample as tree_sample  # noqa: E402
 from tests.fakes.enrichment import FakeEnrichment  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
 
@@ -95,16 +98,6 @@ def fresh_database(kind: str, workdir: Path, pg_admin_url: str) -> tuple[str, st
 
 def drop_database(pg_admin_url: str, name: str) -> None:
     subprocess.run([sys.executable, str(REPO / "bench/dbstats.py"), "pg-drop", pg_admin_url, name], check=False)
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 async def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -200,17 +193,17 @@ def measure(kind: str, args: argparse.Namespace, overrides: dict[str, str], fake
                             ("virustotal", "bench-vt-key"), ("urlhaus", "bench-urlhaus-key")):
             cli(env, "credential", "set", name, "--value", value)
         with log.open("wb") as out:
-            proc = subprocess.Popen([*STORYLINE, "serve", "--port", str(args.port)], env=env, stdout=out,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen([*STORYLINE, "serve", "--port", str(args.port), *args.serve_args.split()],
+                                    env=env, stdout=out, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{args.port}"
         asyncio.run(wait_ready(base, proc))
         print(f"[{kind}] serving on {base}; sending {args.commands} commands, {args.concurrency} at a time",
               file=sys.stderr)
-        started = time.monotonic()
+        started, before = time.monotonic(), tree_sample([proc.pid])
         driven = asyncio.run(drive(base, slack, args.commands, args.concurrency, args.wait_reply))
         acks_done = time.monotonic()
         replies = asyncio.run(collect_replies(slack, driven["sent"], args.reply_timeout))
-        rss = peak_rss_mb(proc.pid)
+        after = tree_sample([proc.pid])
     finally:
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -239,7 +232,9 @@ def measure(kind: str, args: argparse.Namespace, overrides: dict[str, str], fake
                      "slowest": ms(max(replies["reply_times"], default=None))},
         "missing_replies": replies["missing"],
         "wrong_replies": replies["wrong"],
-        "peak_rss_mb": round(rss, 1) if rss else None,
+        "cpu_ms_per_command": round(1000 * (after["cpu_s"] - before["cpu_s"]) / completed, 1) if completed else None,
+        "processes": after["processes"],
+        "peak_rss_mb": after["hwm_mb"],
         "serve_log": str(log),
     }
 
@@ -253,6 +248,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--port", type=int, default=8110)
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--serve-args", default="", help='arguments added to `storyline serve` ("--workers 0")')
     parser.add_argument("--reply-timeout", type=float, default=300, help="seconds to wait for the last reply")
     for service, default in (("virustotal", 0.3), ("urlhaus", 0.2), ("rdap", 0.4), ("slack", 0.1)):
         parser.add_argument(f"--{service}-latency", type=float, default=default, help=f"seconds (default {default})")
@@ -269,7 +265,7 @@ def main(argv: list[str]) -> int:
 
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
-    report = {"commit": commit, "latency_s": latency, "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+    report = {"commit": commit, "serve_args": args.serve_args, "latency_s": latency, "loadavg": Path("/proc/loadavg").read_text().split()[:3],
               "results": results}
     out_dir = REPO / "bench/results"
     out_dir.mkdir(exist_ok=True)
@@ -280,12 +276,13 @@ def main(argv: list[str]) -> int:
           f"{args.concurrency} in flight{', each waiting for its reply' if args.wait_reply else ''}; fake latency VT {latency['virustotal']}s, URLhaus {latency['urlhaus']}s, "
           f"RDAP {latency['rdap']}s, Slack {latency['slack']}s)")
     print(f"{'database':<11}{'ack p50':>9}{'ack p99':>9}{'>3s':>5}{'cmds/s':>8}{'reply p50':>11}{'reply p99':>11}"
-          f"{'slowest':>9}{'missing':>9}{'wrong':>7}{'RSS MB':>8}")
+          f"{'slowest':>9}{'missing':>9}{'wrong':>7}{'CPU/cmd':>9}{'RSS MB':>8}")
     for r in results:
         print(f"{r['database']:<11}{r['ack_ms']['p50']:>9}{r['ack_ms']['p99']:>9}{r['acks_over_3s']:>5}"
               f"{r['completed_commands_per_s']!s:>8}{r['reply_ms']['p50']!s:>11}{r['reply_ms']['p99']!s:>11}"
               f"{r['reply_ms']['slowest']!s:>9}{r['missing_replies']:>9}{r['wrong_replies']:>7}"
-              f"{r['peak_rss_mb']!s:>8}")
+              f"{r['cpu_ms_per_command']!s:>9}{r['peak_rss_mb']!s:>8}")
+    print(f"(serve {args.serve_args or 'with its defaults'}: {results[0]['processes']} processes)")
     print(f"(times in ms; written to {out.relative_to(REPO)})")
     failed = any(r["missing_replies"] or r["wrong_replies"] or r["bad_ack_count"] for r in results)
     return 1 if failed else 0

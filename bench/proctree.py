@@ -1,6 +1,6 @@
 """CPU and memory of a process and all its descendants, sampled while the benchmark runs.
 
-    proctree.py sample --pid PID [--pid PID...] --out SAMPLES.jsonl [--interval 0.25]
+    proctree.py sample --pid PID [--pid PID...] [--also NAME] --out SAMPLES.jsonl [--interval 0.25]
     proctree.py report --samples SAMPLES.jsonl --result RESULT.json
 
 Why: bench.js reads one PID's /proc/PID/stat, which counts a child's CPU only once the child
@@ -11,7 +11,10 @@ the CPU of the whole tree: serve, its workers, and any `storyline worker` starte
 ``sample`` writes one JSON line per interval until it is stopped (SIGTERM or SIGINT): the time,
 the tree's CPU seconds (utime + stime + the reaped children's cutime + cstime, summed over every
 live process of the tree, so a worker that was restarted still counts), the sum of the processes'
-RSS, the sum of their peak RSS (VmHWM), and how many processes there were.
+RSS, the sum of their peak RSS (VmHWM), and how many processes there were. With ``--also NAME``,
+also the CPU seconds of the processes (outside the tree) whose command line names NAME: the
+PostgreSQL backends serving the benchmark's database, so that the database server's CPU per
+story run can be stated too.
 
 ``report`` takes the samples at the measured window of a bench.js result (from ``load_start``
 to the end of the drain) and writes "proc_tree" into the result's "measure": CPU seconds during
@@ -56,14 +59,32 @@ def _kib(pid: int, key: str) -> int:
     return 0
 
 
-def tree(roots: list[int]) -> dict[int, float]:
-    """Every live process under ``roots`` (the roots included), with its CPU seconds."""
+def _all() -> dict[int, tuple[int, float]]:
     stats = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             st = _stat(int(entry))
             if st is not None:
                 stats[int(entry)] = st
+    return stats
+
+
+def _named(name: str) -> dict[int, float]:
+    """The processes whose command line contains ``name`` (a database's PostgreSQL backends), with their CPU."""
+    found = {}
+    for pid, (_, cpu) in _all().items():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if name.encode() in fh.read():
+                    found[pid] = cpu
+        except OSError:
+            continue
+    return found
+
+
+def tree(roots: list[int]) -> dict[int, float]:
+    """Every live process under ``roots`` (the roots included), with its CPU seconds."""
+    stats = _all()
     members = {pid for pid in roots if pid in stats}
     grew = True
     while grew:
@@ -73,18 +94,22 @@ def tree(roots: list[int]) -> dict[int, float]:
     return {pid: stats[pid][1] for pid in members}
 
 
-def sample(roots: list[int]) -> dict[str, Any]:
+def sample(roots: list[int], also: str | None = None) -> dict[str, Any]:
     members = tree(roots)
-    return {
+    taken = {
         "t": time.time(),
         "cpu_s": round(sum(members.values()), 2),
         "rss_mb": round(sum(_kib(pid, "VmRSS") for pid in members) / 1024, 1),
         "hwm_mb": round(sum(_kib(pid, "VmHWM") for pid in members) / 1024, 1),
         "processes": len(members),
     }
+    if also:
+        named = _named(also)
+        taken.update(also_cpu_s=round(sum(named.values()), 2), also_processes=len(named))
+    return taken
 
 
-def run_sampler(roots: list[int], out: str, interval: float) -> int:
+def run_sampler(roots: list[int], out: str, interval: float, also: str | None = None) -> int:
     stop = False
 
     def halt(*_: object) -> None:
@@ -95,10 +120,10 @@ def run_sampler(roots: list[int], out: str, interval: float) -> int:
     signal.signal(signal.SIGINT, halt)
     with open(out, "a") as fh:
         while not stop:
-            fh.write(json.dumps(sample(roots)) + "\n")
+            fh.write(json.dumps(sample(roots, also)) + "\n")
             fh.flush()
             time.sleep(interval)
-        fh.write(json.dumps(sample(roots)) + "\n")
+        fh.write(json.dumps(sample(roots, also)) + "\n")
     return 0
 
 
@@ -116,7 +141,14 @@ def window(samples: list[dict[str, Any]], measure: dict[str, Any]) -> dict[str, 
     inside = [s for s in samples if start <= s["t"] <= end] or [s2]
     cpu = round(s2["cpu_s"] - s0["cpu_s"], 2)
     runs = measure.get("story_runs") or 0
+    figures: dict[str, Any] = {}
+    if "also_cpu_s" in s2:
+        also = round(s2["also_cpu_s"] - s0["also_cpu_s"], 2)
+        figures = {"database_backends_cpu_s_load_and_drain": also,
+                   "database_backends_cpu_ms_per_completed_run": round(1000 * also / runs, 2) if runs else None,
+                   "database_backends": max(s["also_processes"] for s in inside)}
     return {
+        **figures,
         "processes": max(s["processes"] for s in inside),
         "cpu_s_during_load": round(s1["cpu_s"] - s0["cpu_s"], 2),
         "cpu_s_load_and_drain": cpu,
@@ -155,12 +187,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("--pid", type=int, action="append", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--interval", type=float, default=0.25)
+    p.add_argument("--also", help="also sum the CPU of processes whose command line contains this")
     p = sub.add_parser("report")
     p.add_argument("--samples", required=True)
     p.add_argument("--result", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "sample":
-        return run_sampler(args.pid, args.out, args.interval)
+        return run_sampler(args.pid, args.out, args.interval, args.also)
     figures = report(args.samples, args.result)
     print(json.dumps(figures), file=sys.stderr)
     return 0

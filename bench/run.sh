@@ -238,7 +238,8 @@ bench_storyline() {  # $1 = storyline | storyline-pg, $2 = workers started apart
     profile_pid=$!; PIDS+=("$profile_pid")
     sleep 1
   fi
-  "$PY" "$HERE/proctree.py" sample $(printf -- '--pid %s ' "${roots[@]}") --out "$RUN/$name/proctree.jsonl" &
+  "$PY" "$HERE/proctree.py" sample $(printf -- '--pid %s ' "${roots[@]}") ${dbname:+--also " $dbname "} \
+    --out "$RUN/$name/proctree.jsonl" &
   sampler_pid=$!; PIDS+=("$sampler_pid")
   "$PY" "$HERE/dbstats.py" snapshot --db "$db" --pid "$pid" --out "$RUN/$name/before.json"
   "$NODE" "$PEERS/bench.js" --system "$name" --url "$hook" --pid "$pid" --fake-pid "$FAKE_PID" \

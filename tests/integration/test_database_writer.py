@@ -1,4 +1,5 @@
-"""The batching writer: on PostgreSQL two writers' transactions that deadlock are both carried out.
+"""The batching writer: on PostgreSQL two writers' transactions that deadlock are both carried out; on
+SQLite, serve's processes share the one write lock without waiting on each other's reads or for long.
 
 Writers commit batches side by side on PostgreSQL, and the operations in them lock rows in
 whatever order they come, so deadlocks happen under load (measured with bench/chatbot.py:
@@ -9,17 +10,23 @@ runs that batch again instead of failing operations that did nothing wrong.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
+import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storyline.engine.database import Database
+from storyline.engine.database import Database, WriteTurns
 from storyline.store import tables as t
 from storyline.store.db import lock_key, make_engine, upgrade
+from storyline.web.health import probe_write
+from tests.support import eventually
 
 
 def crossing(first: str, second: str, barrier: threading.Barrier, attempts: list[str]) -> Any:
@@ -103,4 +110,105 @@ def test_a_transaction_ends_after_an_operation_that_took_a_lock(database_url: st
 
     first, locked, after, last = asyncio.run(main())
     assert first == locked != after == last
+    engine.dispose()
+
+
+# ------------------------------------------------------------------------ SQLite shared by several processes
+
+
+def _sqlite_only(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's one write lock, shared by serve's processes")
+
+
+def test_a_read_takes_no_write_lock_so_another_process_writes_meanwhile(database_url: str) -> None:
+    """A worker reading a job's events must not hold up the web process acknowledging a webhook."""
+    _sqlite_only(database_url)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    reading, done = threading.Event(), threading.Event()
+
+    def long_read(conn: Connection) -> int:
+        count = conn.execute(sa.select(sa.func.count()).select_from(t.resources)).scalar_one()
+        reading.set()
+        done.wait(timeout=10)
+        return count
+
+    async def main() -> int:
+        db = Database(engine)
+        db.start()
+        try:
+            read = asyncio.ensure_future(db.read(long_read))
+            await asyncio.to_thread(reading.wait, 10)
+            other = sqlite3.connect(engine.url.database, timeout=0.1, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # "database is locked" if the read held the lock
+                other.execute("UPDATE alembic_version SET version_num = version_num")
+                other.execute("COMMIT")
+            finally:
+                other.close()
+                done.set()
+            return await read
+        finally:
+            db.stop()
+
+    assert asyncio.run(main()) == 0
+    engine.dispose()
+
+
+def test_processes_take_turns_at_the_write_lock_instead_of_one_taking_it_again_and_again(tmp_path: Path) -> None:
+    """The holder that wants the lock again queues behind the writer already waiting for it."""
+    first, second = WriteTurns(str(tmp_path / "s.db")), WriteTurns(str(tmp_path / "s.db"))  # two processes' files
+    order: list[str] = []
+
+    def waiting() -> None:
+        with second.turn():
+            order.append("second")
+
+    def queued() -> bool:
+        probe = os.open(tmp_path / "s.db-queue.lock", os.O_RDWR)
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True  # the second writer holds its place in the queue, waiting for the write lock
+        finally:
+            os.close(probe)
+        return False
+
+    with first.turn():
+        order.append("first")
+        other = threading.Thread(target=waiting)
+        other.start()
+        eventually(queued, 10, "the second writer waiting")
+    with first.turn():
+        order.append("first again")
+    other.join(timeout=10)
+    first.close()
+    second.close()
+    assert order == ["first", "second", "first again"]
+
+
+@pytest.mark.parametrize(("limit", "commits"), [(None, 1), (0.0, 3)])
+def test_a_worker_process_commits_once_its_transaction_has_run_its_time(
+    database_url: str, limit: float | None, commits: int
+) -> None:
+    """Three operations queued together: one transaction, or (past the limit) one each, so others get the lock between."""
+    _sqlite_only(database_url)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    committed: list[int] = []
+    sa.event.listen(engine, "commit", lambda _conn: committed.append(1))
+
+    async def main() -> None:
+        db = Database(engine, writers=1, transaction_seconds=limit)
+        tasks = [asyncio.ensure_future(db.write(probe_write)) for _ in range(3)]
+        await asyncio.sleep(0)  # one turn of the loop queues all three: the writer takes them as one batch
+        db.start()
+        try:
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+        finally:
+            db.stop()
+
+    asyncio.run(main())
+    assert len(committed) == commits
     engine.dispose()

@@ -17,10 +17,12 @@ transaction is safe) instead of failing requests that did nothing wrong.
 On SQLite several processes (serve's web process and its worker processes) share the
 one write lock. SQLite's own wait for it is a sleep-and-retry loop (sleeps of up to
 100 ms), in which a process that commits often takes the lock again before a waiter
-wakes up: acks waited behind the worker for seconds (bench/README.md). So a writer
-takes its turn at a lock file first (``WriteTurns``): waiters queue in the kernel,
-are woken the moment the lock is released, and take turns. And a transaction stops
-taking operations after ``TURN_SECONDS``, so no process holds the lock for long.
+wakes up: acks waited behind the worker for up to a second (bench/README.md). So a
+writer takes its turn at a lock file first (``WriteTurns``): waiters queue in the
+kernel, are woken the moment the lock is released, and take turns. A worker process's
+writer also commits once a transaction has run ``transaction_seconds``, so that the
+web process, whose acks wait for the lock, waits for little. Reads take no lock at all
+(``store.db.READS_ONLY``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from storyline.actions.base import ActionError
-from storyline.store.db import LOCKS_HELD, is_sqlite, is_transient
+from storyline.store.db import LOCKS_HELD, READS_ONLY, is_sqlite, is_transient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,8 +54,8 @@ MAX_BATCH = 256
 SLOW_BATCH_SECONDS = 0.5
 SWITCH_INTERVAL = 0.0005
 BATCH_ATTEMPTS = 5
-TURN_SECONDS = 0.005
-"""On SQLite, a write transaction takes no further operation once it has run this long."""
+BRIEF_TRANSACTION_SECONDS = 0.01
+"""How long a worker process's write transaction runs on SQLite before it commits and lets the others in."""
 
 
 class WriteTurns:
@@ -102,8 +104,12 @@ def _private_file(path: str) -> int:
 
 
 class Database:
-    def __init__(self, engine: Engine, *, writers: int | None = None, readers: int = 4) -> None:
+    def __init__(
+        self, engine: Engine, *, writers: int | None = None, readers: int = 4, transaction_seconds: float | None = None,
+    ) -> None:
+        """``transaction_seconds``: on a SQLite file, commit once a transaction has run that long (None: never)."""
         self.engine = engine
+        self._transaction_seconds = transaction_seconds
         self.sqlite = is_sqlite(engine)
         self._writers = writers or (1 if self.sqlite else 4)
         self._ops: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -149,7 +155,7 @@ class Database:
         return await loop.run_in_executor(self._readers, self._read, fn, args)
 
     def _read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self.engine.connect() as conn:
+        with self.engine.connect().execution_options(**{READS_ONLY: True}) as conn:
             return fn(conn, *args)
 
     def _write_loop(self) -> None:
@@ -204,7 +210,7 @@ class Database:
         The transaction commits early, right after an operation that took a lock
         (``store.db.lock_key``), so that no transaction holds one operation's lock while
         waiting for another's: that is how two batches deadlock; and on a SQLite file once
-        it has run ``TURN_SECONDS``, so that other processes wait for it no longer than that.
+        it has run ``transaction_seconds``, so that other processes wait for it no longer.
         Raises (rolling back what it ran) on a transient error.
         """
         outcomes: list[Outcome] = []
@@ -228,10 +234,13 @@ class Database:
                         conn.info.pop(LOCKS_HELD, None)
                         raise
                     outcomes.append((item, None, exc))
-                if conn.info.pop(LOCKS_HELD, False) or (
-                        self._turns is not None and time.monotonic() - began > TURN_SECONDS):
+                if conn.info.pop(LOCKS_HELD, False) or self._long(began):
                     return outcomes, batch[n + 1 :]
         return outcomes, []
+
+    def _long(self, began: float) -> bool:
+        limit = self._transaction_seconds
+        return self._turns is not None and limit is not None and time.monotonic() - began > limit
 
     def _turn(self) -> contextlib.AbstractContextManager[None]:
         return self._turns.turn() if self._turns is not None else contextlib.nullcontext()

@@ -20,7 +20,7 @@ from storyline.credentials.vault import Vault
 from storyline.egress.client import Egress
 from storyline.egress.smtp import Mailer
 from storyline.engine.catalog import CatalogCache
-from storyline.engine.database import Database
+from storyline.engine.database import BRIEF_TRANSACTION_SECONDS, Database
 from storyline.engine.retention import housekeeping
 from storyline.engine.runtime import Runtime
 from storyline.engine.scheduler import Scheduler
@@ -34,12 +34,14 @@ log = logging.getLogger(__name__)
 class Service:
     def __init__(
         self, settings: Settings, *, worker: bool = True, concurrency: int | None = None, workers: int = 0,
+        worker_process: bool = False,
     ) -> None:
         """``worker``: run a worker (with housekeeping and the scheduler) in this process; ``workers``:
-        run that many worker processes instead, supervised by this one."""
+        run that many worker processes instead, supervised by this one. ``worker_process``: this process
+        only runs a worker: its SQLite write transactions are kept brief, for the sake of the web process's."""
         self.settings = settings
         self.engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
-        self.db = Database(self.engine)
+        self.db = Database(self.engine, transaction_seconds=BRIEF_TRANSACTION_SECONDS if worker_process else None)
         self.catalogs = CatalogCache(self.db.read)
         self.egress: Egress | None = None
         self.runtime = Runtime(settings)

@@ -48,7 +48,7 @@ async def _main(settings: Settings, concurrency: int | None, sock: socket.socket
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_signal)
-    service = Service(settings, worker=True, concurrency=concurrency)
+    service = Service(settings, worker=True, concurrency=concurrency, worker_process=True)
     await service.start()
     try:
         if sock is not None:

@@ -52,6 +52,10 @@ def _json_loads(text: str | bytes) -> Any:
     return jsondata.loads(text, max_depth=None)
 
 
+READS_ONLY = "storyline_reads_only"
+"""Execution option of a connection that never writes: on SQLite it then takes no write lock."""
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
@@ -145,8 +149,10 @@ def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine
         def _begin(conn: Any) -> None:
             # pysqlite's own transaction handling is off (isolation_level=None), so
             # begin explicitly; IMMEDIATE takes the write lock up front and avoids
-            # deadlocking upgrades between two writers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # deadlocking upgrades between two writers. A connection that only reads
+            # (``READS_ONLY``) takes no lock: in WAL mode it reads its snapshot while
+            # others write, instead of making every writer, in every process, wait.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READS_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(
