@@ -131,6 +131,15 @@ wait_ready() {  # POST a /readiness command (the trigger filters it out: no upst
   return 1
 }
 
+wait_healthy() {  # /healthz answers 200: serve's worker processes run too
+  local i
+  for i in $(seq 1 "$2"); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$1" || true)" = "200" ] && return 0
+    sleep 1
+  done
+  return 1
+}
+
 cpu_busy_pct() {  # whole-machine CPU use over 1 s, from /proc/stat
   local a b
   a=($(head -n 1 /proc/stat)); sleep 1; b=($(head -n 1 /proc/stat))
@@ -228,6 +237,7 @@ bench_storyline() {  # $1 = storyline | storyline-pg, $2 = workers started apart
     PIDS+=("$!"); roots+=("$!")
   done
   wait_ready "$hook" 60 "$pid" || { tail -n 40 "$RUN/$name/serve.log" >&2; die "storyline not ready"; }
+  wait_healthy "http://127.0.0.1:$PORT/healthz" 60 || { tail -n 40 "$RUN/$name/serve.log" >&2; die "storyline not healthy"; }
   write_meta "$RUN/$name/meta.json" "$name" "$db" "$layout"
   out="$RESULTS/$DATE-$name.json"
   if [ "${PROFILE:-0}" = 1 ]; then
@@ -253,7 +263,8 @@ bench_storyline() {  # $1 = storyline | storyline-pg, $2 = workers started apart
     "$PY" "$HERE/profile_top.py" "$RESULTS/$DATE-$name.pyspy.txt" | tee "$RESULTS/$DATE-$name.pyspy-top.txt" >&2 || true
   fi
   for i in "${roots[@]}"; do stop_pid "$i"; done
-  cat "$RUN/$name/serve.log" "$RUN/$name"/worker-*.log 2>/dev/null > "${out%.json}.serve.log"
+  cat "$RUN/$name/serve.log" > "${out%.json}.serve.log"
+  for i in $(seq 1 "$apart"); do cat "$RUN/$name/worker-$i.log" >> "${out%.json}.serve.log"; done
   local final=()
   if [ "$1" = storyline ]; then
     "$PY" "$HERE/dbstats.py" snapshot --db "$db" --checkpoint --out "$RUN/$name/final.json"

@@ -98,5 +98,8 @@ def serve(port: int, env: dict[str, str], log: Path, *extra: str) -> Process:
 
 def environment(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORYLINE_") or k == "STORYLINE_SECRET_KEY"}
-    env.update({"STORYLINE_DATABASE_URL": database_url, "STORYLINE_SQLITE_SYNCHRONOUS": "NORMAL", **extra})
+    # serve in its layout of processes, with one worker process rather than one per core: the suite runs
+    # many servers side by side (tests/e2e/test_worker_processes.py asks for two).
+    env.update({"STORYLINE_DATABASE_URL": database_url, "STORYLINE_SQLITE_SYNCHRONOUS": "NORMAL",
+                "STORYLINE_WORKERS": "1", **extra})
     return env

@@ -156,36 +156,37 @@ def test_a_read_takes_no_write_lock_so_another_process_writes_meanwhile(database
     engine.dispose()
 
 
-def test_processes_take_turns_at_the_write_lock_instead_of_one_taking_it_again_and_again(tmp_path: Path) -> None:
-    """The holder that wants the lock again queues behind the writer already waiting for it."""
-    first, second = WriteTurns(str(tmp_path / "s.db")), WriteTurns(str(tmp_path / "s.db"))  # two processes' files
+def test_the_web_process_waiting_for_the_write_lock_goes_before_a_worker_that_wants_it_again(tmp_path: Path) -> None:
+    """A worker process that has just committed does not take the lock again while an ack waits for it."""
+    worker = WriteTurns(str(tmp_path / "s.db"), priority=False)  # each its own open files, as two processes
+    web = WriteTurns(str(tmp_path / "s.db"), priority=True)
     order: list[str] = []
 
-    def waiting() -> None:
-        with second.turn():
-            order.append("second")
+    def acknowledge() -> None:
+        with web.turn():
+            order.append("web")
 
-    def queued() -> bool:
-        probe = os.open(tmp_path / "s.db-queue.lock", os.O_RDWR)
+    def web_waiting() -> bool:
+        probe = os.open(tmp_path / "s.db-gate.lock", os.O_RDWR)
         try:
-            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return True  # the second writer holds its place in the queue, waiting for the write lock
+            return True  # the web process holds the gate: it waits for the write lock
         finally:
             os.close(probe)
         return False
 
-    with first.turn():
-        order.append("first")
-        other = threading.Thread(target=waiting)
+    with worker.turn():
+        order.append("worker")
+        other = threading.Thread(target=acknowledge)
         other.start()
-        eventually(queued, 10, "the second writer waiting")
-    with first.turn():
-        order.append("first again")
+        eventually(web_waiting, 10, "the web process waiting")
+    with worker.turn():
+        order.append("worker again")
     other.join(timeout=10)
-    first.close()
-    second.close()
-    assert order == ["first", "second", "first again"]
+    worker.close()
+    web.close()
+    assert order == ["worker", "web", "worker again"]
 
 
 @pytest.mark.parametrize(("limit", "commits"), [(None, 1), (0.0, 3)])

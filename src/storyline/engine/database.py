@@ -18,11 +18,11 @@ On SQLite several processes (serve's web process and its worker processes) share
 one write lock. SQLite's own wait for it is a sleep-and-retry loop (sleeps of up to
 100 ms), in which a process that commits often takes the lock again before a waiter
 wakes up: acks waited behind the worker for up to a second (bench/README.md). So a
-writer takes its turn at a lock file first (``WriteTurns``): waiters queue in the
-kernel, are woken the moment the lock is released, and take turns. A worker process's
-writer also commits once a transaction has run ``transaction_seconds``, so that the
-web process, whose acks wait for the lock, waits for little. Reads take no lock at all
-(``store.db.READS_ONLY``).
+writer takes its turn at a lock file first (``WriteTurns``): waiters are woken the
+moment the lock is released, and the web process goes ahead of the worker processes.
+A worker process's writer also commits once a transaction has run
+``transaction_seconds``, so that the web process, whose acks wait for the lock, waits
+for little. Reads take no lock at all (``store.db.READS_ONLY``).
 """
 
 from __future__ import annotations
@@ -62,41 +62,49 @@ class WriteTurns:
     """Turns at SQLite's write lock among processes: a queue in the kernel, not a sleep-and-retry loop.
 
     Two ``flock`` files beside the database. A writer holds the *write* lock for its whole
-    transaction. It waits for it while holding the *queue* lock, which it lets go once it has the
-    write lock. So when the holder commits, the one waiter is woken at once, and the holder, if it
-    has more to write, queues behind the others instead of taking the lock again before they wake.
-    A process that dies lets go of both (the kernel closes its files).
+    transaction: one waiting for it is woken the moment it is released. The web process, whose
+    acks wait on it (``priority``), holds the *gate* while it waits; worker processes pass the gate
+    before they wait. So once the web process waits, no worker process gets in ahead of it but
+    those already waiting, each for one brief transaction; and a worker that has just committed
+    cannot take the lock again and again (measured: bench/README.md). A process that dies lets go
+    of both (the kernel closes its files).
     """
 
-    def __init__(self, path: str) -> None:
-        self._queue = _private_file(f"{path}-queue.lock")
+    def __init__(self, path: str, *, priority: bool) -> None:
+        self._gate = _private_file(f"{path}-gate.lock")
         self._write = _private_file(f"{path}-write.lock")
+        self._priority = priority
 
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
-        fcntl.flock(self._queue, fcntl.LOCK_EX)
-        try:
+        if self._priority:
+            fcntl.flock(self._gate, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(self._write, fcntl.LOCK_EX)
+            finally:
+                fcntl.flock(self._gate, fcntl.LOCK_UN)
+        else:
+            fcntl.flock(self._gate, fcntl.LOCK_SH)  # waits while the web process waits for the lock
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
             fcntl.flock(self._write, fcntl.LOCK_EX)
-        finally:
-            fcntl.flock(self._queue, fcntl.LOCK_UN)
         try:
             yield
         finally:
             fcntl.flock(self._write, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        os.close(self._queue)
+        os.close(self._gate)
         os.close(self._write)
 
     @classmethod
-    def of(cls, engine: Engine) -> WriteTurns | None:
+    def of(cls, engine: Engine, *, priority: bool) -> WriteTurns | None:
         """For a SQLite file; None for PostgreSQL and in-memory SQLite (one process: nobody to take turns with)."""
         if not is_sqlite(engine):
             return None
         path = make_url(str(engine.url)).database
         if not path or path == ":memory:" or path.startswith("file:"):
             return None
-        return cls(path)
+        return cls(path, priority=priority)
 
 
 def _private_file(path: str) -> int:
@@ -107,7 +115,8 @@ class Database:
     def __init__(
         self, engine: Engine, *, writers: int | None = None, readers: int = 4, transaction_seconds: float | None = None,
     ) -> None:
-        """``transaction_seconds``: on a SQLite file, commit once a transaction has run that long (None: never)."""
+        """``transaction_seconds``: on a SQLite file, commit once a transaction has run that long, and let the
+        web process (which sets None: never) go first at the write lock."""
         self.engine = engine
         self._transaction_seconds = transaction_seconds
         self.sqlite = is_sqlite(engine)
@@ -124,7 +133,7 @@ class Database:
         # so a batch of small statements took hundreds of milliseconds under load (measured:
         # bench/README.md). A shorter interval keeps batches, and so acknowledgements, short.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        self._turns = WriteTurns.of(self.engine)
+        self._turns = WriteTurns.of(self.engine, priority=self._transaction_seconds is None)
         for n in range(self._writers):
             thread = threading.Thread(target=self._write_loop, name=f"storyline-write-{n}", daemon=True)
             thread.start()
